@@ -1,0 +1,309 @@
+"""``etcdmon``: the command-line face of the monitoring core, for people and scripts.
+
+Exit codes: 0 healthy, 1 degraded or worse, 2 unreachable or a usage error. Every
+error is one readable line on stderr; no traceback unless ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from etcdmon_gui import __version__
+from etcdmon_gui.etcd.endpoints import (
+    DEFAULT_TIMEOUT_S,
+    ConnectionConfig,
+    TLSConfig,
+    from_environment,
+    parse_endpoints,
+    read_file,
+    split_user,
+)
+from etcdmon_gui.etcd.errors import EtcdError
+from etcdmon_gui.etcd.probe import ClusterProbe
+from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
+from etcdmon_gui.model.metrics import Quantiles
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+
+EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+# -- connection options shared by every command that talks to a cluster -------------
+
+
+def add_connection_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connection (etcdctl-compatible; ETCDCTL_* variables also work)")
+    g.add_argument("--endpoints", help="comma-separated host:port or http(s)://host:port "
+                   "(default: $ETCDCTL_ENDPOINTS or 127.0.0.1:2379)")
+    g.add_argument("--cacert", help="CA bundle that signed the servers' certificates")
+    g.add_argument("--cert", help="client certificate (PEM)")
+    g.add_argument("--key", help="client private key (PEM)")
+    g.add_argument("--server-name", help="expected server name in the certificate (override)")
+    g.add_argument("--user", help="user name, or user:password")
+    g.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                   help="deadline for every call, seconds (default %(default)s)")
+
+
+def connection_config(args: argparse.Namespace) -> ConnectionConfig:
+    """Build the connection from flags, falling back to etcdctl's environment variables."""
+    env = from_environment()
+
+    def pick(name: str) -> str | None:
+        value: str | None = getattr(args, name, None) or env.get(name)
+        return value
+    cacert, cert, key = pick("cacert"), pick("cert"), pick("key")
+    tls = None
+    if cacert or cert or key or args.server_name:
+        tls = TLSConfig(
+            ca=read_file(cacert, "CA certificate (--cacert)") if cacert else None,
+            cert=read_file(cert, "client certificate (--cert)") if cert else None,
+            key=read_file(key, "client key (--key)") if key else None,
+            server_name=args.server_name,
+        )
+    endpoints_text = pick("endpoints") or "127.0.0.1:2379"
+    if tls is not None:  # like etcdctl: TLS flags make bare host:port endpoints https
+        endpoints_text = ",".join(
+            e if "://" in e else f"https://{e.strip()}" for e in endpoints_text.split(",")
+        )
+    user, password = split_user(pick("user"))
+    if args.password_stdin:
+        if not user:
+            raise UsageError("--password-stdin needs --user NAME")
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif user and password is None:
+        password = env.get("password")
+        if password is None:
+            if not sys.stdin.isatty():
+                raise UsageError(
+                    f"no password for user '{user}': use --user {user}:PASSWORD, "
+                    "--password-stdin or ETCDCTL_PASSWORD"
+                )
+            password = getpass.getpass(f"Password for {user}: ")
+    return ConnectionConfig(
+        endpoints=parse_endpoints(endpoints_text), tls=tls, user=user, password=password,
+        timeout_s=args.timeout,
+    )
+
+
+# -- output ---------------------------------------------------------------------------
+
+
+def _bytes(n: float | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "kB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return "-"
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.1f}ms"
+
+
+def _q99(q: Quantiles | None) -> str:
+    return "-" if q is None or q.p99 is None else f"{q.p99 * 1000:.1f}ms"
+
+
+def _hex(v: int | None) -> str | None:
+    return None if v is None else f"{v:x}"
+
+
+def _quantiles_json(q: Quantiles | None) -> dict[str, float | None] | None:
+    return None if q is None else {"p50": q.p50, "p95": q.p95, "p99": q.p99}
+
+
+def member_json(m: MemberStatus) -> dict[str, Any]:
+    metrics = None
+    if m.metrics is not None:
+        mm = m.metrics
+        q = _quantiles_json
+        metrics = {
+            "window_s": mm.window_s,
+            "wal_fsync_s": q(mm.wal_fsync),
+            "backend_commit_s": q(mm.backend_commit),
+            "peer_rtt_s": q(mm.peer_rtt),
+            "proposals_committed_per_s": mm.proposals_committed_per_s,
+            "proposals_applied_per_s": mm.proposals_applied_per_s,
+            "proposals_pending": mm.proposals_pending,
+            "proposals_failed_per_s": mm.proposals_failed_per_s,
+            "has_leader": mm.has_leader,
+            "leader_changes_total": mm.leader_changes_total,
+            "db_total_bytes": mm.db_total_bytes,
+            "db_in_use_bytes": mm.db_in_use_bytes,
+            "quota_bytes": mm.quota_bytes,
+            "grpc_requests_per_s": dict(mm.grpc_requests_per_s),
+            "grpc_failure_ratio": mm.grpc_failure_ratio,
+            "rss_bytes": mm.rss_bytes,
+        }
+    return {
+        "id": m.id_hex,
+        "name": m.name,
+        "endpoint": m.endpoint,
+        "cluster_id": _hex(m.cluster_id),
+        "reachable": m.reachable,
+        "responsive": m.responsive,
+        "is_leader": m.is_leader,
+        "is_learner": m.is_learner,
+        "version": m.version,
+        "db_size": m.db_size,
+        "db_size_in_use": m.db_size_in_use,
+        "leader": _hex(m.leader_id),
+        "raft_term": m.raft_term,
+        "raft_index": m.raft_index,
+        "raft_applied_index": m.raft_applied_index,
+        "raft_lag": m.raft_lag,
+        "rtt_ms": m.rtt_ms,
+        "probe_ms": m.probe_ms,
+        "probe_error": m.probe_error,
+        "probe_quantiles_s": _quantiles_json(m.probe_quantiles),
+        "alarms": list(m.alarms),
+        "errors": list(m.errors),
+        "error": m.error,
+        "metrics": metrics,
+        "metrics_error": m.metrics_error,
+    }
+
+
+def snapshot_json(s: ClusterSnapshot) -> dict[str, Any]:
+    return {
+        "cluster_id": _hex(s.cluster_id),
+        "cluster_ids": [_hex(c) for c in s.cluster_ids],
+        "verdict": s.verdict.name.lower(),
+        "reasons": list(s.reasons),
+        "leader": _hex(s.leader_id),
+        "has_quorum": s.has_quorum,
+        "voters": s.voters,
+        "reachable_voters": s.reachable_voters,
+        "quorum_size": s.quorum_size,
+        "split_brain": s.split_brain,
+        "split_brain_reason": s.split_brain_reason,
+        "leader_changes": s.leader_changes,
+        "leader_changes_seen_total": s.leader_changes_seen_total,
+        "max_raft_index_lag": s.max_raft_index_lag,
+        "learners": [_hex(x) for x in s.learners],
+        "alarms": [{"member": _hex(a.member_id), "alarm": a.alarm} for a in s.alarms],
+        "taken_at": s.taken_at,
+        "duration_s": s.duration_s,
+        "error": s.error,
+        "warnings": list(s.warnings),
+        "members": [member_json(m) for m in s.members],
+    }
+
+
+def render_table(s: ClusterSnapshot) -> str:
+    lines = [f"cluster {_hex(s.cluster_id) or '?'}: {s.verdict.name}"]
+    lines += [f"  - {r}" for r in s.reasons]
+    lead = s.leader
+    lag = "-" if s.max_raft_index_lag is None else s.max_raft_index_lag
+    lines.append(
+        f"leader {(lead.name or lead.id_hex) if lead else 'none'}, quorum "
+        f"{'held' if s.has_quorum else 'LOST'} ({s.reachable_voters}/{s.voters} voters, "
+        f"{s.quorum_size} needed), max raft lag {lag}, sweep {s.duration_s * 1000:.0f} ms"
+    )
+    lines += [f"warning: {w}" for w in s.warnings]
+    if not s.members:
+        return "\n".join(lines)
+    head = ("ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "ROLE", "TERM", "INDEX",
+            "APPLIED", "LAG", "RTT", "PROBE", "FSYNC99", "COMMIT99", "RSS", "ALARMS/ERROR")
+    rows = [head]
+    for m in s.members:
+        role = "leader" if m.is_leader else ("learner" if m.is_learner else
+                                              ("follower" if m.reachable else "DOWN"))
+        mm = m.metrics
+        note = ",".join(m.alarms) or (m.error or "") or (m.probe_error or "")
+        rows.append((
+            m.endpoint or "-", m.id_hex, m.name or "-", m.version or "-", _bytes(m.db_size),
+            _bytes(m.db_size_in_use), role, str(m.raft_term or "-"), str(m.raft_index or "-"),
+            str(m.raft_applied_index or "-"), "-" if m.raft_lag is None else str(m.raft_lag),
+            _ms(m.rtt_ms), _ms(m.probe_ms), _q99(mm.wal_fsync if mm else None),
+            _q99(mm.backend_commit if mm else None), _bytes(mm.rss_bytes if mm else None), note,
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
+    for r in rows:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+    return "\n".join(lines)
+
+
+# -- commands -------------------------------------------------------------------------
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = connection_config(args)
+    with ClusterProbe(config) as probe:
+        snap = ClusterMonitor(probe, config.key).sweep()
+    if args.json:
+        print(json.dumps(snapshot_json(snap), indent=2))
+    else:
+        print(render_table(snap))
+    if snap.verdict == Verdict.UNREACHABLE:
+        if not args.json:
+            print(f"etcdmon: {snap.error or 'no member answered'}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    return EXIT_OK if snap.verdict == Verdict.HEALTHY else EXIT_DEGRADED
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Sandbox(args.members) as sandbox:
+        print(f"etcd {sandbox.version} sandbox with {args.members} member(s) is up.")
+        print(f"  endpoints: {sandbox.endpoints_arg}")
+        print(f"  try:       etcdmon status --endpoints {sandbox.endpoints_arg}")
+        print("Press Ctrl-C to stop it.", flush=True)
+        stop.wait()
+        print("stopping the sandbox ...", flush=True)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etcdmon", description="Watch etcd clusters' health.")
+    parser.add_argument("--version", action="version", version=f"etcdmon {__version__}")
+    parser.add_argument("--debug", action="store_true", help="log details and show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("status", help="one health sweep of a cluster, as a table or JSON")
+    add_connection_options(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("sandbox", help="run a local etcd cluster until Ctrl-C")
+    p.add_argument("--members", type=int, default=3, help="number of members (default 3)")
+    p.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except (UsageError, EtcdError, SandboxError) as exc:
+        if args.debug:
+            raise
+        print(f"etcdmon: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

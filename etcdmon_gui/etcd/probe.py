@@ -1,0 +1,347 @@
+"""One health sweep of one cluster: every member asked in parallel, each with a deadline.
+
+A sweep first asks every configured endpoint for MemberList (so endpoints from two
+different clusters are noticed, not merged), then sends each discovered member, at its
+own client URL, a Status, a small linearizable Range and a ``/metrics`` scrape, all at
+once. gRPC calls run as futures on gRPC's own threads; scrapes on a small pool. A hung
+member therefore costs one deadline, not one per call or per member.
+
+Authentication uses a token sent as per-call metadata rather than gRPC call
+credentials, which refuse to travel over a plain-text channel; that case is reported
+as a warning because the password and token then cross the network unencrypted.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from google.protobuf.unknown_fields import UnknownFieldSet
+from pyetcd import etcdrpc
+
+from etcdmon_gui.etcd import tls as tls_mod
+from etcdmon_gui.etcd.endpoints import ConnectionConfig, Endpoint, parse_endpoint
+from etcdmon_gui.etcd.errors import (
+    AuthenticationError,
+    BadEndpointError,
+    DeadlineError,
+    EtcdError,
+    PermissionDeniedError,
+    from_rpc_error,
+)
+from etcdmon_gui.etcd.metrics_scrape import MetricsError, MetricsScraper
+from etcdmon_gui.model.metrics import RawScrape
+from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep, StatusAnswer
+from etcdmon_gui.model.snapshot import AlarmInfo
+
+log = logging.getLogger(__name__)
+
+ALARM_NAMES = {1: "NOSPACE", 2: "CORRUPT"}
+
+# Fields newer than the protobuf stubs pyetcd ships (etcd 3.4+); read from unknown fields.
+_STATUS_APPLIED_INDEX, _STATUS_ERRORS, _STATUS_IN_USE, _STATUS_LEARNER = 7, 8, 9, 10
+_MEMBER_LEARNER = 5
+
+
+def _extra_fields(msg: Message) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    for f in UnknownFieldSet(msg):
+        found.setdefault(f.field_number, []).append(f.data)
+    return found
+
+
+def _status_answer(resp: Any, rtt_s: float) -> StatusAnswer:
+    extra = _extra_fields(resp)
+    errors = tuple(bytes(e).decode("utf-8", "replace") for e in extra.get(_STATUS_ERRORS, []))
+    return StatusAnswer(
+        cluster_id=resp.header.cluster_id,
+        member_id=resp.header.member_id,
+        version=resp.version,
+        db_size=resp.dbSize,
+        db_size_in_use=extra.get(_STATUS_IN_USE, [None])[-1],
+        leader=resp.leader,
+        raft_term=resp.raftTerm,
+        raft_index=resp.raftIndex,
+        raft_applied_index=extra.get(_STATUS_APPLIED_INDEX, [None])[-1],
+        is_learner=bool(extra.get(_STATUS_LEARNER, [0])[-1]),
+        errors=errors,
+        rtt_s=rtt_s,
+    )
+
+
+def _alarms_from_errors(errors: Sequence[str]) -> tuple[AlarmInfo, ...]:
+    """Status.errors carries each active alarm as ``memberID:N alarm:NAME``."""
+    alarms = []
+    for text in errors:
+        fields = dict(part.split(":", 1) for part in text.split() if ":" in part)
+        if "alarm" in fields and "memberID" in fields and fields["memberID"].isdigit():
+            alarms.append(AlarmInfo(int(fields["memberID"]), fields["alarm"]))
+    return tuple(alarms)
+
+
+class _Timed:
+    """A gRPC future plus the moment its answer arrived, for an honest round-trip time."""
+
+    def __init__(self, future: grpc.Future) -> None:
+        self.started = time.perf_counter()
+        self.done_at: float | None = None
+        self.future = future
+        future.add_done_callback(self._done)
+
+    def _done(self, _: grpc.Future) -> None:
+        self.done_at = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return (self.done_at or time.perf_counter()) - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class _Calls:
+    """The calls in flight to one member endpoint during a sweep."""
+
+    endpoint: Endpoint
+    status: _Timed
+    range: _Timed
+    scrape: Future[RawScrape]
+
+
+class ClusterProbe:
+    """Talks to one cluster. Thread-safe for one sweep at a time; ``close()`` when done."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        self.config = config
+        self._tls = config.tls
+        ssl_ctx = tls_mod.ssl_context(config.tls) if config.uses_tls else None
+        self._grpc_creds = tls_mod.grpc_credentials(config.tls) if config.uses_tls else None
+        self._scraper = MetricsScraper(
+            verify=ssl_ctx if ssl_ctx is not None else True,
+            timeout=config.timeout_s,
+            sni_hostname=config.tls.server_name if config.tls else None,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="etcdmon-scrape")
+        self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._closed = False
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _channel(self, ep: Endpoint) -> grpc.Channel:
+        with self._lock:
+            if self._closed:
+                raise EtcdError("the connection has been closed")
+            ch = self._channels.get(ep.url)
+            if ch is None:
+                options: list[tuple[str, Any]] = [
+                    # One TCP connection per member, never shared with another client.
+                    ("grpc.use_local_subchannel_pool", 1),
+                    ("grpc.keepalive_time_ms", 30_000),
+                    ("grpc.initial_reconnect_backoff_ms", 200),
+                    ("grpc.max_reconnect_backoff_ms", 2_000),
+                    *tls_mod.grpc_options(self._tls),
+                ]
+                if ep.secure:
+                    assert self._grpc_creds is not None
+                    ch = grpc.secure_channel(ep.target, self._grpc_creds, options=options)
+                else:
+                    ch = grpc.insecure_channel(ep.target, options=options)
+                self._channels[ep.url] = ch
+            return ch
+
+    def _metadata(self) -> tuple[tuple[str, str], ...] | None:
+        return (("token", self._token),) if self._token else None
+
+    def _future(self, ep: Endpoint, stub_cls: Any, method: str, request: Message) -> _Timed:
+        stub = stub_cls(self._channel(ep))
+        call = getattr(stub, method).future(
+            request, timeout=self.config.timeout_s, metadata=self._metadata()
+        )
+        return _Timed(call)
+
+    def _result(self, timed: _Timed, ep: Endpoint) -> Any:
+        try:
+            return timed.future.result()
+        except grpc.RpcError as exc:
+            raise from_rpc_error(
+                exc, ep.target, user=self.config.user, timeout=self.config.timeout_s
+            ) from None
+
+    def _authenticate(self) -> None:
+        """Get a token from the first configured endpoint that gives one."""
+        assert self.config.user is not None
+        assert self.config.password is not None
+        errors: list[EtcdError] = []
+        for ep in self.config.endpoints:
+            req = etcdrpc.AuthenticateRequest(name=self.config.user, password=self.config.password)
+            self._token = None
+            try:
+                resp = self._result(self._future(ep, etcdrpc.AuthStub, "Authenticate", req), ep)
+            except EtcdError as exc:
+                if isinstance(exc, AuthenticationError):
+                    raise
+                errors.append(exc)
+                continue
+            self._token = resp.token
+            return
+        raise errors[0]
+
+    # -- the sweep ------------------------------------------------------------------
+
+    def warnings(self) -> tuple[str, ...]:
+        if self.config.password and any(not e.secure for e in self.config.endpoints):
+            return (
+                "the password and auth token travel unencrypted over plain http; "
+                "use https:// endpoints with --cacert",
+            )
+        return ()
+
+    def sweep(self) -> RawSweep:
+        started_wall, t0 = time.time(), time.perf_counter()
+        try:
+            try:
+                members = self._sweep_once()
+            except AuthenticationError as exc:
+                if self._token is None or "invalid auth token" not in str(exc):
+                    raise
+                self._token = None  # expired token: get a fresh one and try once more
+                members = self._sweep_once()
+        except EtcdError as exc:
+            return RawSweep(started_wall, time.perf_counter() - t0, (), str(exc), self.warnings())
+        return RawSweep(started_wall, time.perf_counter() - t0, members, None, self.warnings())
+
+    def _sweep_once(self) -> tuple[MemberProbe, ...]:
+        """Discover and probe in one overlapping wave, so a hung endpoint costs one deadline.
+
+        Every configured endpoint gets MemberList and the member probes at once; members
+        that MemberList reveals at other URLs are probed the moment they are known.
+        """
+        if self.config.user and self.config.password is not None and self._token is None:
+            self._authenticate()
+        launched = {ep.url: self._launch(ep) for ep in self.config.endpoints}
+        done: queue.SimpleQueue[tuple[Endpoint, _Timed]] = queue.SimpleQueue()
+        for ep in self.config.endpoints:
+            call = self._future(ep, etcdrpc.ClusterStub, "MemberList", etcdrpc.MemberListRequest())
+            call.future.add_done_callback(lambda _, ep=ep, call=call: done.put((ep, call)))
+        infos: dict[tuple[int, int], MemberInfo] = {}
+        owner: dict[tuple[int, int], str] = {}  # member -> URL of the calls that probe it
+        unanswered: list[tuple[Endpoint, EtcdError]] = []
+        for _ in self.config.endpoints:
+            ep, call = done.get()  # each call ends by its deadline
+            try:
+                resp = self._result(call, ep)
+            except EtcdError as exc:
+                unanswered.append((ep, exc))
+                continue
+            cid = resp.header.cluster_id
+            owner.setdefault((cid, resp.header.member_id), ep.url)
+            for m in resp.members:
+                learner = bool(_extra_fields(m).get(_MEMBER_LEARNER, [0])[-1])
+                urls = tuple(m.clientURLs)
+                info = MemberInfo(m.ID, m.name, tuple(m.peerURLs), urls, learner, cid)
+                infos.setdefault((cid, m.ID), info)
+                if (cid, m.ID) not in owner and info.client_urls:
+                    url = self._launch_member(info, launched)
+                    if url:
+                        owner[(cid, m.ID)] = url
+        if not infos:
+            errors = [exc for _, exc in unanswered]
+            auth = [e for e in errors if isinstance(e, AuthenticationError)]
+            if auth or len(errors) == 1:
+                raise (auth or errors)[0]
+            raise EtcdError("no endpoint answered: " + "; ".join(str(e) for e in errors))
+        probes = []
+        for key, info in infos.items():
+            if key in owner:
+                probes.append(self._collect(info, launched[owner[key]]))
+            else:
+                why = "no client URL (not started yet?)" if not info.client_urls else (
+                    f"unusable client URL {info.client_urls[0]!r}")
+                probes.append(MemberProbe(info, None, status_error=f"member {info.id:x}: {why}"))
+        # A configured endpoint that answered nothing and is no known member's URL.
+        owned = set(owner.values())
+        for ep, failure in unanswered:
+            if ep.url not in owned:
+                info = MemberInfo(0, "", (), (ep.url,), False, None)
+                probes.append(MemberProbe(info, ep.url, status_error=str(failure),
+                                          unresponsive=isinstance(failure, DeadlineError)))
+        return tuple(probes)
+
+    def _launch_member(self, info: MemberInfo, launched: dict[str, _Calls]) -> str | None:
+        """Start probing a member at its client URL unless that URL already is; its URL."""
+        for url in info.client_urls:
+            try:
+                ep = parse_endpoint(url)
+            except BadEndpointError:
+                continue
+            if ep.url not in launched:
+                launched[ep.url] = self._launch(ep)
+            return ep.url
+        return None
+
+    def _launch(self, ep: Endpoint) -> _Calls:
+        range_req = etcdrpc.RangeRequest(key=self.config.probe_key, limit=1, count_only=True)
+        return _Calls(
+            ep,
+            self._future(ep, etcdrpc.MaintenanceStub, "Status", etcdrpc.StatusRequest()),
+            self._future(ep, etcdrpc.KVStub, "Range", range_req),
+            self._pool.submit(self._scraper.scrape, self._metrics_url(ep)),
+        )
+
+    def _metrics_url(self, ep: Endpoint) -> str:
+        return self.config.metrics_urls.get(ep.url) or f"{ep.url}/metrics"
+
+    def _collect(self, info: MemberInfo, calls: _Calls) -> MemberProbe:
+        ep, status, rng, scrape = calls.endpoint, calls.status, calls.range, calls.scrape
+        status_answer = status_error = probe_s = probe_error = raw = scrape_error = None
+        unresponsive = False
+        try:
+            status_answer = _status_answer(self._result(status, ep), status.elapsed)
+        except EtcdError as exc:
+            status_error, unresponsive = str(exc), isinstance(exc, DeadlineError)
+        try:
+            self._result(rng, ep)
+            probe_s = rng.elapsed
+        except PermissionDeniedError:
+            probe_s = rng.elapsed  # answered; the user may just not read that key
+        except EtcdError as exc:
+            probe_error = str(exc)
+        if self._token is not None and probe_error and "invalid auth token" in probe_error:
+            raise AuthenticationError(probe_error)  # sweep() re-authenticates once
+        try:
+            raw = scrape.result(timeout=self.config.timeout_s + 1.0)
+        except MetricsError as exc:
+            scrape_error = str(exc)
+        except TimeoutError:
+            scrape_error = f"metrics at {self._metrics_url(ep)}: timed out"
+        alarms = _alarms_from_errors(status_answer.errors) if status_answer else ()
+        return MemberProbe(
+            info, ep.url, status_answer, status_error, unresponsive, alarms,
+            probe_s, probe_error, raw, scrape_error,
+        )
+
+    def close(self) -> None:
+        """Close channels and the scrape pool; safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            channels, self._channels = list(self._channels.values()), {}
+        for ch in channels:
+            ch.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._scraper.close()
+
+    def __enter__(self) -> ClusterProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

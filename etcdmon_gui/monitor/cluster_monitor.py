@@ -1,0 +1,134 @@
+"""A cluster watched over time: raw sweeps in, ``ClusterSnapshot`` out.
+
+``ClusterMonitor`` owns what must be remembered between sweeps (the previous scrape of
+each member for rates, recent probe latencies for rolling quantiles, the last leader
+for leader changes). It does no I/O itself: the prober it is given does, so the CLI,
+the GUI worker and tests drive the same logic.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from etcdmon_gui.model.metrics import Quantiles, RawScrape
+from etcdmon_gui.model.raw import MemberProbe, RawSweep
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
+from etcdmon_gui.monitor import health
+from etcdmon_gui.monitor.metrics_math import derive
+
+log = logging.getLogger(__name__)
+
+PROBE_WINDOW = 120  # probe latencies kept per member for the rolling quantiles
+
+
+class Prober(Protocol):
+    def sweep(self) -> RawSweep: ...
+
+
+def rolling_quantiles(samples: Sequence[float]) -> Quantiles | None:
+    if not samples:
+        return None
+    p50, p95, p99 = np.percentile(np.asarray(samples), [50, 95, 99])
+    return Quantiles(float(p50), float(p95), float(p99))
+
+
+class ClusterMonitor:
+    """Turns successive sweeps of one cluster into snapshots. Not thread-safe."""
+
+    def __init__(self, prober: Prober, key: str) -> None:
+        self.prober = prober
+        self.key = key
+        self._scrapes: dict[int, RawScrape] = {}
+        self._probe_samples: dict[int, deque[float]] = {}
+        self._last_leader: int | None = None
+        self._leader_changes = 0
+
+    def sweep(self) -> ClusterSnapshot:
+        return self.ingest(self.prober.sweep())
+
+    def ingest(self, raw: RawSweep) -> ClusterSnapshot:
+        members = [self._member(p) for p in raw.members]
+        cluster_id = health.main_cluster_id(members)
+        members, max_lag = health.with_raft_lag(members)
+        leader_id = health.elected_leader(members, cluster_id)
+        if leader_id is not None:
+            if self._last_leader is not None and leader_id != self._last_leader:
+                self._leader_changes += 1
+                log.info("%s: leader changed %x -> %x", self.key, self._last_leader, leader_id)
+            self._last_leader = leader_id
+        q = health.quorum([m for m in members if m.cluster_id == cluster_id])
+        split = health.split_brain(members)
+        alarms = tuple(sorted({a for p in raw.members for a in p.alarms},
+                              key=lambda a: (a.member_id, a.alarm)))
+        verdict, reasons = health.verdict(members, q, leader_id, split, alarms, max_lag,
+                                          raw.error)
+        seen = [m.metrics.leader_changes_total for m in members
+                if m.metrics is not None and m.metrics.leader_changes_total is not None]
+        return ClusterSnapshot(
+            key=self.key,
+            taken_at=raw.started_at,
+            duration_s=raw.duration_s,
+            cluster_id=cluster_id,
+            cluster_ids=tuple(sorted({m.cluster_id for m in members if m.cluster_id})),
+            members=tuple(members),
+            leader_id=leader_id,
+            leader_changes=self._leader_changes,
+            leader_changes_seen_total=max(seen) if seen else None,
+            voters=q.voters,
+            reachable_voters=q.reachable_voters,
+            quorum_size=q.size,
+            has_quorum=q.held,
+            split_brain=split is not None,
+            split_brain_reason=split,
+            max_raft_index_lag=max_lag,
+            learners=tuple(m.id for m in members if m.is_learner),
+            alarms=alarms,
+            verdict=verdict,
+            reasons=reasons,
+            error=raw.error,
+            warnings=raw.warnings,
+        )
+
+    def _member(self, p: MemberProbe) -> MemberStatus:
+        info, st = p.info, p.status
+        metrics = None
+        if p.scrape is not None:
+            metrics = derive(self._scrapes.get(info.id), p.scrape)
+            self._scrapes[info.id] = p.scrape
+        samples = self._probe_samples.setdefault(info.id, deque(maxlen=PROBE_WINDOW))
+        if p.probe_s is not None:
+            samples.append(p.probe_s)
+        own_alarms = tuple(sorted({a.alarm for a in p.alarms if a.member_id == info.id}))
+        return MemberStatus(
+            id=info.id,
+            name=info.name,
+            endpoint=p.endpoint,
+            peer_urls=info.peer_urls,
+            client_urls=info.client_urls,
+            cluster_id=st.cluster_id if st else info.cluster_id,
+            reachable=st is not None,
+            error=p.status_error,
+            responsive=not p.unresponsive,
+            version=st.version if st else None,
+            db_size=st.db_size if st else None,
+            db_size_in_use=st.db_size_in_use if st else None,
+            leader_id=(st.leader or None) if st else None,
+            raft_term=st.raft_term if st else None,
+            raft_index=st.raft_index if st else None,
+            raft_applied_index=st.raft_applied_index if st else None,
+            is_learner=st.is_learner if st else info.is_learner,
+            errors=st.errors if st else (),
+            rtt_ms=st.rtt_s * 1000 if st else None,
+            alarms=own_alarms,
+            probe_ms=p.probe_s * 1000 if p.probe_s is not None else None,
+            probe_error=p.probe_error,
+            probe_quantiles=rolling_quantiles(samples),
+            metrics=metrics,
+            metrics_error=p.scrape_error,
+        )
+

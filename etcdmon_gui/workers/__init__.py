@@ -1,0 +1,1 @@
+"""etcdmon_gui.workers"""

@@ -1,0 +1,91 @@
+"""The `etcdmon` command as a script would run it: a real subprocess, real clusters."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
+
+
+def etcdmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "etcdmon_gui.cli", *args],
+        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_status_json_healthy(shared_cluster: Sandbox) -> None:
+    out = etcdmon("status", "--endpoints", shared_cluster.endpoints[1], "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["has_quorum"] is True and doc["split_brain"] is False
+    assert isinstance(doc["cluster_id"], str) and int(doc["cluster_id"], 16) > 0
+    assert len(doc["members"]) == 3
+    leaders = [m for m in doc["members"] if m["is_leader"]]
+    assert len(leaders) == 1 and doc["leader"] == leaders[0]["id"]
+    required = {"id", "name", "endpoint", "reachable", "is_leader", "is_learner", "version",
+                "db_size", "db_size_in_use", "raft_term", "raft_index", "raft_applied_index",
+                "rtt_ms", "alarms", "error"}
+    for m in doc["members"]:
+        assert required <= m.keys()
+        assert m["reachable"] and m["error"] is None and m["version"] == shared_cluster.version
+
+
+def test_status_table_and_environment(shared_cluster: Sandbox) -> None:
+    out = etcdmon("status", env={"ETCDCTL_ENDPOINTS": shared_cluster.endpoints_arg})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("cluster ") and ": HEALTHY" in out.stdout.splitlines()[0]
+    assert out.stdout.count("follower") == 2 and out.stdout.count("leader") >= 1
+    for url in shared_cluster.endpoints:
+        assert url in out.stdout
+
+
+def test_status_degraded_exit_code(cluster: Sandbox) -> None:
+    cluster.kill_member(2)
+    out = etcdmon("status", "--endpoints", cluster.endpoints[0], "--json")
+    assert out.returncode == 1, out.stderr
+    doc = json.loads(out.stdout)
+    down = [m for m in doc["members"] if not m["reachable"]]
+    assert len(down) == 1 and down[0]["error"].startswith("connection refused at 127.0.0.1:")
+
+
+def test_unreachable_and_usage_errors_exit_2() -> None:
+    port = free_ports(1)[0]
+    out = etcdmon("status", "--endpoints", f"127.0.0.1:{port}", "--timeout", "1")
+    assert out.returncode == 2
+    assert out.stderr.strip() == f"etcdmon: connection refused at 127.0.0.1:{port}"
+    bad = etcdmon("status", "--endpoints", "ftp://x:1")
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        "etcdmon: bad endpoint 'ftp://x:1': scheme 'ftp' is not http or https"
+    )
+    assert "Traceback" not in bad.stderr
+    nopw = etcdmon("status", "--endpoints", f"127.0.0.1:{port}", "--user", "root")
+    assert nopw.returncode == 2 and "no password for user 'root'" in nopw.stderr
+    missing = etcdmon("status", "--cacert", "/nonexistent/ca.pem")
+    assert missing.returncode == 2
+    assert "cannot read CA certificate (--cacert) file '/nonexistent/ca.pem'" in missing.stderr
+
+
+def test_sandbox_command_starts_and_stops_on_sigterm(etcd_binary: object) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-m", "etcdmon_gui.cli", "sandbox", "--members", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "ETCDMON_ETCD_BIN": str(etcd_binary)},
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline() for _ in range(2)]
+            endpoints = lines[1].split("endpoints:")[1].strip()
+            status = etcdmon("status", "--endpoints", endpoints)
+            assert status.returncode == 0, status.stderr
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+    assert proc.returncode == 0
+    gone = etcdmon("status", "--endpoints", endpoints, "--timeout", "1")
+    assert gone.returncode == 2  # the sandbox's etcd went away with it
