@@ -122,6 +122,8 @@ def from_rpc_error(
             return UnreachableError(f"cannot resolve host of {endpoint}: {_last_reason(details)}")
         if "no leader" in lowered:
             return NoLeaderError(f"{endpoint}: the cluster has no leader")
+        if details.startswith("etcdserver:"):  # reachable; etcd itself declined, e.g.
+            return ServerError(f"{endpoint}: {details}")  # "leader changed"
         if "socket closed" in lowered or "connection reset" in lowered:
             return UnreachableError(
                 f"{endpoint} closed the connection (TLS expected? client certificate "

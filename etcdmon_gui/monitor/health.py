@@ -123,6 +123,14 @@ def verdict(
         ))
     if leader_id is None:
         reasons.append((Verdict.CRITICAL, "no leader"))
+    else:
+        leader = next((m for m in members if m.id == leader_id), None)
+        if leader is not None and not leader.reachable:
+            reasons.append((
+                Verdict.DEGRADED,
+                f"leader {leader.name or leader.id_hex} is unreachable from here; the others "
+                "still follow it (an election may be under way)",
+            ))
     for a in sorted(set(alarms), key=lambda a: (a.alarm, a.member_id)):
         reasons.append((Verdict.CRITICAL, f"alarm {a.alarm} on member {a.member_id:x}"))
     for m in members:

@@ -52,6 +52,8 @@ U = grpc.StatusCode
         (U.UNAVAILABLE, "DNS resolution failed for nowhere.invalid:2379: C-ares status is not "
          "ARES_SUCCESS qtype=A name=nowhere.invalid is_balancer=0: Domain name not found",
          errors.UnreachableError, "cannot resolve host of 127.0.0.1:2379"),
+        (U.UNAVAILABLE, "etcdserver: leader changed", errors.ServerError,
+         "127.0.0.1:2379: etcdserver: leader changed"),
         (U.RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded",
          errors.ServerError, "127.0.0.1:2379: etcdserver: mvcc: database space exceeded"),
     ],

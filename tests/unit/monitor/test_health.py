@@ -69,3 +69,10 @@ def test_verdict_orders_reasons_by_severity() -> None:
     down = [dataclasses.replace(m, reachable=False) for m in ms]
     assert health.verdict(down, health.quorum(down), None, None, [], None, None)[0] == (
         Verdict.UNREACHABLE)
+
+
+def test_unreachable_leader_still_followed_is_degraded() -> None:
+    ms = [member(1, reachable=False), member(2, leader=1), member(3, leader=1)]
+    v, reasons = health.verdict(ms, health.quorum(ms), 1, None, [], 0, None)
+    assert v == Verdict.DEGRADED
+    assert reasons[0].startswith("leader m1 is unreachable from here")
