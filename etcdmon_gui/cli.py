@@ -32,6 +32,7 @@ from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_seconds_as_ms
 
 EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -102,22 +103,8 @@ def connection_config(args: argparse.Namespace) -> ConnectionConfig:
 # -- output ---------------------------------------------------------------------------
 
 
-def _bytes(n: float | None) -> str:
-    if n is None:
-        return "-"
-    for unit in ("B", "kB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return "-"
-
-
-def _ms(v: float | None) -> str:
-    return "-" if v is None else f"{v:.1f}ms"
-
-
 def _q99(q: Quantiles | None) -> str:
-    return "-" if q is None or q.p99 is None else f"{q.p99 * 1000:.1f}ms"
+    return fmt_seconds_as_ms(q.p99 if q else None)
 
 
 def _hex(v: int | None) -> str | None:
@@ -228,11 +215,11 @@ def render_table(s: ClusterSnapshot) -> str:
         mm = m.metrics
         note = ",".join(m.alarms) or (m.error or "") or (m.probe_error or "")
         rows.append((
-            m.endpoint or "-", m.id_hex, m.name or "-", m.version or "-", _bytes(m.db_size),
-            _bytes(m.db_size_in_use), role, str(m.raft_term or "-"), str(m.raft_index or "-"),
+            m.endpoint or "-", m.id_hex, m.name or "-", m.version or "-", fmt_bytes(m.db_size),
+            fmt_bytes(m.db_size_in_use), role, str(m.raft_term or "-"), str(m.raft_index or "-"),
             str(m.raft_applied_index or "-"), "-" if m.raft_lag is None else str(m.raft_lag),
-            _ms(m.rtt_ms), _ms(m.probe_ms), _q99(mm.wal_fsync if mm else None),
-            _q99(mm.backend_commit if mm else None), _bytes(mm.rss_bytes if mm else None), note,
+            fmt_ms(m.rtt_ms), fmt_ms(m.probe_ms), _q99(mm.wal_fsync if mm else None),
+            _q99(mm.backend_commit if mm else None), fmt_bytes(mm.rss_bytes if mm else None), note,
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
     for r in rows:

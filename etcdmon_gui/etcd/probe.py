@@ -18,7 +18,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +104,10 @@ class _Timed:
         return (self.done_at or time.perf_counter()) - self.started
 
 
+def _closed_error() -> EtcdError:
+    return EtcdError("the connection has been closed")
+
+
 @dataclass(frozen=True, slots=True)
 class _Calls:
     """The calls in flight to one member endpoint during a sweep."""
@@ -132,13 +136,14 @@ class ClusterProbe:
         self._lock = threading.Lock()
         self._token: str | None = None
         self._closed = False
+        self._closing: Future[None] = Future()  # resolved by close(): ends every wait
 
     # -- plumbing -------------------------------------------------------------------
 
     def _channel(self, ep: Endpoint) -> grpc.Channel:
         with self._lock:
             if self._closed:
-                raise EtcdError("the connection has been closed")
+                raise _closed_error()
             ch = self._channels.get(ep.url)
             if ch is None:
                 options: list[tuple[str, Any]] = [
@@ -162,9 +167,12 @@ class ClusterProbe:
 
     def _future(self, ep: Endpoint, stub_cls: Any, method: str, request: Message) -> _Timed:
         stub = stub_cls(self._channel(ep))
-        call = getattr(stub, method).future(
-            request, timeout=self.config.timeout_s, metadata=self._metadata()
-        )
+        try:
+            call = getattr(stub, method).future(
+                request, timeout=self.config.timeout_s, metadata=self._metadata()
+            )
+        except ValueError:  # "Cannot invoke RPC on closed channel!"
+            raise _closed_error() from None
         return _Timed(call)
 
     def _result(self, timed: _Timed, ep: Endpoint) -> Any:
@@ -293,8 +301,14 @@ class ClusterProbe:
             ep,
             self._future(ep, etcdrpc.MaintenanceStub, "Status", etcdrpc.StatusRequest()),
             self._future(ep, etcdrpc.KVStub, "Range", range_req),
-            self._pool.submit(self._scraper.scrape, self._metrics_url(ep)),
+            self._submit_scrape(ep),
         )
+
+    def _submit_scrape(self, ep: Endpoint) -> Future[RawScrape]:
+        try:
+            return self._pool.submit(self._scraper.scrape, self._metrics_url(ep))
+        except RuntimeError:  # "cannot schedule new futures after shutdown"
+            raise _closed_error() from None
 
     def _metrics_url(self, ep: Endpoint) -> str:
         return self.config.metrics_urls.get(ep.url) or f"{ep.url}/metrics"
@@ -316,12 +330,15 @@ class ClusterProbe:
             probe_error = str(exc)
         if self._token is not None and probe_error and "invalid auth token" in probe_error:
             raise AuthenticationError(probe_error)  # sweep() re-authenticates once
-        try:
-            raw = scrape.result(timeout=self.config.timeout_s + 1.0)
-        except MetricsError as exc:
-            scrape_error = str(exc)
-        except TimeoutError:
-            scrape_error = f"metrics at {self._metrics_url(ep)}: timed out"
+        either: list[Future[Any]] = [scrape, self._closing]
+        wait(either, timeout=self.config.timeout_s + 1.0, return_when=FIRST_COMPLETED)
+        if not scrape.done():
+            scrape_error = f"metrics at {self._metrics_url(ep)}: " + (
+                "cancelled" if self._closed else "timed out")
+        elif isinstance(scrape.exception(), MetricsError):
+            scrape_error = str(scrape.exception())
+        else:
+            raw = scrape.result()
         alarms = _alarms_from_errors(status_answer.errors) if status_answer else ()
         return MemberProbe(
             info, ep.url, status_answer, status_error, unresponsive, alarms,
@@ -329,11 +346,16 @@ class ClusterProbe:
         )
 
     def close(self) -> None:
-        """Close channels and the scrape pool; safe to call twice."""
+        """Close channels and the scrape pool; safe to call twice, from any thread.
+
+        A sweep in progress on another thread returns promptly: closing a channel ends
+        its calls at once, and the wait for scrapes ends with ``_closing``.
+        """
         with self._lock:
             if self._closed:
                 return
             self._closed = True
+            self._closing.set_result(None)
             channels, self._channels = list(self._channels.values()), {}
         for ch in channels:
             ch.close()

@@ -380,3 +380,49 @@ class Sandbox:
 
     def _logs_summary(self) -> str:
         return "\n".join(f"--- {m.name} log ---\n{self._log_tail(m, 1500)}" for m in self.members)
+
+
+class GentleLoad:
+    """A trickle of writes and reads against a sandbox, so its charts have something to show.
+
+    About ``rate`` puts and as many linearizable gets per second, spread over the members,
+    from one daemon thread; each call has a deadline and errors are ignored (members may be
+    down on purpose). ``stop()`` ends it within one call's deadline.
+    """
+
+    def __init__(self, sandbox: Sandbox, rate: float = 20.0, keys: int = 200) -> None:
+        self._sandbox = sandbox
+        self._period = 1.0 / rate
+        self._keys = keys
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="etcdmon-sandbox-load",
+                                        daemon=True)
+
+    def start(self) -> GentleLoad:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        import grpc
+        from pyetcd import etcdrpc
+
+        channels = [grpc.insecure_channel(url.split("://")[1]) for url in self._sandbox.endpoints]
+        try:
+            kvs = [etcdrpc.KVStub(ch) for ch in channels]
+            value = os.urandom(128).hex().encode()
+            i = 0
+            while not self._stop.wait(self._period):
+                kv = kvs[i % len(kvs)]
+                key = f"/etcdmon-sandbox/load/{i % self._keys:04d}".encode()
+                with contextlib.suppress(grpc.RpcError):
+                    kv.Put(etcdrpc.PutRequest(key=key, value=value), timeout=1.0)
+                    kv.Range(etcdrpc.RangeRequest(key=key), timeout=1.0)
+                i += 1
+        finally:
+            for ch in channels:
+                ch.close()
