@@ -1,5 +1,5 @@
 # Two entry points, both creating their own virtualenv in .venv:
-#   make run   install, start a local 3-member etcd sandbox and show its health
+#   make run   install, open the app on a local 3-member etcd sandbox (with a gentle load)
 #   make test  install and run the whole test suite (lint + unit + integration)
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/etcdmon sandbox --members 3
+	$(BIN)/etcdmon-gui --sandbox
 
 lint: install
 	$(BIN)/ruff check .

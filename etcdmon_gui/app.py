@@ -1,30 +1,199 @@
 """Start-up of the desktop application: the one composition root.
 
-Until the desktop shell lands this opens a placeholder window that points to the
-command-line tools, which already work over the same monitoring core.
+``main()`` parses the command line, builds the window and, for every cluster to watch,
+a ``MonitorWorker`` in its own thread wired to the window through queued signals. One
+``Application.shutdown`` (idempotent; on ``aboutToQuit``) stops workers, then the
+sandbox. ``--screenshot`` renders the window to a PNG after ``--after`` seconds and
+exits, for the README and for checks.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+import shiboken6
+from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from etcdmon_gui import __version__
+from etcdmon_gui.cli import UsageError, add_connection_options, connection_config
+from etcdmon_gui.etcd.endpoints import (
+    ConnectionConfig,
+    TLSConfig,
+    from_environment,
+    parse_endpoints,
+    read_file,
+)
+from etcdmon_gui.etcd.errors import EtcdError
+from etcdmon_gui.etcd.probe import ClusterProbe
+from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.ui.connect_dialog import ConnectRequest
+from etcdmon_gui.ui.main_window import MainWindow
+from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
+from etcdmon_gui.workers.sandbox_worker import SandboxWorker
+
+log = logging.getLogger(__name__)
+
+ConfigFactory = Callable[[], ConnectionConfig]
+
+
+def config_from_request(request: ConnectRequest) -> ConnectionConfig:
+    """Build a connection from the dialog's text; reads files, so call it off the GUI thread."""
+    tls = None
+    if request.cacert or request.cert or request.key:
+        tls = TLSConfig(
+            ca=read_file(request.cacert, "CA certificate") if request.cacert else None,
+            cert=read_file(request.cert, "client certificate") if request.cert else None,
+            key=read_file(request.key, "client key") if request.key else None,
+        )
+    text = request.endpoints
+    if tls is not None:
+        text = ",".join(e if "://" in e else f"https://{e.strip()}" for e in text.split(","))
+    return ConnectionConfig(parse_endpoints(text), tls=tls, user=request.user,
+                            password=request.password if request.user else None)
+
+
+class Application(QObject):
+    """Owns the window, the workers and the sandbox; the only place they meet."""
+
+    def __init__(self, qapp: QApplication, settings: QSettings, interval_s: int = 5) -> None:
+        super().__init__()
+        self.qapp = qapp
+        self.interval_s = interval_s
+        self.window = MainWindow(settings)
+        self.workers: dict[str, WorkerHandle] = {}
+        self.sandbox: SandboxWorker | None = None
+        self._shut = False
+        self.window.connectRequested.connect(self.connect_request)
+        self.window.intervalRequested.connect(self._set_interval)
+        self.window.pauseRequested.connect(self._set_paused)
+        self.window.sweepRequested.connect(self._sweep_now)
+        qapp.aboutToQuit.connect(self.shutdown)
+
+    def _set_interval(self, key: str, seconds: int) -> None:
+        if key in self.workers:
+            self.workers[key].requestInterval.emit(seconds)
+
+    def _set_paused(self, key: str, paused: bool) -> None:
+        if key in self.workers:
+            self.workers[key].requestPaused.emit(paused)
+
+    def _sweep_now(self, key: str) -> None:
+        if key in self.workers:
+            self.workers[key].requestSweep.emit()
+
+    # -- clusters ---------------------------------------------------------------------
+
+    def watch(self, key: str, title: str, make_config: ConfigFactory) -> WorkerHandle:
+        """Start watching a cluster; the config is built in the worker's thread."""
+        if key in self.workers:
+            return self.workers[key]
+
+        def factory() -> tuple[Sweeper, ClusterProbe]:
+            probe = ClusterProbe(make_config())
+            return ClusterMonitor(probe, key), probe
+
+        handle = WorkerHandle(MonitorWorker(key, factory, self.interval_s), self)
+        handle.snapshotReady.connect(self.window.show_snapshot)
+        handle.sweepFailed.connect(self.window.show_failure)
+        handle.stateChanged.connect(self.window.show_worker_state)
+        self.workers[key] = handle
+        self.window.add_cluster(key, title)
+        handle.start()
+        return handle
+
+    def connect_request(self, request: ConnectRequest) -> None:
+        key = ",".join(e.strip() for e in request.endpoints.split(",") if e.strip())
+        self.watch(key, key, lambda: config_from_request(request))
+
+    def watch_config(self, config: ConnectionConfig, title: str | None = None) -> WorkerHandle:
+        # A ConnectionConfig's key is the endpoint list, same as connect_request's.
+        return self.watch(config.key, title or config.key, lambda: config)
+
+    def start_sandbox(self, members: int) -> SandboxWorker:
+        self.sandbox = SandboxWorker(members)
+        self.window.statusBar().showMessage(f"Starting a local {members}-member etcd sandbox…")
+        self.sandbox.ready.connect(self._sandbox_ready)
+        self.sandbox.failed.connect(lambda msg: self.window.header.show_failure(
+            f"the sandbox did not start: {msg}", None))
+        self.sandbox.start()
+        return self.sandbox
+
+    def _sandbox_ready(self, endpoints: list[str], version: str) -> None:
+        config = ConnectionConfig(parse_endpoints(endpoints[0]))
+        self.watch_config(config, f"sandbox (etcd {version})")
+
+    # -- shutdown ---------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Stop every worker thread, then the sandbox. Safe to call twice."""
+        if self._shut:
+            return
+        self._shut = True
+        for handle in self.workers.values():
+            handle.worker.abort()  # all connections closed at once, sweeps end now
+        for handle in self.workers.values():
+            handle.shutdown()
+        if self.sandbox is not None:
+            self.sandbox.shutdown()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="etcdmon-gui", description="Watch etcd clusters.")
+    parser.add_argument("--version", action="version", version=f"etcdmon-gui {__version__}")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="start a local etcd cluster with a gentle load and watch it")
+    parser.add_argument("--members", type=int, default=3, help="sandbox size (default 3)")
+    parser.add_argument("--interval", type=int, default=5,
+                        help="seconds between sweeps, 1-60 (default 5)")
+    parser.add_argument("--screenshot", metavar="PATH",
+                        help="save the window as PNG after --after seconds, then exit")
+    parser.add_argument("--after", type=float, default=8.0, metavar="SECONDS")
+    parser.add_argument("--debug", action="store_true", help="log details")
+    add_connection_options(parser)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel, QMainWindow
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    config = None
+    if args.endpoints or from_environment().get("endpoints"):
+        try:
+            config = connection_config(args)
+        except (UsageError, EtcdError) as exc:
+            print(f"etcdmon-gui: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qapp, QApplication)
+    qapp.setApplicationName("etcdmon-gui")
+    qapp.setOrganizationName("etcdmon")
+    app = Application(qapp, QSettings(), interval_s=max(1, min(60, args.interval)))
+    if args.sandbox:
+        app.start_sandbox(args.members)
+    if config is not None:
+        app.watch_config(config)
+    app.window.show()
+    if args.screenshot:
+        path = args.screenshot
 
-    app = QApplication(list(argv) if argv is not None else sys.argv)
-    window = QMainWindow()
-    window.setWindowTitle("etcdmon")
-    label = QLabel(
-        "The desktop views are on their way.\n\n"
-        "Meanwhile: `etcdmon sandbox` starts a local cluster and\n"
-        "`etcdmon status --endpoints ...` checks any cluster."
-    )
-    label.setMargin(24)
-    window.setCentralWidget(label)
-    window.show()
-    return app.exec()
+        def snap() -> None:
+            ok = app.window.grab().save(path)
+            if not ok:
+                log.error("could not write the screenshot to %s", path)
+            qapp.exit(0 if ok else 1)
+
+        QTimer.singleShot(int(args.after * 1000), snap)
+    code = qapp.exec()
+    app.shutdown()
+    # Destroy the window (and pyqtgraph's items) while Python is still whole: left to
+    # interpreter teardown, a shown pyqtgraph widget can crash on the way out.
+    shiboken6.delete(app.window)
+    return int(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -310,16 +310,13 @@ class Sandbox:
         _live.discard(self)
 
     def _terminate_all(self) -> None:
+        # The data is thrown away, so there is nothing for a graceful stop to save; and a
+        # member of a broken cluster can spend seconds trying to hand over leadership.
         for m in self.members:
-            self._signal(m, signal.SIGCONT)
-            self._signal(m, signal.SIGTERM)
+            self._signal(m, signal.SIGKILL)
         for m in self.members:
             if m.proc is not None:
-                try:
-                    m.proc.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    self._signal(m, signal.SIGKILL)
-                    m.proc.wait(timeout=5)
+                m.proc.wait(timeout=10)
 
     # -- single members -------------------------------------------------------------
 

@@ -1,0 +1,123 @@
+"""The verdict at a glance, plus the banner shown while a cluster cannot be reached."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
+from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS
+
+
+def clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))
+
+
+class BannerWidget(QFrame):
+    """A red strip with the error and when the next attempt will be made."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setStyleSheet(
+            "#banner { background: #d93a3a; border-radius: 4px; }"
+            "#banner QLabel { color: white; }"
+        )
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(10, 6, 10, 6)
+        lay.addWidget(self.label)
+        self.hide()
+
+    def show_error(self, message: str, next_try_at: float | None) -> None:
+        retry = f" Next try at {clock(next_try_at)}." if next_try_at else ""
+        self.label.setText(f"<b>Cannot reach the cluster:</b> {message}.{retry}")
+        self.show()
+
+
+class HeaderWidget(QWidget):
+    """Verdict chip with its first reason, leader, quorum, alarms and last sweep time."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.verdict = QLabel("—")
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.verdict.setMinimumWidth(120)
+        self.reason = QLabel("Waiting for the first sweep…")
+        self.reason.setWordWrap(True)
+        self.leader = QLabel("-")
+        self.quorum = QLabel("-")
+        self.alarms = QLabel("-")
+        self.last = QLabel("-")
+        self.banner = BannerWidget()
+
+        facts = QGridLayout()
+        for col, (title, value) in enumerate(
+            (("Leader", self.leader), ("Quorum", self.quorum), ("Alarms", self.alarms),
+             ("Last sweep", self.last))
+        ):
+            caption = QLabel(title)
+            caption.setStyleSheet("color: palette(placeholder-text);")
+            facts.addWidget(caption, 0, col)
+            facts.addWidget(value, 1, col)
+            facts.setColumnStretch(col, 1)
+        top = QHBoxLayout()
+        top.addWidget(self.verdict)
+        text = QVBoxLayout()
+        text.addWidget(self.reason)
+        text.addLayout(facts)
+        top.addLayout(text, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 6, 6, 0)
+        lay.addLayout(top)
+        lay.addWidget(self.banner)
+        self._set_chip(None)
+
+    def _set_chip(self, verdict: Verdict | None) -> None:
+        colour = VERDICT_COLOURS[verdict] if verdict is not None else "#8a8a8a"
+        self.verdict.setText(verdict.name.capitalize() if verdict is not None else "—")
+        self.verdict.setStyleSheet(
+            f"background: {colour}; color: white; font-weight: bold; font-size: 15pt;"
+            "border-radius: 6px; padding: 8px 14px;"
+        )
+
+    def clear(self) -> None:
+        self._set_chip(None)
+        self.reason.setText("Waiting for the first sweep…")
+        for label in (self.leader, self.quorum, self.alarms, self.last):
+            label.setText("-")
+        self.banner.hide()
+
+    def show_snapshot(self, snap: ClusterSnapshot, interval_s: int) -> None:
+        self._set_chip(snap.verdict)
+        if snap.reasons:
+            more = f" (+{len(snap.reasons) - 1} more)" if len(snap.reasons) > 1 else ""
+            self.reason.setText(snap.reasons[0] + more)
+            self.reason.setToolTip("<br>".join(snap.reasons))
+        else:
+            self.reason.setText(f"All {len(snap.members)} members healthy")
+            self.reason.setToolTip("")
+        leader = snap.leader
+        changes = f", {snap.leader_changes} change(s) seen" if snap.leader_changes else ""
+        self.leader.setText((leader.name or leader.id_hex if leader else "none") + changes)
+        self.quorum.setText(
+            f"{'held' if snap.has_quorum else 'LOST'} — {snap.reachable_voters}/{snap.voters} "
+            f"voters, {snap.quorum_size} needed"
+        )
+        self.alarms.setText(", ".join(f"{a.alarm} on {a.member_id:x}" for a in snap.alarms)
+                            or "none")
+        self.last.setText(f"{clock(snap.taken_at)} ({snap.duration_s * 1000:.0f} ms)")
+        if snap.verdict == Verdict.UNREACHABLE:
+            self.banner.show_error(snap.error or "no member answered",
+                                   snap.taken_at + snap.duration_s + interval_s)
+        else:
+            self.banner.hide()
+
+    def show_failure(self, message: str, next_try_at: float | None) -> None:
+        self._set_chip(Verdict.UNREACHABLE)
+        self.reason.setText(message)
+        self.banner.show_error(message, next_try_at)

@@ -1,0 +1,122 @@
+"""Everything the last snapshot knows about one member, as a property table."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTableWidget,
+    QTableWidgetItem,
+    QWidget,
+)
+
+from etcdmon_gui.model.metrics import Quantiles
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
+from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_percent, fmt_rate, fmt_seconds_as_ms
+
+
+def _q(q: Quantiles | None) -> str:
+    if q is None:
+        return "-"
+    return " / ".join(fmt_seconds_as_ms(v) for v in (q.p50, q.p95, q.p99))
+
+
+def _num(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0f}"
+
+
+def member_rows(m: MemberStatus) -> list[tuple[str, str]]:
+    rows = [
+        ("Name", m.name or "-"),
+        ("ID", m.id_hex),
+        ("Endpoint", m.endpoint or "-"),
+        ("Client URLs", ", ".join(m.client_urls) or "-"),
+        ("Peer URLs", ", ".join(m.peer_urls) or "-"),
+        ("Reachable", "yes" if m.reachable else f"no — {m.error}"),
+        ("Role", "leader" if m.is_leader else ("learner" if m.is_learner else "follower")),
+        ("Version", m.version or "-"),
+        ("Cluster ID", f"{m.cluster_id:x}" if m.cluster_id else "-"),
+        ("Leader seen", f"{m.leader_id:x}" if m.leader_id else "-"),
+        ("Raft term / index / applied", f"{m.raft_term} / {m.raft_index} / "
+                                        f"{m.raft_applied_index}"),
+        ("Raft lag", "-" if m.raft_lag is None else str(m.raft_lag)),
+        ("DB size / in use", f"{fmt_bytes(m.db_size)} / {fmt_bytes(m.db_size_in_use)}"),
+        ("Alarms", ", ".join(m.alarms) or "none"),
+        ("Reported errors", "; ".join(m.errors) or "none"),
+        ("Status RTT", fmt_ms(m.rtt_ms)),
+        ("Probe read", fmt_ms(m.probe_ms) + (f" — {m.probe_error}" if m.probe_error else "")),
+        ("Probe P50 / P95 / P99", _q(m.probe_quantiles)),
+    ]
+    mm = m.metrics
+    if mm is None:
+        rows.append(("Metrics", m.metrics_error or "-"))
+        return rows
+    window = f"last {mm.window_s:.0f} s" if mm.window_s else "since start"
+    rows += [
+        ("Metrics window", window),
+        ("WAL fsync P50 / P95 / P99", _q(mm.wal_fsync)),
+        ("Backend commit P50 / P95 / P99", _q(mm.backend_commit)),
+        ("Peer RTT P50 / P95 / P99", _q(mm.peer_rtt)),
+        ("Proposals committed / applied", f"{fmt_rate(mm.proposals_committed_per_s)} / "
+                                          f"{fmt_rate(mm.proposals_applied_per_s)}"),
+        ("Proposals pending / failed", f"{_num(mm.proposals_pending)} / "
+                                       f"{fmt_rate(mm.proposals_failed_per_s)}"),
+        ("gRPC requests", fmt_rate(mm.grpc_requests_total_per_s)),
+        ("gRPC failure ratio", fmt_percent(mm.grpc_failure_ratio)),
+        ("Quota", fmt_bytes(mm.quota_bytes)),
+        ("Leader changes seen", _num(mm.leader_changes_total)),
+        ("Resident memory", fmt_bytes(mm.rss_bytes)),
+    ]
+    busiest = sorted(mm.grpc_requests_per_s.items(), key=lambda kv: -kv[1])[:5]
+    if busiest:
+        rows.append(("Busiest gRPC methods", ", ".join(f"{k} {v:.1f}/s" for k, v in busiest)))
+    if m.metrics_error:
+        rows.append(("Metrics error", m.metrics_error))
+    return rows
+
+
+def cluster_rows(s: ClusterSnapshot) -> list[tuple[str, str]]:
+    return [
+        ("Cluster", s.key),
+        ("Cluster ID", ", ".join(f"{c:x}" for c in s.cluster_ids) or "-"),
+        ("Verdict", s.verdict.name.capitalize()),
+        ("Reasons", "; ".join(s.reasons) or "none"),
+        ("Members", str(len(s.members))),
+        ("Learners", ", ".join(f"{x:x}" for x in s.learners) or "none"),
+        ("Split-brain", s.split_brain_reason or "no"),
+        ("Leader changes (seen here / etcd counter)",
+         f"{s.leader_changes} / {_num(s.leader_changes_seen_total)}"),
+        ("Max raft lag", "-" if s.max_raft_index_lag is None else str(s.max_raft_index_lag)),
+        ("Warnings", "; ".join(s.warnings) or "none"),
+        ("Sweep", f"{s.duration_s * 1000:.0f} ms"),
+    ]
+
+
+class MemberDetailWidget(QTableWidget):
+    """Shows ``member_rows`` of the selected member, or ``cluster_rows`` of its cluster."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(0, 2, parent)
+        self.setHorizontalHeaderLabels(["Property", "Value"])
+        self.verticalHeader().hide()
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        self.horizontalHeader().setStretchLastSection(True)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setWordWrap(True)
+        self.setAlternatingRowColors(True)
+
+    def show_rows(self, rows: list[tuple[str, str]]) -> None:
+        self.setRowCount(len(rows))
+        for r, (name, value) in enumerate(rows):
+            self.setItem(r, 0, QTableWidgetItem(name))
+            cell = QTableWidgetItem(value)
+            cell.setToolTip(value)
+            self.setItem(r, 1, cell)
+
+    def value(self, name: str) -> str | None:
+        """The value shown for a property (for tests and accessibility)."""
+        for r in range(self.rowCount()):
+            key, value = self.item(r, 0), self.item(r, 1)
+            if key is not None and value is not None and key.text() == name:
+                return value.text()
+        return None

@@ -1,0 +1,196 @@
+"""One cluster polled on a timer in its own thread, results delivered as signals.
+
+The worker is the only bridge between the monitoring core and the views: it owns a
+``ClusterMonitor`` (and the prober behind it), lives in a ``QThread``, sweeps when its
+``QTimer`` fires and emits one ``ClusterSnapshot`` per sweep. Views never call it
+directly except through queued signals, and never see the prober.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+
+from etcdmon_gui.model.snapshot import ClusterSnapshot
+
+log = logging.getLogger(__name__)
+
+MIN_INTERVAL_S, MAX_INTERVAL_S, DEFAULT_INTERVAL_S = 1, 60, 5
+
+
+class Sweeper(Protocol):
+    def sweep(self) -> ClusterSnapshot: ...
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+#: Builds the monitor and the resource to close with it; may raise (bad settings).
+MonitorFactory = Callable[[], tuple[Sweeper, Closable]]
+
+
+class MonitorWorker(QObject):
+    """Sweeps one cluster every ``interval`` seconds while running.
+
+    Signals:
+        snapshotReady(ClusterSnapshot): one per finished sweep, stamped with the key.
+        sweepFailed(str key, str message): the sweep could not even run (bad settings,
+            an unexpected error); the worker keeps its timer and tries again.
+        stateChanged(str key, bool paused, int interval_s)
+        finished(): emitted from the worker thread once ``stop`` has run.
+    """
+
+    snapshotReady = Signal(object)
+    sweepFailed = Signal(str, str)
+    stateChanged = Signal(str, bool, int)
+    finished = Signal()
+
+    def __init__(self, key: str, factory: MonitorFactory,
+                 interval_s: int = DEFAULT_INTERVAL_S) -> None:
+        super().__init__()
+        self.key = key
+        self._factory = factory
+        self._interval_s = interval_s
+        self._paused = False
+        self._monitor: Sweeper | None = None
+        self._resource: Closable | None = None
+        self._timer: QTimer | None = None
+        self._stopping = False
+        self.busy = False  # a sweep is in progress (read from any thread)
+
+    # -- called in the worker thread (queued) -----------------------------------------
+
+    @Slot()
+    def start(self) -> None:
+        self._timer = QTimer(self)
+        self._timer.setInterval(self._interval_s * 1000)
+        self._timer.timeout.connect(self.sweep_now)
+        if not self._paused:
+            self._timer.start()
+            self.sweep_now()
+        self._emit_state()
+
+    @Slot()
+    def sweep_now(self) -> None:
+        if self._stopping:
+            return
+        self.busy = True
+        try:
+            if self._monitor is None:
+                self._monitor, self._resource = self._factory()
+            snap = self._monitor.sweep()
+        except Exception as exc:  # a worker never dies silently
+            log.warning("%s: sweep failed: %s", self.key, exc, exc_info=True)
+            if not self._stopping:
+                self.sweepFailed.emit(self.key, str(exc) or type(exc).__name__)
+            return
+        finally:
+            self.busy = False
+        if not self._stopping:
+            self.snapshotReady.emit(snap)
+
+    @Slot(int)
+    def set_interval(self, seconds: int) -> None:
+        self._interval_s = max(MIN_INTERVAL_S, min(MAX_INTERVAL_S, int(seconds)))
+        if self._timer is not None:
+            self._timer.setInterval(self._interval_s * 1000)
+        self._emit_state()
+
+    @Slot(bool)
+    def set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        if self._timer is not None:
+            if paused:
+                self._timer.stop()
+            elif not self._timer.isActive():
+                self._timer.start()
+                self.sweep_now()
+        self._emit_state()
+
+    @Slot()
+    def stop(self) -> None:
+        """Stop the timer, release connections, end the thread's event loop."""
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.stop()
+        self.abort()
+        self.finished.emit()
+        thread = self.thread()
+        if thread is not None:
+            thread.quit()
+
+    def _emit_state(self) -> None:
+        self.stateChanged.emit(self.key, self._paused, self._interval_s)
+
+    # -- safe from any thread ---------------------------------------------------------
+
+    def abort(self) -> None:
+        """Close the connections now, so a sweep in progress returns at once."""
+        self._stopping = True
+        resource, self._resource = self._resource, None
+        if resource is not None:
+            resource.close()
+
+
+class WorkerHandle(QObject):
+    """A worker with its thread, owned by the GUI thread; ``shutdown`` is idempotent.
+
+    Signals:
+        snapshotReady, sweepFailed, stateChanged: the worker's signals, re-emitted in
+            the GUI thread, so anything connected to them runs there.
+        requestInterval(int), requestPaused(bool), requestSweep(), requestStop():
+            queued into the worker's thread.
+    """
+
+    snapshotReady = Signal(object)
+    sweepFailed = Signal(str, str)
+    stateChanged = Signal(str, bool, int)
+    requestInterval = Signal(int)
+    requestPaused = Signal(bool)
+    requestSweep = Signal()
+    requestStop = Signal()
+
+    def __init__(self, worker: MonitorWorker, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.worker = worker
+        self.qthread = QThread()
+        self.qthread.setObjectName(f"monitor {worker.key}")
+        worker.moveToThread(self.qthread)
+        self.qthread.started.connect(worker.start)
+        worker.snapshotReady.connect(self.snapshotReady)
+        worker.sweepFailed.connect(self.sweepFailed)
+        worker.stateChanged.connect(self.stateChanged)
+        self.requestInterval.connect(worker.set_interval)
+        self.requestPaused.connect(worker.set_paused)
+        self.requestSweep.connect(worker.sweep_now)
+        self.requestStop.connect(worker.stop)
+        self._down = False
+
+    @property
+    def key(self) -> str:
+        return self.worker.key
+
+    def start(self) -> None:
+        self.qthread.start()
+
+    def shutdown(self, timeout_s: float = 5.0) -> bool:
+        """Stop the worker and wait for its thread; True if it ended in time."""
+        if self._down:
+            return True
+        self._down = True
+        self.worker.abort()  # unblocks a sweep in progress
+        self.requestStop.emit()
+        t0 = time.monotonic()
+        ok = bool(self.qthread.wait(int(timeout_s * 1000)))
+        if not ok:
+            log.error("monitor thread for %s did not stop within %.1f s", self.key, timeout_s)
+        else:
+            log.debug("monitor thread for %s stopped in %.3f s", self.key,
+                      time.monotonic() - t0)
+            self.worker.deleteLater()
+        return ok
