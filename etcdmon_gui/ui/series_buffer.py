@@ -18,6 +18,7 @@ No Qt here: this module is imported by tests that do not start a ``QApplication`
 from __future__ import annotations
 
 import math
+import mmap
 from typing import NamedTuple
 
 import numpy as np
@@ -41,6 +42,21 @@ class Series(NamedTuple):
 
     t: FloatArray
     values: FloatArray
+
+
+def _lazy_zeros(shape: tuple[int, int]) -> FloatArray:
+    """A float64 array whose memory the OS provides page by page, in small pages.
+
+    numpy asks Linux for transparent huge pages on large arrays; an append here writes
+    one slot in each of ~24 rows spread over megabytes, so the first append would
+    fault in (and zero) ~24 huge pages: ~30 ms on the GUI thread per new member, and
+    ~50 MB of RSS at once. An anonymous mapping without huge pages costs 4 KiB a touch.
+    """
+    size = shape[0] * shape[1] * 8
+    area = mmap.mmap(-1, size)
+    if hasattr(mmap, "MADV_NOHUGEPAGE"):
+        area.madvise(mmap.MADV_NOHUGEPAGE)
+    return np.frombuffer(area, dtype=np.float64).reshape(shape)
 
 
 class RingBuffer:
@@ -78,9 +94,9 @@ class RingBuffer:
         self._slack = slack
         self._period = capacity + slack
         # Row 0 holds timestamps, rows 1.. the value columns; each row is contiguous so a
-        # series handed to a plot is a plain 1-D slice. np.empty: pages are only touched
-        # (and counted in RSS) as samples arrive; no slot is read before it is written.
-        self._data: FloatArray = np.empty((columns + 1, 2 * self._period), dtype=np.float64)
+        # series handed to a plot is a plain 1-D slice. No slot is read before it is
+        # written, so pages are only touched (and counted in RSS) as samples arrive.
+        self._data: FloatArray = _lazy_zeros((columns + 1, 2 * self._period))
         self._count = 0  # rows retained, <= capacity
         self._total = 0  # rows appended since the last clear()
 
