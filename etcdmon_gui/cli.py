@@ -7,6 +7,7 @@ error is one readable line on stderr; no traceback unless ``--debug``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import getpass
 import json
 import logging
@@ -32,6 +33,16 @@ from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.profile_cli import (
+    CliError,
+    add_profile_commands,
+    add_store_options,
+    profile_store,
+    secret_store,
+)
+from etcdmon_gui.store.profiles import ProfileStoreError
+from etcdmon_gui.store.profiles import connection_config as profile_connection_config
+from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_seconds_as_ms
 
 EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
@@ -57,10 +68,15 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
                    help="read the password from the first line of standard input")
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                    help="deadline for every call, seconds (default %(default)s)")
+    g.add_argument("--profile", help="connect with a saved profile (see `etcdmon profile`)")
+    add_store_options(p)
 
 
 def connection_config(args: argparse.Namespace) -> ConnectionConfig:
-    """Build the connection from flags, falling back to etcdctl's environment variables."""
+    """Build the connection from a profile, or from flags falling back to etcdctl's
+    environment variables."""
+    if args.profile:
+        return _profile_config(args)
     env = from_environment()
 
     def pick(name: str) -> str | None:
@@ -98,6 +114,23 @@ def connection_config(args: argparse.Namespace) -> ConnectionConfig:
         endpoints=parse_endpoints(endpoints_text), tls=tls, user=user, password=password,
         timeout_s=args.timeout,
     )
+
+
+def _profile_config(args: argparse.Namespace) -> ConnectionConfig:
+    explicit = [f"--{n}" for n in ("endpoints", "cacert", "cert", "key", "user")
+                if getattr(args, n, None)]
+    if explicit:
+        raise UsageError(f"--profile cannot be combined with {', '.join(explicit)}")
+    profile = profile_store(args).get(args.profile)
+    secrets = secret_store(args)
+    if args.password_stdin:  # a one-off password instead of the stored one
+        if not profile.username:
+            raise UsageError(f"profile {profile.name!r} has no user for --password-stdin")
+        secrets = SecretStore.memory()
+        secrets.set(profile.id, "password", sys.stdin.readline().rstrip("\r\n"))
+    config = profile_connection_config(profile, secrets)
+    return dataclasses.replace(config, timeout_s=args.timeout) if (
+        args.timeout != DEFAULT_TIMEOUT_S) else config
 
 
 # -- output ---------------------------------------------------------------------------
@@ -270,6 +303,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
+    add_profile_commands(sub)
+
     p = sub.add_parser("sandbox", help="run a local etcd cluster until Ctrl-C")
     p.add_argument("--members", type=int, default=3, help="number of members (default 3)")
     p.set_defaults(func=cmd_sandbox)
@@ -285,7 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         return int(args.func(args))
-    except (UsageError, EtcdError, SandboxError) as exc:
+    except (UsageError, EtcdError, SandboxError, CliError, ProfileStoreError,
+            SecretStoreError) as exc:
         if args.debug:
             raise
         print(f"etcdmon: {exc}", file=sys.stderr)

@@ -1,0 +1,186 @@
+"""Every secret the application keeps, and the only module that talks to ``keyring``.
+
+Secrets (passwords, client keys, imported certificates, SMTP passwords, webhook URLs,
+PagerDuty routing keys) live under one service name, keyed ``<owner id>/<field>``.
+``SecretStore`` knows which backend it uses and whether that backend is a real OS
+keyring. When none is usable it says so (``BackendInfo.problem``) and never falls back
+to plaintext on its own: the caller may choose the encrypted-file backend (a master
+password, asked once per session) or session-only memory.
+
+Nothing here logs a secret or puts one in an exception message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keyring
+import keyring.backend
+import keyring.errors
+
+log = logging.getLogger(__name__)
+
+SERVICE = "etcdmon-gui"
+
+# The secret fields a profile (or a notification channel) may own.
+FIELDS = (
+    "password", "tls_key", "tls_cert", "tls_ca",
+    "smtp_password", "slack_webhook", "webhook_url", "pagerduty_routing_key",
+)
+
+# The OS keyrings. Anything else keyring may discover (files, plaintext, keyrings.cryptfile
+# prompting on a terminal) is only used when the user chooses it explicitly.
+_OS_KEYRINGS = (
+    "keyring.backends.SecretService",
+    "keyring.backends.libsecret",
+    "keyring.backends.kwallet",
+    "keyring.backends.macOS",
+    "keyring.backends.Windows",
+)
+
+
+class SecretStoreError(Exception):
+    """A keyring operation failed; the message says what to do, never the secret."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo:
+    name: str  # e.g. "SecretService Keyring", "encrypted file", "memory (this session)"
+    secure: bool  # a real OS keyring, or the encrypted file
+    persistent: bool  # survives a restart
+    problem: str | None = None  # why no OS keyring is usable, and what to do
+
+
+class MemoryKeyring(keyring.backend.KeyringBackend):
+    """Session-only secrets, gone when the application exits."""
+
+    priority = 0  # never picked by keyring's own discovery
+
+    def __init__(self) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]
+        self._data: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self._data.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self._data[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        if self._data.pop((service, username), None) is None:
+            raise keyring.errors.PasswordDeleteError("no such secret")
+
+
+def _name(backend: keyring.backend.KeyringBackend) -> str:
+    return f"{type(backend).__module__}.{type(backend).__name__}"
+
+
+def system_backend() -> tuple[keyring.backend.KeyringBackend | None, str | None]:
+    """The best available OS keyring, or ``None`` and the reason there is none."""
+    viable = [b for b in keyring.backend.get_all_keyring()
+              if type(b).__module__.startswith(_OS_KEYRINGS)]
+    if not viable:
+        return None, (
+            "no usable OS keyring was found (on Linux: a Secret Service such as "
+            "gnome-keyring or KWallet, unlocked in this session). Secrets can instead be "
+            "kept in an encrypted file protected by a master password, or in memory for "
+            "this session only."
+        )
+    best: keyring.backend.KeyringBackend = max(viable, key=lambda b: b.priority)
+    return best, None
+
+
+def encrypted_file_backend(path: Path, master_password: str) -> keyring.backend.KeyringBackend:
+    """keyrings.cryptfile's AES-encrypted file, unlocked with ``master_password``."""
+    try:
+        from keyrings.cryptfile.cryptfile import CryptFileKeyring
+    except ImportError as exc:  # pragma: no cover - declared dependency
+        raise SecretStoreError("keyrings.cryptfile is not installed: pip install "
+                               "keyrings.cryptfile") from exc
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backend = CryptFileKeyring()
+    backend.file_path = str(path)
+    try:
+        backend.keyring_key = master_password  # unlocks (or creates) the file
+    except ValueError:  # the MAC check of the file's reference entry failed
+        raise SecretStoreError(
+            f"wrong master password for the encrypted secrets file {path}"
+        ) from None
+    result: keyring.backend.KeyringBackend = backend
+    return result
+
+
+class SecretStore:
+    """Secrets of profiles and channels, in one keyring backend chosen at start-up."""
+
+    def __init__(self, backend: keyring.backend.KeyringBackend, info: BackendInfo) -> None:
+        self._backend = backend
+        self.info = info
+
+    @classmethod
+    def system(cls) -> SecretStore:
+        """The OS keyring, or session memory with ``info.problem`` saying why."""
+        backend, problem = system_backend()
+        if backend is None:
+            log.info("no OS keyring: secrets are kept for this session only")
+            return cls(MemoryKeyring(), BackendInfo("memory (this session only)", False, False,
+                                                    problem))
+        return cls(backend, BackendInfo(str(getattr(backend, "name", type(backend).__name__)),
+                                        True, True))
+
+    @classmethod
+    def memory(cls) -> SecretStore:
+        return cls(MemoryKeyring(), BackendInfo("memory (this session only)", False, False))
+
+    @classmethod
+    def encrypted_file(cls, path: Path, master_password: str) -> SecretStore:
+        return cls(encrypted_file_backend(path, master_password),
+                   BackendInfo(f"encrypted file {path}", True, True))
+
+    @staticmethod
+    def key(owner: str, field: str) -> str:
+        if field not in FIELDS:
+            raise ValueError(f"unknown secret field {field!r}")
+        if not owner or "/" in owner:
+            raise ValueError(f"bad secret owner id {owner!r}")
+        return f"{owner}/{field}"
+
+    def get(self, owner: str, field: str) -> str | None:
+        try:
+            return self._backend.get_password(SERVICE, self.key(owner, field))
+        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(self._failure("read", field, exc)) from None
+
+    def set(self, owner: str, field: str, value: str) -> None:
+        try:
+            self._backend.set_password(SERVICE, self.key(owner, field), value)
+        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(self._failure("save", field, exc)) from None
+
+    def delete(self, owner: str, field: str) -> bool:
+        """Remove one secret; False if there was none."""
+        try:
+            self._backend.delete_password(SERVICE, self.key(owner, field))
+        except keyring.errors.PasswordDeleteError:
+            return False
+        except keyring.errors.KeyringError as exc:
+            raise SecretStoreError(self._failure("delete", field, exc)) from None
+        return True
+
+    def delete_owner(self, owner: str, fields: Iterable[str] = FIELDS) -> None:
+        for field in fields:
+            self.delete(owner, field)
+
+    def present(self, owner: str, fields: Iterable[str] = FIELDS) -> list[str]:
+        """Which of ``fields`` hold a secret for ``owner``."""
+        return [f for f in fields if self.get(owner, f) is not None]
+
+    def _failure(self, action: str, field: str, exc: Exception) -> str:
+        kind = type(exc).__name__
+        hint = ""
+        if "locked" in str(exc).lower() or isinstance(exc, keyring.errors.KeyringLocked):
+            hint = ": the keyring is locked; unlock it (log in to the desktop) and retry"
+        return f"could not {action} the {field} in {self.info.name} ({kind}){hint}"
