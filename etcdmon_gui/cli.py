@@ -30,6 +30,7 @@ from etcdmon_gui.etcd.endpoints import (
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
+from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
@@ -148,6 +149,20 @@ def _quantiles_json(q: Quantiles | None) -> dict[str, float | None] | None:
     return None if q is None else {"p50": q.p50, "p95": q.p95, "p99": q.p99}
 
 
+def _cert_json(c: CertInfo | None) -> dict[str, Any] | None:
+    if c is None:
+        return None
+    return {"subject": c.subject, "issuer": c.issuer, "sans": list(c.sans),
+            "not_after": c.not_after, "fingerprint_sha256": c.fingerprint_sha256}
+
+
+def _cert_check_json(check: CertCheck | None) -> dict[str, Any] | None:
+    if check is None:
+        return None
+    return {"verified": check.verified, "error": check.error, "checked_at": check.checked_at,
+            "chain": [_cert_json(c) for c in check.chain]}
+
+
 def member_json(m: MemberStatus) -> dict[str, Any]:
     metrics = None
     if m.metrics is not None:
@@ -197,6 +212,7 @@ def member_json(m: MemberStatus) -> dict[str, Any]:
         "error": m.error,
         "metrics": metrics,
         "metrics_error": m.metrics_error,
+        "server_cert": _cert_check_json(m.server_cert),
     }
 
 
@@ -222,6 +238,8 @@ def snapshot_json(s: ClusterSnapshot) -> dict[str, Any]:
         "duration_s": s.duration_s,
         "error": s.error,
         "warnings": list(s.warnings),
+        "client_cert": _cert_json(s.client_cert),
+        "cert_days_left": s.cert_days_left,
         "members": [member_json(m) for m in s.members],
     }
 

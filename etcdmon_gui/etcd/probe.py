@@ -38,13 +38,15 @@ from etcdmon_gui.etcd.errors import (
     from_rpc_error,
 )
 from etcdmon_gui.etcd.metrics_scrape import MetricsError, MetricsScraper
+from etcdmon_gui.etcd.tls_inspect import client_cert_info, inspect_server
+from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import RawScrape
 from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep, StatusAnswer
 from etcdmon_gui.model.snapshot import AlarmInfo
 
 log = logging.getLogger(__name__)
 
-ALARM_NAMES = {1: "NOSPACE", 2: "CORRUPT"}
+CERT_CHECK_INTERVAL_S = 600  # certificates change rarely; a handshake per sweep is waste
 
 # Fields newer than the protobuf stubs pyetcd ships (etcd 3.4+); read from unknown fields.
 _STATUS_APPLIED_INDEX, _STATUS_ERRORS, _STATUS_IN_USE, _STATUS_LEARNER = 7, 8, 9, 10
@@ -116,6 +118,7 @@ class _Calls:
     status: _Timed
     range: _Timed
     scrape: Future[RawScrape]
+    cert: Future[CertCheck] | None  # a fresh certificate check, when one is due
 
 
 class ClusterProbe:
@@ -137,6 +140,8 @@ class ClusterProbe:
         self._token: str | None = None
         self._closed = False
         self._closing: Future[None] = Future()  # resolved by close(): ends every wait
+        self._certs: dict[str, CertCheck] = {}  # last check per https endpoint
+        self._client_cert = client_cert_info(config.tls)
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -223,8 +228,10 @@ class ClusterProbe:
                 self._token = None  # expired token: get a fresh one and try once more
                 members = self._sweep_once()
         except EtcdError as exc:
-            return RawSweep(started_wall, time.perf_counter() - t0, (), str(exc), self.warnings())
-        return RawSweep(started_wall, time.perf_counter() - t0, members, None, self.warnings())
+            return RawSweep(started_wall, time.perf_counter() - t0, (), str(exc), self.warnings(),
+                            self._client_cert)
+        return RawSweep(started_wall, time.perf_counter() - t0, members, None, self.warnings(),
+                        self._client_cert)
 
     def _sweep_once(self) -> tuple[MemberProbe, ...]:
         """Discover and probe in one overlapping wave, so a hung endpoint costs one deadline.
@@ -302,7 +309,17 @@ class ClusterProbe:
             self._future(ep, etcdrpc.MaintenanceStub, "Status", etcdrpc.StatusRequest()),
             self._future(ep, etcdrpc.KVStub, "Range", range_req),
             self._submit_scrape(ep),
+            self._submit_cert_check(ep),
         )
+
+    def _submit_cert_check(self, ep: Endpoint) -> Future[CertCheck] | None:
+        last = self._certs.get(ep.url)
+        if not ep.secure or (last and time.time() - last.checked_at < CERT_CHECK_INTERVAL_S):
+            return None
+        try:
+            return self._pool.submit(inspect_server, ep, self._tls, self.config.timeout_s)
+        except RuntimeError:
+            raise _closed_error() from None
 
     def _submit_scrape(self, ep: Endpoint) -> Future[RawScrape]:
         try:
@@ -330,8 +347,7 @@ class ClusterProbe:
             probe_error = str(exc)
         if self._token is not None and probe_error and "invalid auth token" in probe_error:
             raise AuthenticationError(probe_error)  # sweep() re-authenticates once
-        either: list[Future[Any]] = [scrape, self._closing]
-        wait(either, timeout=self.config.timeout_s + 1.0, return_when=FIRST_COMPLETED)
+        self._wait(scrape, self.config.timeout_s + 1.0)
         if not scrape.done():
             scrape_error = f"metrics at {self._metrics_url(ep)}: " + (
                 "cancelled" if self._closed else "timed out")
@@ -339,11 +355,20 @@ class ClusterProbe:
             scrape_error = str(scrape.exception())
         else:
             raw = scrape.result()
+        if calls.cert is not None:
+            self._wait(calls.cert, 2 * self.config.timeout_s + 1.0)  # may retry unverified
+            if calls.cert.done() and calls.cert.exception() is None:
+                self._certs[ep.url] = calls.cert.result()
         alarms = _alarms_from_errors(status_answer.errors) if status_answer else ()
         return MemberProbe(
             info, ep.url, status_answer, status_error, unresponsive, alarms,
-            probe_s, probe_error, raw, scrape_error,
+            probe_s, probe_error, raw, scrape_error, self._certs.get(ep.url),
         )
+
+    def _wait(self, future: Future[Any], timeout: float) -> None:
+        """Wait for a pool task until it ends, ``timeout`` passes, or ``close()``."""
+        either: list[Future[Any]] = [future, self._closing]
+        wait(either, timeout=timeout, return_when=FIRST_COMPLETED)
 
     def close(self) -> None:
         """Close channels and the scrape pool; safe to call twice, from any thread.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.metrics import RawScrape
 from etcdmon_gui.model.snapshot import AlarmInfo
 
@@ -61,6 +62,7 @@ class MemberProbe:
     probe_error: str | None = None
     scrape: RawScrape | None = None
     scrape_error: str | None = None
+    cert: CertCheck | None = None  # TLS endpoints only; refreshed every few minutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +72,4 @@ class RawSweep:
     members: tuple[MemberProbe, ...]
     error: str | None = None  # nothing answered, or authentication failed
     warnings: tuple[str, ...] = ()
+    client_cert: CertInfo | None = None

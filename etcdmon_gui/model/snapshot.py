@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.metrics import MemberMetrics, Quantiles
 
 
@@ -62,6 +63,7 @@ class MemberStatus:
     probe_quantiles: Quantiles | None = None  # rolling, in seconds
     metrics: MemberMetrics | None = None
     metrics_error: str | None = None
+    server_cert: CertCheck | None = None  # what its TLS endpoint presents (https only)
 
     @property
     def id_hex(self) -> str:
@@ -102,6 +104,19 @@ class ClusterSnapshot:
     reasons: tuple[str, ...]  # why the verdict is not HEALTHY, most severe first
     error: str | None = None  # set when no endpoint could be reached at all
     warnings: tuple[str, ...] = ()
+    client_cert: CertInfo | None = None  # the certificate we present, if any
+
+    @property
+    def cert_days_left(self) -> float | None:
+        """Days until the first certificate in use expires: any member's chain or ours.
+
+        Negative once one has expired; ``None`` without TLS. What an expiry alert uses.
+        """
+        days = [d for m in self.members if m.server_cert is not None
+                if (d := m.server_cert.days_left(self.taken_at)) is not None]
+        if self.client_cert is not None:
+            days.append(self.client_cert.days_left(self.taken_at))
+        return min(days) if days else None
 
     @property
     def leader(self) -> MemberStatus | None:

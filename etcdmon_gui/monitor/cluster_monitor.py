@@ -92,6 +92,7 @@ class ClusterMonitor:
             reasons=reasons,
             error=raw.error,
             warnings=raw.warnings,
+            client_cert=raw.client_cert,
         )
 
     def _member(self, p: MemberProbe) -> MemberStatus:
@@ -130,5 +131,6 @@ class ClusterMonitor:
             probe_quantiles=rolling_quantiles(samples),
             metrics=metrics,
             metrics_error=p.scrape_error,
+            server_cert=p.cert,
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -10,6 +12,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
 from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_percent, fmt_rate, fmt_seconds_as_ms
@@ -25,7 +28,31 @@ def _num(v: float | None) -> str:
     return "-" if v is None else f"{v:.0f}"
 
 
-def member_rows(m: MemberStatus) -> list[tuple[str, str]]:
+def _expiry(not_after: float, now: float) -> str:
+    date = time.strftime("%Y-%m-%d", time.gmtime(not_after))
+    days = (not_after - now) / 86_400
+    left = f"expired {-days:.0f} days ago" if days < 0 else f"{days:.0f} days left"
+    return f"{date} ({left})"
+
+
+def cert_rows(check: CertCheck | None, now: float) -> list[tuple[str, str]]:
+    if check is None:
+        return []
+    leaf = check.leaf
+    rows = [("TLS verified", "yes" if check.verified else f"no — {check.error}")]
+    if leaf is not None:
+        rows += [
+            ("Server certificate", leaf.subject),
+            ("Issued by", leaf.issuer),
+            ("Certificate names (SAN)", ", ".join(leaf.sans) or "-"),
+            ("Certificate expires", _expiry(leaf.not_after, now)),
+        ]
+    rows += [(f"Chain #{i}", f"{c.subject} — expires {_expiry(c.not_after, now)}")
+             for i, c in enumerate(check.chain[1:], start=2)]
+    return rows
+
+
+def member_rows(m: MemberStatus, now: float | None = None) -> list[tuple[str, str]]:
     rows = [
         ("Name", m.name or "-"),
         ("ID", m.id_hex),
@@ -47,6 +74,7 @@ def member_rows(m: MemberStatus) -> list[tuple[str, str]]:
         ("Probe read", fmt_ms(m.probe_ms) + (f" — {m.probe_error}" if m.probe_error else "")),
         ("Probe P50 / P95 / P99", _q(m.probe_quantiles)),
     ]
+    rows += cert_rows(m.server_cert, time.time() if now is None else now)
     mm = m.metrics
     if mm is None:
         rows.append(("Metrics", m.metrics_error or "-"))
@@ -88,6 +116,10 @@ def cluster_rows(s: ClusterSnapshot) -> list[tuple[str, str]]:
          f"{s.leader_changes} / {_num(s.leader_changes_seen_total)}"),
         ("Max raft lag", "-" if s.max_raft_index_lag is None else str(s.max_raft_index_lag)),
         ("Warnings", "; ".join(s.warnings) or "none"),
+        ("Client certificate", "-" if s.client_cert is None else
+         f"{s.client_cert.subject} — expires {_expiry(s.client_cert.not_after, s.taken_at)}"),
+        ("Nearest certificate expiry", "-" if s.cert_days_left is None
+         else f"{s.cert_days_left:.0f} days"),
         ("Sweep", f"{s.duration_s * 1000:.0f} ms"),
     ]
 

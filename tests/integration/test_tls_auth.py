@@ -95,6 +95,14 @@ def test_tls_with_client_certificates(tls_cluster: Sandbox, certs: Certs) -> Non
     assert all(m.endpoint.startswith("https://") for m in members)
     # /metrics is scraped over the same TLS, client certificate included.
     assert all(m.metrics is not None and m.metrics_error is None for m in members)
+    # Each member's certificate is read and verified; ours is known too.
+    for m in members:
+        assert m.server_cert is not None and m.server_cert.verified, m.server_cert
+        leaf = m.server_cert.leaf
+        assert leaf is not None and "127.0.0.1" in leaf.sans
+    assert snap.client_cert is not None  # type: ignore[attr-defined]
+    days = snap.cert_days_left  # type: ignore[attr-defined]
+    assert days is not None and days > 300  # trustme issues long-lived certificates
 
 
 def test_wrong_ca_says_certificate_verify_failed(tls_cluster: Sandbox, certs: Certs) -> None:
