@@ -1,0 +1,226 @@
+"""The alert lifecycle on constructed snapshots with a controlled clock."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from etcdmon_gui.model.alerts import AlertState, EventKind, Severity
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.monitor.alert_engine import UNTIL_RESOLVED, AlertEngine, fingerprint
+from etcdmon_gui.monitor.alert_rules import (
+    Rule,
+    RulesError,
+    apply_overrides,
+    default_rules,
+    load_rules,
+    parse_duration,
+    parse_rules,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def member(i: int, *, up: bool = True, alarms: tuple[str, ...] = ()) -> MemberStatus:
+    return MemberStatus(
+        id=i, name=f"m{i}", endpoint=f"http://127.0.0.1:{2000 + i}", peer_urls=(),
+        client_urls=(), cluster_id=7, reachable=up, error=None if up else "connection refused",
+        leader_id=1 if up else None, raft_term=2, raft_index=10, alarms=alarms,
+    )
+
+
+def snap(t: float, members: list[MemberStatus], *, error: str | None = None,
+         quorum: bool = True) -> ClusterSnapshot:
+    return ClusterSnapshot(
+        key="c1", taken_at=t, duration_s=0.01, cluster_id=7, cluster_ids=(7,),
+        members=tuple(members), leader_id=1, leader_changes=0, leader_changes_seen_total=None,
+        voters=len(members), reachable_voters=sum(m.reachable for m in members),
+        quorum_size=2, has_quorum=quorum, split_brain=False, split_brain_reason=None,
+        max_raft_index_lag=0, learners=(), alarms=(),
+        verdict=Verdict.UNREACHABLE if error else Verdict.HEALTHY, reasons=(), error=error,
+    )
+
+
+def down_rule(for_s: str = "1m", repeat: str | None = None) -> Rule:
+    raw = {"name": "down", "scope": "member", "signal": "member_down", "op": ">",
+           "threshold": 0, "for": for_s, "severity": "warning",
+           "summary": "{member} of {cluster} is down: {detail}"}
+    if repeat:
+        raw["repeat"] = repeat
+    return Rule.model_validate(raw)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+def test_pending_then_firing_after_for_then_resolved(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("1m")], clock=clock)
+    assert engine.evaluate(snap(clock.t, [member(1), member(2, up=False)]), "prod") == []
+    (alert,) = engine.alerts
+    assert alert.state == AlertState.PENDING and alert.member == "m2"
+    clock.t += 59
+    assert engine.evaluate(snap(clock.t, [member(1), member(2, up=False)]), "prod") == []
+    clock.t += 1
+    (event,) = engine.evaluate(snap(clock.t, [member(1), member(2, up=False)]), "prod")
+    assert event.kind == EventKind.FIRING
+    assert event.alert.summary == "m2 of prod is down: connection refused"
+    assert event.alert.fingerprint == fingerprint("down", "c1", "m2")
+    assert event.alert.labels == {"alertname": "down", "severity": "warning",
+                                  "cluster": "prod", "member": "m2"}
+    clock.t += 5
+    (resolved,) = engine.evaluate(snap(clock.t, [member(1), member(2)]), "prod")
+    assert resolved.kind == EventKind.RESOLVED
+    assert resolved.alert.fingerprint == event.alert.fingerprint
+    assert resolved.alert.state == AlertState.RESOLVED
+
+
+def test_a_blip_shorter_than_for_never_fires(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("1m")], clock=clock)
+    engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    clock.t += 30
+    assert engine.evaluate(snap(clock.t, [member(2)])) == []
+    assert engine.alerts == []  # pending alerts vanish without a word
+
+
+def test_one_alert_per_fingerprint_and_repeats(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("0s", repeat="10m")], clock=clock)
+    (first,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    assert first.kind == EventKind.FIRING
+    for _ in range(5):
+        clock.t += 60
+        assert engine.evaluate(snap(clock.t, [member(2, up=False)])) == []  # de-duplicated
+    clock.t += 300
+    (repeat,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    assert repeat.kind == EventKind.REPEAT and len(engine.alerts) == 1
+
+
+def test_silences_and_acknowledgement(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("0s")], clock=clock)
+    (fired,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    engine.acknowledge(fired.alert.fingerprint)
+    engine.silence(fired.alert.fingerprint, UNTIL_RESOLVED)
+    clock.t += 60
+    assert engine.evaluate(snap(clock.t, [member(2)])) == []  # resolved, but silenced
+    (alert,) = engine.alerts
+    assert alert.state == AlertState.RESOLVED and alert.silenced_until is None
+    clock.t += 60
+    (again,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    assert again.kind == EventKind.FIRING and not again.alert.acknowledged
+    engine.silence(again.alert.fingerprint, clock.t + 3600)
+    clock.t += 10
+    assert engine.evaluate(snap(clock.t, [member(2)])) == []
+
+
+def test_cluster_scope_and_unreachable_keeps_member_state(clock: Clock) -> None:
+    quorum = Rule.model_validate({"name": "q", "scope": "cluster", "signal": "quorum_lost",
+                                  "op": ">", "threshold": 0, "for": "0s",
+                                  "severity": "critical", "summary": "{cluster}: {detail}"})
+    engine = AlertEngine([down_rule("0s"), quorum], clock=clock)
+    events = engine.evaluate(snap(clock.t, [member(1), member(2, up=False),
+                                            member(3, up=False)], quorum=False))
+    assert sorted((e.alert.rule, e.alert.member) for e in events) == [
+        ("down", "m2"), ("down", "m3"), ("q", None)]
+    assert next(e for e in events if e.alert.rule == "q").alert.severity == Severity.CRITICAL
+    clock.t += 5
+    # Nothing answers now: member alerts are kept as they are, not resolved.
+    assert engine.evaluate(snap(clock.t, [], error="connection refused")) == []
+    assert {a.member for a in engine.firing()} == {"m2", "m3", None}
+
+
+def test_alarm_signal_carries_the_alarm_name(clock: Clock) -> None:
+    rules = [r for r in default_rules() if r.name == "etcdAlarmActive"]
+    engine = AlertEngine(rules, clock=clock)
+    (event,) = engine.evaluate(snap(clock.t, [member(1, alarms=("NOSPACE",))]), "prod")
+    assert event.alert.summary == "alarm NOSPACE is active on m1 of prod"
+
+
+def test_defaults_cover_the_mixin_and_more() -> None:
+    names = {r.name for r in default_rules()}
+    assert {"etcdMembersDown", "etcdInsufficientMembers", "etcdNoLeader",
+            "etcdHighNumberOfLeaderChanges", "etcdHighNumberOfFailedGRPCRequests",
+            "etcdMemberCommunicationSlow", "etcdHighNumberOfFailedProposals",
+            "etcdHighFsyncDurations", "etcdHighCommitDurations", "etcdDatabaseQuotaLowSpace",
+            "etcdExcessiveDatabaseGrowth", "etcdDatabaseHighFragmentationRatio",
+            "etcdSplitBrain", "etcdAlarmActive", "etcdRaftIndexLag",
+            "etcdClientProbeLatencyHigh", "etcdCertificateExpiringSoon",
+            "etcdClusterUnreachable"} <= names
+
+
+def test_overrides_and_user_file(tmp_path: Path) -> None:
+    user = tmp_path / "rules.yaml"
+    user.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 30s\n"
+                    "- name: etcdRaftIndexLag\n  enabled: false\n")
+    rules = {r.name: r for r in load_rules(user, {"etcdNoLeader": {"severity": "warning"}},
+                                            "prod")}
+    assert rules["etcdMembersDown"].for_s == 30 and not rules["etcdRaftIndexLag"].enabled
+    assert rules["etcdNoLeader"].severity == Severity.WARNING
+    assert rules["etcdMembersDown"].threshold == 0  # untouched fields keep the default
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [\n", "line 2: not valid YAML"),
+        ("rules:\n- name: etcdMembersDown\n  for: soon\n",
+         "rule etcdMembersDown: field for: 'soon' is not a duration"),
+        ("rules:\n- name: etcdMembersDown\n  severity: loud\n",
+         "rule etcdMembersDown: field severity: severity is one of info, warning, critical"),
+        ("rules:\n- name: mine\n  scope: member\n  signal: bogus\n  op: '>'\n  threshold: 1\n"
+         "  severity: info\n  summary: x\n", "rule mine: field signal: unknown signal 'bogus'"),
+        ("rules:\n- name: mine\n  scope: cluster\n  signal: raft_lag\n  op: '>'\n"
+         "  threshold: 1\n  severity: info\n  summary: x\n", "is member-wide, not cluster-wide"),
+        ("rules:\n- name: etcdMembersDown\n  colour: red\n", "field colour: Extra inputs"),
+    ],
+)
+def test_malformed_rules_name_file_rule_and_field(tmp_path: Path, text: str,
+                                                  message: str) -> None:
+    user = tmp_path / "rules.yaml"
+    user.write_text(text)
+    with pytest.raises(RulesError) as info:
+        load_rules(user)
+    assert str(user) in str(info.value) and message in str(info.value)
+
+
+def test_durations_and_duplicates() -> None:
+    assert [parse_duration(x) for x in ("90s", "5m", "1.5h", 2, "250ms")] == [
+        90, 300, 5400, 2, 0.25]
+    one = ("- name: a\n  scope: cluster\n  signal: split_brain\n  op: '>'\n"
+           "  threshold: 0\n  severity: info\n  summary: x\n")
+    text = "rules:\n" + one * 2
+    with pytest.raises(RulesError, match="rule a: defined twice"):
+        parse_rules(text, "dup.yaml")
+    with pytest.raises(RulesError, match="profile p: rule nope"):
+        apply_overrides(default_rules(), {"nope": {"for": "1m"}}, "profile p")
+
+
+def test_windowed_signals(clock: Clock) -> None:
+    from etcdmon_gui.model.metrics import MemberMetrics
+
+    def metrics(requests: float, ratio: float) -> MemberMetrics:
+        return MemberMetrics(
+            window_s=10, wal_fsync=None, backend_commit=None, peer_rtt=None,
+            peer_rtt_by_peer={}, proposals_committed_per_s=None, proposals_applied_per_s=None,
+            proposals_pending=None, proposals_failed_per_s=0, has_leader=True,
+            is_leader=False, leader_changes_total=None, db_total_bytes=None,
+            db_in_use_bytes=None, quota_bytes=None, grpc_requests_per_s={},
+            grpc_requests_total_per_s=requests, grpc_failure_ratio=ratio, rss_bytes=None)
+
+    rules = [r for r in default_rules() if r.name == "etcdHighNumberOfFailedGRPCRequests"]
+    engine = AlertEngine([r.model_copy(update={"for_s": 0.0}) for r in rules], clock=clock)
+    ok = dataclasses.replace(member(1), metrics=metrics(100, 0.0))
+    bad = dataclasses.replace(member(1), metrics=metrics(100, 0.5))
+    assert engine.evaluate(snap(clock.t, [ok])) == []
+    clock.t += 10
+    # 50 % failing now, 0 % before: 25 % over the 5-minute window.
+    (event,) = engine.evaluate(snap(clock.t, [bad]))
+    assert event.alert.value == pytest.approx(25.0)
