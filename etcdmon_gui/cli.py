@@ -33,6 +33,7 @@ from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
 from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.monitor.alert_rules import RulesError
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.profile_cli import (
     CliError,
@@ -45,6 +46,7 @@ from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_seconds_as_ms
+from etcdmon_gui.watch_cli import add_watch_command, run_watch
 
 EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
 
@@ -296,6 +298,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK if snap.verdict == Verdict.HEALTHY else EXIT_DEGRADED
 
 
+def cmd_watch(args: argparse.Namespace) -> int:
+    config = connection_config(args)
+    name, overrides = config.key, {}
+    if args.profile:
+        profile = profile_store(args).get(args.profile)
+        name, overrides = profile.name, profile.alert_overrides
+    return run_watch(args, config, name, overrides)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -322,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_status)
 
     add_profile_commands(sub)
+    add_watch_command(sub, add_connection_options, cmd_watch)
 
     p = sub.add_parser("sandbox", help="run a local etcd cluster until Ctrl-C")
     p.add_argument("--members", type=int, default=3, help="number of members (default 3)")
@@ -339,7 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (UsageError, EtcdError, SandboxError, CliError, ProfileStoreError,
-            SecretStoreError) as exc:
+            SecretStoreError, RulesError) as exc:
         if args.debug:
             raise
         print(f"etcdmon: {exc}", file=sys.stderr)

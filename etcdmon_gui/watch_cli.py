@@ -1,0 +1,125 @@
+"""``etcdmon watch``: the monitoring, rules and channels of the app, without a GUI.
+
+Sweeps on an interval, evaluates the alert rules, prints every alert transition as
+one line to standard output and hands it to the notification channels. A rules file
+that changes on disk is reloaded; if the new version is malformed, the error is
+logged and the previous rules stay in force. SIGINT and SIGTERM stop it cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from etcdmon_gui.etcd.endpoints import ConnectionConfig
+from etcdmon_gui.etcd.probe import ClusterProbe
+from etcdmon_gui.model.alerts import AlertEvent
+from etcdmon_gui.monitor.alert_engine import AlertEngine
+from etcdmon_gui.monitor.alert_rules import Rule, RulesError, load_rules, parse_duration
+from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+
+log = logging.getLogger(__name__)
+
+Sink = Callable[[AlertEvent], None]
+
+
+def format_event(event: AlertEvent) -> str:
+    a = event.alert
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
+    where = f"cluster={a.cluster_name}" + (f" member={a.member}" if a.member else "")
+    return (f"{stamp} {event.kind.value.upper():8} {a.severity.name.lower():8} {a.rule} "
+            f"{where} fingerprint={a.fingerprint}: {a.summary}")
+
+
+class RulesFile:
+    """The rules in force, reloaded when the user's file changes."""
+
+    def __init__(self, path: Path | None, overrides: dict[str, dict[str, Any]],
+                 profile: str) -> None:
+        self.path, self.overrides, self.profile = path, overrides, profile
+        self._mtime = self._stat()
+        self.rules = load_rules(path, overrides, profile)  # raises: nothing to fall back on
+
+    def _stat(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime if self.path else None
+        except OSError:
+            return None
+
+    def reload_if_changed(self) -> list[Rule] | None:
+        mtime = self._stat()
+        if mtime == self._mtime:
+            return None
+        self._mtime = mtime
+        try:
+            self.rules = load_rules(self.path, self.overrides, self.profile)
+        except RulesError as exc:
+            log.error("rules not reloaded, the previous rules stay in force:\n%s", exc)
+            return None
+        log.warning("reloaded rules from %s", self.path)
+        return self.rules
+
+
+def watch(config: ConnectionConfig, name: str, rules: RulesFile, interval_s: float,
+          sinks: Sequence[Sink], stop: threading.Event) -> None:
+    """Sweep and evaluate until ``stop`` is set; every event goes to every sink."""
+    engine = AlertEngine(rules.rules)
+    with ClusterProbe(config) as probe:
+        monitor = ClusterMonitor(probe, config.key)
+        while not stop.is_set():
+            started = time.monotonic()
+            changed = rules.reload_if_changed()
+            if changed is not None:
+                engine.set_rules(changed)
+            snap = monitor.sweep()
+            for event in engine.evaluate(snap, name):
+                for sink in sinks:
+                    try:
+                        sink(event)
+                    except Exception:  # one broken channel must not stop the watch
+                        log.exception("alert sink failed")
+            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+
+
+def add_watch_command(sub: Any, add_connection_options: Callable[[argparse.ArgumentParser],
+                                                                  None],
+                      run: Callable[[argparse.Namespace], int]) -> None:
+    p = sub.add_parser("watch", help="monitor and alert without a GUI, until Ctrl-C")
+    add_connection_options(p)
+    p.add_argument("--interval", default="5s", help="time between sweeps (default 5s)")
+    p.add_argument("--rules", type=Path, help="rules YAML that changes the default rules")
+    p.add_argument("--webhook", action="append", default=[], metavar="URL",
+                   help="also post each alert to this URL (Alertmanager webhook format)")
+    p.set_defaults(func=run)
+
+
+def install_stop_handlers(stop: threading.Event) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+
+def print_sink(event: AlertEvent) -> None:
+    print(format_event(event), flush=True)
+
+
+def run_watch(args: argparse.Namespace, config: ConnectionConfig, name: str,
+              overrides: dict[str, dict[str, Any]], extra_sinks: Sequence[Sink] = ()) -> int:
+    interval = parse_duration(args.interval)
+    if not 1 <= interval <= 3600:
+        print(f"etcdmon: --interval must be between 1s and 1h, not {args.interval}",
+              file=sys.stderr)
+        return 2
+    rules = RulesFile(args.rules, overrides, name)
+    stop = threading.Event()
+    install_stop_handlers(stop)
+    print(f"watching {name} every {interval:g} s with {sum(r.enabled for r in rules.rules)} "
+          "rules; Ctrl-C stops", file=sys.stderr, flush=True)
+    watch(config, name, rules, interval, [print_sink, *extra_sinks], stop)
+    return 0
