@@ -1,8 +1,10 @@
 """Start-up of the desktop application: the one composition root.
 
 ``main()`` parses the command line, builds the window and, for every cluster to watch,
-a ``MonitorWorker`` in its own thread wired to the window through queued signals. One
-``Application.shutdown`` (idempotent; on ``aboutToQuit``) stops workers, then the
+a ``MonitorWorker`` in its own thread wired to the window through queued signals. The
+profile store and the secret store are built here too and handed to the one
+``ProfileService`` thread behind the profile manager. One ``Application.shutdown``
+(idempotent; on ``aboutToQuit``) stops the profile service and the workers, then the
 sandbox. ``--screenshot`` renders the window to a PNG after ``--after`` seconds and
 exits, for the README and for checks.
 """
@@ -30,9 +32,15 @@ from etcdmon_gui.etcd.endpoints import (
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.profile_cli import profile_store
+from etcdmon_gui.store.profiles import Profile, ProfileStore, ProfileStoreError
+from etcdmon_gui.store.profiles import connection_config as profile_connection_config
+from etcdmon_gui.store.secrets import BackendInfo, SecretStore
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.main_window import MainWindow
+from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
+from etcdmon_gui.workers.profile_worker import ProfileService, ProfileServiceHandle
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
 
 log = logging.getLogger(__name__)
@@ -56,22 +64,43 @@ def config_from_request(request: ConnectRequest) -> ConnectionConfig:
                             password=request.password if request.user else None)
 
 
-class Application(QObject):
-    """Owns the window, the workers and the sandbox; the only place they meet."""
+def describe_backend(info: BackendInfo) -> str:
+    """Where secrets are kept, for Help → About."""
+    text = f"Secrets are kept in: {info.name}."
+    if not info.persistent:
+        text += "\n" + (info.problem or "They are forgotten when etcdmon-gui exits.")
+    return text
 
-    def __init__(self, qapp: QApplication, settings: QSettings, interval_s: int = 5) -> None:
+
+class Application(QObject):
+    """Owns the window, the workers, the profile service and the sandbox; the only place
+    they meet. ``profiles`` and ``secrets`` default to the user's profiles file and the
+    OS keyring (tests pass their own)."""
+
+    def __init__(self, qapp: QApplication, settings: QSettings, interval_s: int = 5, *,
+                 profiles: ProfileStore | None = None,
+                 secrets: SecretStore | None = None) -> None:
         super().__init__()
         self.qapp = qapp
         self.interval_s = interval_s
         self.window = MainWindow(settings)
         self.workers: dict[str, WorkerHandle] = {}
         self.sandbox: SandboxWorker | None = None
+        self.profiles = profiles if profiles is not None else ProfileStore()
+        # Only asks keyring which backends exist; no secret is read here.
+        self.secrets = secrets if secrets is not None else SecretStore.system()
+        self.profile_service = ProfileServiceHandle(
+            ProfileService(self.profiles, self.secrets), self)
+        self.profile_dialog: ProfileManagerDialog | None = None
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
         self.window.intervalRequested.connect(self._set_interval)
         self.window.pauseRequested.connect(self._set_paused)
         self.window.sweepRequested.connect(self._sweep_now)
+        self.window.profilesRequested.connect(self.show_profiles)
+        self.window.set_about_details(describe_backend(self.secrets.info))
         qapp.aboutToQuit.connect(self.shutdown)
+        self.profile_service.start()
 
     def _set_interval(self, key: str, seconds: int) -> None:
         if key in self.workers:
@@ -87,7 +116,8 @@ class Application(QObject):
 
     # -- clusters ---------------------------------------------------------------------
 
-    def watch(self, key: str, title: str, make_config: ConfigFactory) -> WorkerHandle:
+    def watch(self, key: str, title: str, make_config: ConfigFactory,
+              interval_s: int | None = None) -> WorkerHandle:
         """Start watching a cluster; the config is built in the worker's thread."""
         if key in self.workers:
             return self.workers[key]
@@ -96,7 +126,7 @@ class Application(QObject):
             probe = ClusterProbe(make_config())
             return ClusterMonitor(probe, key), probe
 
-        handle = WorkerHandle(MonitorWorker(key, factory, self.interval_s), self)
+        handle = WorkerHandle(MonitorWorker(key, factory, interval_s or self.interval_s), self)
         handle.snapshotReady.connect(self.window.show_snapshot)
         handle.sweepFailed.connect(self.window.show_failure)
         handle.stateChanged.connect(self.window.show_worker_state)
@@ -112,6 +142,39 @@ class Application(QObject):
     def watch_config(self, config: ConnectionConfig, title: str | None = None) -> WorkerHandle:
         # A ConnectionConfig's key is the endpoint list, same as connect_request's.
         return self.watch(config.key, title or config.key, lambda: config)
+
+    def connect_profile(self, profile: Profile) -> WorkerHandle:
+        """Watch a saved profile; its files and secrets are read in the worker's thread."""
+        secrets = self.secrets
+        return self.watch(f"profile:{profile.id}", profile.name,
+                          lambda: profile_connection_config(profile, secrets),
+                          interval_s=profile.poll_interval_s)
+
+    # -- profiles ---------------------------------------------------------------------
+
+    def show_profiles(self) -> ProfileManagerDialog:
+        """Open (or raise) the profile manager; it loads the profiles when shown."""
+        dialog = self.profile_dialog
+        if dialog is None:
+            dialog = self.profile_dialog = ProfileManagerDialog(self.window)
+            service = self.profile_service
+            dialog.loadRequested.connect(service.load)
+            dialog.saveRequested.connect(service.save)
+            dialog.deleteRequested.connect(service.delete)
+            dialog.testRequested.connect(service.test)
+            dialog.connectRequested.connect(self.connect_profile)
+            service.present.connect(dialog.show_present)
+            service.loaded.connect(dialog.show_loaded)
+            service.saved.connect(dialog.show_saved)
+            service.deleted.connect(dialog.show_deleted)
+            service.tested.connect(dialog.show_tested)
+            service.failed.connect(dialog.show_failed)
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+        return dialog
+
+    # -- sandbox ----------------------------------------------------------------------
 
     def start_sandbox(self, members: int) -> SandboxWorker:
         self.sandbox = SandboxWorker(members)
@@ -133,10 +196,12 @@ class Application(QObject):
         if self._shut:
             return
         self._shut = True
+        self.profile_service.service.abort()  # a connection test in progress ends now
         for handle in self.workers.values():
             handle.worker.abort()  # all connections closed at once, sweeps end now
         for handle in self.workers.values():
             handle.shutdown()
+        self.profile_service.shutdown()
         if self.sandbox is not None:
             self.sandbox.shutdown()
 
@@ -161,21 +226,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    config = None
-    if args.endpoints or from_environment().get("endpoints"):
-        try:
+    config = profile = None
+    try:  # start-up: the small profiles file is read here, its secrets in the worker
+        if args.profile:
+            profile = profile_store(args).get(args.profile)
+        elif args.endpoints or from_environment().get("endpoints"):
             config = connection_config(args)
-        except (UsageError, EtcdError) as exc:
-            print(f"etcdmon-gui: {exc}", file=sys.stderr)  # noqa: T201
-            return 2
+    except (UsageError, EtcdError, ProfileStoreError) as exc:
+        print(f"etcdmon-gui: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     qapp = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("etcdmon-gui")
     qapp.setOrganizationName("etcdmon")
-    app = Application(qapp, QSettings(), interval_s=max(1, min(60, args.interval)))
+    app = Application(qapp, QSettings(), interval_s=max(1, min(60, args.interval)),
+                      profiles=profile_store(args),
+                      secrets=SecretStore.memory() if args.secrets == "memory" else None)
     if args.sandbox:
         app.start_sandbox(args.members)
-    if config is not None:
+    if profile is not None:
+        app.connect_profile(profile)
+    elif config is not None:
         app.watch_config(config)
     app.window.show()
     if args.screenshot:

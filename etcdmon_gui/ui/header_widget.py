@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 
 from PySide6.QtCore import Qt
@@ -35,7 +36,7 @@ class BannerWidget(QFrame):
 
     def show_error(self, message: str, next_try_at: float | None) -> None:
         retry = f" Next try at {clock(next_try_at)}." if next_try_at else ""
-        self.label.setText(f"<b>Cannot reach the cluster:</b> {message}.{retry}")
+        self.label.setText(f"<b>Cannot reach the cluster:</b> {html.escape(message)}.{retry}")
         self.show()
 
 

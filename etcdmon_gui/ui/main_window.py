@@ -15,6 +15,7 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
+    QMessageBox,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etcdmon_gui import __version__
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
@@ -52,9 +54,11 @@ class MainWindow(QMainWindow):
     connectRequested(ConnectRequest): the user asked to watch another cluster.
     intervalRequested(str key, int seconds), pauseRequested(str key, bool paused),
     sweepRequested(str key): actions on the cluster shown.
+    profilesRequested(): the user asked for the connection profiles.
     """
 
     connectRequested = Signal(object)
+    profilesRequested = Signal()
     intervalRequested = Signal(str, int)
     pauseRequested = Signal(str, bool)
     sweepRequested = Signal(str)
@@ -66,6 +70,7 @@ class MainWindow(QMainWindow):
         self._views: dict[str, _ClusterView] = {}
         self._current: str | None = None
         self._member: int | None = None
+        self._about_details = ""
 
         self.header = HeaderWidget()
         self.tree = ClusterTreeWidget()
@@ -117,6 +122,11 @@ class MainWindow(QMainWindow):
         self.sweep_action = QAction("Sweep &now", self)
         self.sweep_action.setShortcut(QKeySequence.StandardKey.Refresh)
         self.sweep_action.triggered.connect(self._sweep_now)
+        self.profiles_action = QAction("P&rofiles…", self)
+        self.profiles_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
+        self.profiles_action.triggered.connect(self.profilesRequested)
+        self.about_action = QAction("&About", self)
+        self.about_action.triggered.connect(self._show_about)
         self.quit_action = QAction("&Quit", self)
         self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         self.quit_action.triggered.connect(self.close)
@@ -133,11 +143,14 @@ class MainWindow(QMainWindow):
 
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.connect_action)
+        file_menu.addAction(self.profiles_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         monitor_menu = self.menuBar().addMenu("&Monitor")
         monitor_menu.addAction(self.pause_action)
         monitor_menu.addAction(self.sweep_action)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.about_action)
 
     def _ask_connect(self) -> None:
         dialog = ConnectDialog(self)
@@ -145,6 +158,16 @@ class MainWindow(QMainWindow):
             request: ConnectRequest = dialog.request()
             if request.endpoints:
                 self.connectRequested.emit(request)
+
+    def about_text(self) -> str:
+        text = f"etcdmon-gui {__version__}\n\nA desktop monitor for etcd clusters."
+        return f"{text}\n\n{self._about_details}" if self._about_details else text
+
+    def _show_about(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.NoIcon, "About etcdmon", self.about_text(),
+                          QMessageBox.StandardButton.Ok, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.exec()
 
     def _sweep_now(self) -> None:
         if self._current:
@@ -160,6 +183,10 @@ class MainWindow(QMainWindow):
             self.intervalRequested.emit(view.key, seconds)
 
     # -- what the composition root calls --------------------------------------------
+
+    def set_about_details(self, text: str) -> None:
+        """Extra lines for Help → About (the composition root puts the secret backend)."""
+        self._about_details = text
 
     def add_cluster(self, key: str, title: str) -> None:
         if key in self._views:

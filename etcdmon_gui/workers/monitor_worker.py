@@ -85,7 +85,8 @@ class MonitorWorker(QObject):
                 self._monitor, self._resource = self._factory()
             snap = self._monitor.sweep()
         except Exception as exc:  # a worker never dies silently
-            log.warning("%s: sweep failed: %s", self.key, exc, exc_info=True)
+            log.warning("%s: sweep failed: %s", self.key, exc)
+            log.debug("sweep failure detail", exc_info=True)
             if not self._stopping:
                 self.sweepFailed.emit(self.key, str(exc) or type(exc).__name__)
             return
