@@ -153,6 +153,13 @@ class AlertEngine:
         self._alerts[fp] = resolved
         return None if silenced else AlertEvent(EventKind.RESOLVED, resolved, now)
 
+    def restore(self, alerts: Sequence[Alert]) -> None:
+        """Take back alerts from a previous run (the history's last states) so a restart
+        neither repeats a FIRING nor forgets to send the RESOLVED."""
+        for alert in alerts:
+            if alert.state in (AlertState.FIRING, AlertState.RESOLVED):
+                self._alerts.setdefault(alert.fingerprint, alert)
+
     # -- silences and acknowledgement -------------------------------------------------
 
     def silence(self, fp: str, until: float) -> Alert:
