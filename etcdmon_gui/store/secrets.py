@@ -12,6 +12,7 @@ Nothing here logs a secret or puts one in an exception message.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,8 +81,14 @@ def _name(backend: keyring.backend.KeyringBackend) -> str:
 
 def system_backend() -> tuple[keyring.backend.KeyringBackend | None, str | None]:
     """The best available OS keyring, or ``None`` and the reason there is none."""
-    viable = [b for b in keyring.backend.get_all_keyring()
-              if type(b).__module__.startswith(_OS_KEYRINGS)]
+    keyring.backend.get_all_keyring()  # loads keyring's backend plugins (cached)
+    # Ask each OS backend now whether it works: keyring caches its own answer for the
+    # process, and a keyring unlocked (or a D-Bus session started) later would be missed.
+    viable = []
+    for cls in keyring.backend.KeyringBackend.get_viable_backends():
+        if cls.__module__.startswith(_OS_KEYRINGS):
+            with contextlib.suppress(TypeError):  # needs constructor arguments
+                viable.append(cls())
     if not viable:
         return None, (
             "no usable OS keyring was found (on Linux: a Secret Service such as "

@@ -24,7 +24,7 @@ def test_memory_store_round_trip() -> None:
 
 
 def test_no_os_keyring_is_said_plainly(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mod.keyring.backend, "get_all_keyring", lambda: [])
+    monkeypatch.setattr(mod, "_OS_KEYRINGS", ("no.such.keyring",))  # none of them works
     store = SecretStore.system()
     assert not store.info.persistent and not store.info.secure
     assert store.info.problem and "no usable OS keyring" in store.info.problem
