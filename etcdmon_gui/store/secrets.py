@@ -29,7 +29,7 @@ SERVICE = "etcdmon-gui"
 # The secret fields a profile (or a notification channel) may own.
 FIELDS = (
     "password", "tls_key", "tls_cert", "tls_ca",
-    "smtp_password", "slack_webhook", "webhook_url", "pagerduty_routing_key",
+    "smtp_password", "slack_webhook", "webhook_url", "webhook_secret", "pagerduty_routing_key",
 )
 
 # The OS keyrings. Anything else keyring may discover (files, plaintext, keyrings.cryptfile

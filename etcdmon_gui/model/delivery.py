@@ -1,0 +1,68 @@
+"""What became of each notification: one record per delivery, one entry per attempt.
+
+A *delivery* is one alert event (or one test notification) sent to one channel. It is
+tried one or more times; every try is a ``DeliveryAttempt`` in the delivery log, and the
+delivery as a whole is summed up by a ``DeliveryRecord`` whose status ends as DELIVERED
+or FAILED, never silently dropped. Neither type ever holds a secret: channels are named
+by id and name, URLs appear only redacted (``scheme://host/…``) inside error texts.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from etcdmon_gui.model.alerts import EventKind
+
+
+class AttemptOutcome(enum.Enum):
+    DELIVERED = "delivered"
+    RETRYING = "retrying"  # this try failed; another one is scheduled
+    FAILED = "failed"  # this try failed and it was the last one: the delivery failed
+
+
+class DeliveryStatus(enum.Enum):
+    PENDING = "pending"  # queued, being sent, or waiting for its next try
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One try at sending one event to one channel."""
+
+    delivery_id: int
+    channel_id: str
+    channel_name: str
+    channel_type: str  # "email", "slack", "pagerduty", "webhook", "desktop", "log"
+    fingerprint: str
+    event_kind: EventKind
+    test: bool  # a "send test notification", not a real alert
+    attempt: int  # 1-based
+    max_attempts: int
+    at: float  # UNIX time the try started
+    duration_s: float
+    outcome: AttemptOutcome
+    error: str | None = None  # readable reason, free of secrets
+    next_attempt_at: float | None = None  # UNIX time of the retry, when RETRYING
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """The state of one delivery after its latest attempt."""
+
+    delivery_id: int
+    channel_id: str
+    channel_name: str
+    channel_type: str
+    fingerprint: str
+    rule: str
+    cluster_name: str
+    member: str | None
+    event_kind: EventKind
+    test: bool
+    status: DeliveryStatus
+    attempts: int  # tries made so far
+    created_at: float  # UNIX time it was queued
+    finished_at: float | None = None  # UNIX time it was delivered or given up
+    error: str | None = None  # the latest failure's reason, free of secrets
