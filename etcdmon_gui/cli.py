@@ -42,6 +42,7 @@ from etcdmon_gui.profile_cli import (
     profile_store,
     secret_store,
 )
+from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
 from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
@@ -301,10 +302,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     config = connection_config(args)
     name, overrides = config.key, {}
+    channels = ChannelStore().load()
     if args.profile:
         profile = profile_store(args).get(args.profile)
         name, overrides = profile.name, profile.alert_overrides
-    return run_watch(args, config, name, overrides)
+        if profile.channels:  # a profile may name the channels its alerts go to
+            channels = [c for c in channels if c.id in profile.channels or
+                        c.name in profile.channels]
+    secrets = secret_store(args) if channels else None
+    return run_watch(args, config, name, overrides, channels, secrets)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -351,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (UsageError, EtcdError, SandboxError, CliError, ProfileStoreError,
-            SecretStoreError, RulesError) as exc:
+            SecretStoreError, RulesError, ChannelStoreError) as exc:
         if args.debug:
             raise
         print(f"etcdmon: {exc}", file=sys.stderr)

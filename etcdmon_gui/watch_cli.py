@@ -21,13 +21,18 @@ from typing import Any
 from etcdmon_gui.etcd.endpoints import ConnectionConfig
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent
+from etcdmon_gui.model.delivery import DeliveryAttempt, DeliveryRecord, DeliveryStatus
 from etcdmon_gui.monitor.alert_engine import AlertEngine
 from etcdmon_gui.monitor.alert_rules import Rule, RulesError, load_rules, parse_duration
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.notify.channels import adhoc_webhook
+from etcdmon_gui.notify.config import ChannelBase, secret_fields
+from etcdmon_gui.notify.dispatcher import NotificationDispatcher
+from etcdmon_gui.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[AlertEvent], None]
+Sink = Callable[[AlertEvent], object]
 
 
 def format_event(event: AlertEvent) -> str:
@@ -110,16 +115,44 @@ def print_sink(event: AlertEvent) -> None:
 
 
 def run_watch(args: argparse.Namespace, config: ConnectionConfig, name: str,
-              overrides: dict[str, dict[str, Any]], extra_sinks: Sequence[Sink] = ()) -> int:
+              overrides: dict[str, dict[str, Any]], channels: Sequence[ChannelBase] = (),
+              secrets: SecretStore | None = None) -> int:
+    """Watch until stopped; alerts go to stdout, ``channels`` and each ``--webhook``."""
     interval = parse_duration(args.interval)
     if not 1 <= interval <= 3600:
         print(f"etcdmon: --interval must be between 1s and 1h, not {args.interval}",
               file=sys.stderr)
         return 2
     rules = RulesFile(args.rules, overrides, name)
+    # One store for the run: the configured channels' secrets, read once, and the
+    # --webhook URLs, which must not end up in the user's keyring.
+    session = SecretStore.memory()
+    if secrets is not None:
+        for channel_id, fields in secret_fields(list(channels)).items():
+            for field in fields:
+                value = secrets.get(channel_id, field)
+                if value is not None:
+                    session.set(channel_id, field, value)
+    targets = [*channels, *(adhoc_webhook(url, session, i + 1)
+                            for i, url in enumerate(args.webhook))]
     stop = threading.Event()
     install_stop_handlers(stop)
     print(f"watching {name} every {interval:g} s with {sum(r.enabled for r in rules.rules)} "
-          "rules; Ctrl-C stops", file=sys.stderr, flush=True)
-    watch(config, name, rules, interval, [print_sink, *extra_sinks], stop)
+          f"rules and {len(targets)} channel(s); Ctrl-C stops", file=sys.stderr, flush=True)
+    dispatcher = NotificationDispatcher(session, targets) if targets else None
+    try:
+        sinks: list[Sink] = [print_sink]
+        if dispatcher is not None:
+            sinks.append(dispatcher.notify)
+            dispatcher.subscribe(_log_failures)
+        watch(config, name, rules, interval, sinks, stop)
+    finally:
+        if dispatcher is not None:
+            dispatcher.wait_idle(10.0)  # let the last transitions go out
+            dispatcher.close()
     return 0
+
+
+def _log_failures(attempt: DeliveryAttempt, record: DeliveryRecord) -> None:
+    if record.status == DeliveryStatus.FAILED:
+        log.error("delivery to %s failed: %s", record.channel_name, record.error)

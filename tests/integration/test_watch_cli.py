@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
 
@@ -43,14 +49,55 @@ class Lines:
             return found
 
 
+class Receiver(ThreadingHTTPServer):
+    """An Alertmanager-webhook receiver on loopback that keeps every JSON body."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        self.cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with receiver.cond:
+                    receiver.bodies.append(body)
+                    receiver.cond.notify_all()
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+
+    def wait_for(self, status: str, timeout: float = 30.0) -> dict[str, Any]:
+        with self.cond:
+            assert self.cond.wait_for(
+                lambda: any(b["status"] == status for b in self.bodies), timeout), self.bodies
+            return next(b for b in self.bodies if b["status"] == status)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    server = Receiver()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
 def test_member_down_fires_then_resolves_with_the_same_fingerprint(
-    cluster: Sandbox, tmp_path: Path
+    cluster: Sandbox, tmp_path: Path, receiver: Receiver
 ) -> None:
     rules = tmp_path / "rules.yaml"
     rules.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 2s\n")
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/alerts"
     with subprocess.Popen(
         [sys.executable, "-m", "etcdmon_gui.cli", "watch", "--endpoints",
-         cluster.endpoints[0], "--interval", "1s", "--rules", str(rules), "--timeout", "1"],
+         cluster.endpoints[0], "--interval", "1s", "--rules", str(rules), "--timeout", "1",
+         "--webhook", url],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
     ) as proc:
         try:
@@ -62,6 +109,14 @@ def test_member_down_fires_then_resolves_with_the_same_fingerprint(
             cluster.restart_member(2)
             resolved = lines.wait_for(r"RESOLVED +warning +etcdMembersDown .*fingerprint=(\w+)")
             assert resolved.group(1) == fired.group(1)
+            # The webhook got both, in Alertmanager's format, under the same fingerprint.
+            firing = receiver.wait_for("firing")["alerts"][0]
+            assert firing["labels"]["alertname"] == "etcdMembersDown"
+            assert firing["labels"]["member"] == "m2" and firing["labels"]["severity"] == "warning"
+            assert firing["fingerprint"] == fired.group(1)
+            assert firing["endsAt"] == "0001-01-01T00:00:00Z"
+            gone = receiver.wait_for("resolved")["alerts"][0]
+            assert gone["fingerprint"] == fired.group(1) and gone["status"] == "resolved"
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=15)
