@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QSettings, QTimer
@@ -31,14 +33,20 @@ from etcdmon_gui.etcd.endpoints import (
 )
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
+from etcdmon_gui.model.alerts import Severity
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.profile_cli import profile_store
+from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
+from etcdmon_gui.store.history import AlertHistory
 from etcdmon_gui.store.profiles import Profile, ProfileStore, ProfileStoreError
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import BackendInfo, SecretStore
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
+from etcdmon_gui.ui.tray import AlertTray
+from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
 from etcdmon_gui.workers.profile_worker import ProfileService, ProfileServiceHandle
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
@@ -79,7 +87,7 @@ class Application(QObject):
 
     def __init__(self, qapp: QApplication, settings: QSettings, interval_s: int = 5, *,
                  profiles: ProfileStore | None = None,
-                 secrets: SecretStore | None = None) -> None:
+                 secrets: SecretStore | None = None, data_dir: Path | None = None) -> None:
         super().__init__()
         self.qapp = qapp
         self.interval_s = interval_s
@@ -92,6 +100,7 @@ class Application(QObject):
         self.profile_service = ProfileServiceHandle(
             ProfileService(self.profiles, self.secrets), self)
         self.profile_dialog: ProfileManagerDialog | None = None
+        self._build_alerting(data_dir)
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
         self.window.intervalRequested.connect(self._set_interval)
@@ -117,10 +126,12 @@ class Application(QObject):
     # -- clusters ---------------------------------------------------------------------
 
     def watch(self, key: str, title: str, make_config: ConfigFactory,
-              interval_s: int | None = None) -> WorkerHandle:
+              interval_s: int | None = None,
+              alert_overrides: Mapping[str, Mapping[str, Any]] | None = None) -> WorkerHandle:
         """Start watching a cluster; the config is built in the worker's thread."""
         if key in self.workers:
             return self.workers[key]
+        self.alert_handle.requestCluster.emit(key, title, dict(alert_overrides or {}))
 
         def factory() -> tuple[Sweeper, ClusterProbe]:
             probe = ClusterProbe(make_config())
@@ -128,6 +139,7 @@ class Application(QObject):
 
         handle = WorkerHandle(MonitorWorker(key, factory, interval_s or self.interval_s), self)
         handle.snapshotReady.connect(self.window.show_snapshot)
+        handle.snapshotReady.connect(self.alert_handle.requestSnapshot)
         handle.sweepFailed.connect(self.window.show_failure)
         handle.stateChanged.connect(self.window.show_worker_state)
         self.workers[key] = handle
@@ -148,7 +160,8 @@ class Application(QObject):
         secrets = self.secrets
         return self.watch(f"profile:{profile.id}", profile.name,
                           lambda: profile_connection_config(profile, secrets),
-                          interval_s=profile.poll_interval_s)
+                          interval_s=profile.poll_interval_s,
+                          alert_overrides=profile.alert_overrides)
 
     # -- profiles ---------------------------------------------------------------------
 
@@ -202,8 +215,52 @@ class Application(QObject):
         for handle in self.workers.values():
             handle.shutdown()
         self.profile_service.shutdown()
+        self.alert_handle.shutdown()
+        self.dispatcher.close()
+        self.tray.hide()
         if self.sandbox is not None:
             self.sandbox.shutdown()
+
+    # -- alerts -----------------------------------------------------------------------
+
+    def _build_alerting(self, data_dir: Path | None) -> None:
+        """Alert worker (rules, history) -> dispatcher (channels) and the views."""
+        try:
+            channels = ChannelStore(data_dir / "channels.yaml" if data_dir else None).load()
+        except ChannelStoreError as exc:
+            channels = []
+            self.window.statusBar().showMessage(f"Notification channels not loaded: {exc}")
+        self.dispatcher = NotificationDispatcher(self.secrets, channels)
+        history_path = data_dir / "history.sqlite3" if data_dir else None
+        self.alert_handle = AlertHandle(
+            AlertWorker(lambda: AlertHistory(history_path), sinks=[self.dispatcher.notify]),
+            self)
+        self.tray = AlertTray(self)
+        table = self.window.alerts
+        self.alert_handle.alertsChanged.connect(table.set_alerts)
+        self.alert_handle.alertsChanged.connect(self.tray.set_alerts)
+        self.alert_handle.alertEvents.connect(self.tray.notify)
+        self.alert_handle.rulesProblem.connect(
+            lambda text: self.window.notification_banner.show_notification(
+                "Alert rules", text, Severity.WARNING))
+        table.silenceRequested.connect(self._silence)
+        table.acknowledgeRequested.connect(self.alert_handle.requestAcknowledge)
+        self.tray.inWindowNotification.connect(self.window.notification_banner.show_notification)
+        self.tray.showRequested.connect(self._show_window)
+        self.tray.quitRequested.connect(self.qapp.quit)
+        if self.qapp.platformName() != "offscreen":
+            self.tray.show()
+        self.alert_handle.start()
+
+    def _silence(self, fingerprint: str, until: float, reason: str) -> None:
+        log.info("silenced alert %s until %s: %s", fingerprint, until, reason)
+        self.alert_handle.requestSilence.emit(fingerprint, until)
+
+    def _show_window(self) -> None:
+        self.window.showNormal()
+        self.window.raise_()
+        self.window.activateWindow()
+        self.window.show_alerts_tab()
 
 
 def build_parser() -> argparse.ArgumentParser:

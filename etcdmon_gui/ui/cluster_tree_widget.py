@@ -121,6 +121,10 @@ class ClusterTreeWidget(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setAlternatingRowColors(True)
         self.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # A down member's state carries its error: elide it (the tooltip has it all)
+        # rather than let it push the other columns out of sight.
+        self.header().setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.header().resizeSection(1, 150)
         self.header().setStretchLastSection(False)
         self._roots: dict[str, QTreeWidgetItem] = {}
         self.currentItemChanged.connect(self._on_current)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QSpinBox,
     QSplitter,
     QStackedWidget,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -26,11 +27,13 @@ from PySide6.QtWidgets import (
 
 from etcdmon_gui import __version__
 from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
 from etcdmon_gui.ui.connect_dialog import ConnectDialog, ConnectRequest
 from etcdmon_gui.ui.header_widget import HeaderWidget, clock
 from etcdmon_gui.ui.member_detail_widget import MemberDetailWidget, cluster_rows, member_rows
+from etcdmon_gui.ui.notification_banner import NotificationBanner
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +81,18 @@ class MainWindow(QMainWindow):
         self.charts_stack.addWidget(QLabel("Connect to a cluster to see its charts.",
                                            alignment=Qt.AlignmentFlag.AlignCenter))
         self.detail = MemberDetailWidget()
+        self.alerts = AlertTableWidget()
+        self.notification_banner = NotificationBanner()
+        self.bottom = QTabWidget()
+        self.bottom.setObjectName("bottomTabs")
+        self.bottom.addTab(self.detail, "&Details")
+        self.alerts_tab = self.bottom.addTab(self.alerts, "&Alerts")
+        self.alerts.firingCountChanged.connect(self._show_firing_count)
 
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("rightSplitter")
         self.right.addWidget(self.charts_stack)
-        self.right.addWidget(self.detail)
+        self.right.addWidget(self.bottom)
         self.right.setStretchFactor(0, 3)
         self.right.setStretchFactor(1, 1)
         self.main = QSplitter(Qt.Orientation.Horizontal)
@@ -96,6 +106,7 @@ class MainWindow(QMainWindow):
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.header)
+        lay.addWidget(self.notification_banner)
         lay.addWidget(self.main, 1)
         self.setCentralWidget(central)
         self._build_actions()
@@ -181,6 +192,13 @@ class MainWindow(QMainWindow):
         view = self._views.get(self._current or "")
         if view is not None and view.interval_s != seconds:
             self.intervalRequested.emit(view.key, seconds)
+
+    def _show_firing_count(self, count: int) -> None:
+        self.bottom.setTabText(self.alerts_tab, f"&Alerts ({count} firing)" if count
+                               else "&Alerts")
+
+    def show_alerts_tab(self) -> None:
+        self.bottom.setCurrentWidget(self.alerts)
 
     # -- what the composition root calls --------------------------------------------
 
@@ -275,7 +293,7 @@ class MainWindow(QMainWindow):
 
     def _restore(self) -> None:
         self.main.setSizes([560, 840])  # first run: room for the tree's columns
-        self.right.setSizes([640, 220])  # and most of the height for the charts
+        self.right.setSizes([560, 300])  # most of the height for the charts
         for name, restore in (("geometry", self.restoreGeometry), ("state", self.restoreState),
                               ("mainSplitter", self.main.restoreState),
                               ("rightSplitter", self.right.restoreState)):

@@ -22,7 +22,7 @@ from etcdmon_gui.store.history import AlertHistory
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[AlertEvent], None]
+Sink = Callable[[AlertEvent], object]
 RulesLoader = Callable[[Mapping[str, Mapping[str, Any]], str], list[Rule]]
 
 

@@ -18,7 +18,8 @@ def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
         **os.environ,
         "QT_QPA_PLATFORM": "offscreen",
         "ETCDMON_ETCD_BIN": str(find_binary(VERSIONS[0])),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # the user's saved layout stays untouched
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # the user's layout and history
+        "XDG_DATA_HOME": str(tmp_path / "data"),  # stay untouched
         "TMPDIR": str(tmp_path),  # the sandbox's data dirs, so leftovers can be found
     }
     proc = subprocess.run(

@@ -33,7 +33,7 @@ def cluster(etcd35: Path) -> Iterator[Sandbox]:
 @pytest.fixture
 def app(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> Iterator[Application]:
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    application = Application(qapp, settings, interval_s=1)
+    application = Application(qapp, settings, interval_s=1, data_dir=tmp_path)
     qtbot.addWidget(application.window)
     application.window.show()
     yield application
@@ -197,3 +197,26 @@ def test_snapshot_of_unknown_cluster_is_dropped(app: Application) -> None:
     )
     app.window.show_snapshot(stale)
     assert app.window.tree.root("gone") is None
+
+
+def test_alert_table_and_tray_follow_a_firing_alert(app: Application, qtbot: QtBot,
+                                                    cluster: Sandbox) -> None:
+    from etcdmon_gui.model.alerts import AlertState, Severity
+
+    cfg = config(cluster.endpoints[0], timeout_s=1.0)
+    app.watch(cfg.key, "prod", lambda: cfg,
+              alert_overrides={"etcdMembersDown": {"for": "0s"}})
+    table = app.window.alerts
+    cluster.stop_member(2)
+
+    def down_alert(state: AlertState) -> bool:
+        return any(a.rule == "etcdMembersDown" and a.member == "m2" and a.state == state
+                   for a in table.model.alerts())
+
+    qtbot.waitUntil(lambda: down_alert(AlertState.FIRING), timeout=15_000)
+    assert app.tray.worst_severity() == Severity.WARNING
+    assert "1 firing" in app.window.bottom.tabText(app.window.alerts_tab)
+    cluster.restart_member(2)
+    qtbot.waitUntil(lambda: down_alert(AlertState.RESOLVED), timeout=15_000)
+    assert app.tray.worst_severity() is None
+    assert app.window.bottom.tabText(app.window.alerts_tab) == "&Alerts"
