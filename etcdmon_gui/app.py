@@ -243,7 +243,7 @@ class Application(QObject):
         self.alert_handle.rulesProblem.connect(
             lambda text: self.window.notification_banner.show_notification(
                 "Alert rules", text, Severity.WARNING))
-        table.silenceRequested.connect(self._silence)
+        table.silenceRequested.connect(self.alert_handle.requestSilence)
         table.acknowledgeRequested.connect(self.alert_handle.requestAcknowledge)
         self.tray.inWindowNotification.connect(self.window.notification_banner.show_notification)
         self.tray.showRequested.connect(self._show_window)
@@ -251,10 +251,6 @@ class Application(QObject):
         if self.qapp.platformName() != "offscreen":
             self.tray.show()
         self.alert_handle.start()
-
-    def _silence(self, fingerprint: str, until: float, reason: str) -> None:
-        log.info("silenced alert %s until %s: %s", fingerprint, until, reason)
-        self.alert_handle.requestSilence.emit(fingerprint, until)
 
     def _show_window(self) -> None:
         self.window.showNormal()

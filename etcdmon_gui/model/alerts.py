@@ -49,6 +49,7 @@ class Alert:
     resolved_at: float | None = None
     last_notified: float | None = None
     silenced_until: float | None = None  # math.inf: until resolved
+    silence_reason: str | None = None
     acknowledged: bool = False
     labels: dict[str, str] = field(default_factory=dict)
 

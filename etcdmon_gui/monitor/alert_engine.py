@@ -149,7 +149,9 @@ class AlertEngine:
         resolved = dataclasses.replace(alert, state=AlertState.RESOLVED, since=now,
                                        resolved_at=now, acknowledged=False,
                                        silenced_until=None if alert.silenced_until ==
-                                       UNTIL_RESOLVED else alert.silenced_until)
+                                       UNTIL_RESOLVED else alert.silenced_until,
+                                       silence_reason=None if alert.silenced_until ==
+                                       UNTIL_RESOLVED else alert.silence_reason)
         self._alerts[fp] = resolved
         return None if silenced else AlertEvent(EventKind.RESOLVED, resolved, now)
 
@@ -162,9 +164,10 @@ class AlertEngine:
 
     # -- silences and acknowledgement -------------------------------------------------
 
-    def silence(self, fp: str, until: float) -> Alert:
-        """Mute an alert until ``until`` (UNIX time) or ``UNTIL_RESOLVED``."""
-        alert = dataclasses.replace(self._alerts[fp], silenced_until=until)
+    def silence(self, fp: str, until: float, reason: str = "") -> Alert:
+        """Mute an alert until ``until`` (UNIX time) or ``UNTIL_RESOLVED``, saying why."""
+        alert = dataclasses.replace(self._alerts[fp], silenced_until=until,
+                                    silence_reason=reason or None)
         self._alerts[fp] = alert
         return alert
 

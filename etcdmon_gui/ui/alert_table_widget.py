@@ -199,9 +199,10 @@ def silence_text(alert: Alert, now: float) -> str | None:
     if not is_silenced(alert, now):
         return None
     assert alert.silenced_until is not None
+    why = f" ({alert.silence_reason})" if alert.silence_reason else ""
     if math.isinf(alert.silenced_until):
-        return "silenced until resolved"
-    return f"silenced until {fmt_time(alert.silenced_until, now)}"
+        return f"silenced until resolved{why}"
+    return f"silenced until {fmt_time(alert.silenced_until, now)}{why}"
 
 
 def alert_text(alert: Alert, now: float) -> str:

@@ -107,11 +107,11 @@ class AlertWorker(QObject):
     def alerts(self) -> list[Alert]:
         return [a for engine in self._engines.values() for a in engine.alerts]
 
-    @Slot(str, float)
-    def silence(self, fingerprint: str, until: float) -> None:
+    @Slot(str, float, str)
+    def silence(self, fingerprint: str, until: float, reason: str) -> None:
         for engine in self._engines.values():
             if any(a.fingerprint == fingerprint for a in engine.alerts):
-                engine.silence(fingerprint, until)
+                engine.silence(fingerprint, until, reason)
         self.alertsChanged.emit(self.alerts())
 
     @Slot(str)
@@ -144,7 +144,7 @@ class AlertHandle(QObject):
     rulesProblem = Signal(str)
     requestSnapshot = Signal(object)
     requestCluster = Signal(str, str, object)
-    requestSilence = Signal(str, float)
+    requestSilence = Signal(str, float, str)
     requestAcknowledge = Signal(str)
     requestStop = Signal()
 

@@ -80,7 +80,8 @@ def test_silences_and_acknowledgement(clock: Clock) -> None:
     engine = AlertEngine([down_rule("0s")], clock=clock)
     (fired,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
     engine.acknowledge(fired.alert.fingerprint)
-    engine.silence(fired.alert.fingerprint, UNTIL_RESOLVED)
+    muted = engine.silence(fired.alert.fingerprint, UNTIL_RESOLVED, "planned maintenance")
+    assert muted.silence_reason == "planned maintenance"
     clock.t += 60
     assert engine.evaluate(snap(clock.t, [member(2)])) == []  # resolved, but silenced
     (alert,) = engine.alerts
