@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
@@ -16,30 +14,6 @@ from etcdmon_gui.etcd.endpoints import ConnectionConfig, parse_endpoints
 from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
 from etcdmon_gui.model.snapshot import Verdict
 from etcdmon_gui.ui.cluster_tree_widget import MEMBER_ROLE
-from tests.support import VERSIONS, find_binary
-
-
-@pytest.fixture(scope="module")
-def etcd35() -> Path:
-    return find_binary(VERSIONS[0])
-
-
-@pytest.fixture
-def cluster(etcd35: Path) -> Iterator[Sandbox]:
-    with Sandbox(3, binary=etcd35) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-def app(qapp: QApplication, qtbot: QtBot, tmp_path: Path) -> Iterator[Application]:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    application = Application(qapp, settings, interval_s=1, data_dir=tmp_path)
-    qtbot.addWidget(application.window)
-    application.window.show()
-    yield application
-    application.shutdown()
-    for handle in application.workers.values():
-        assert handle.qthread.isFinished(), f"thread of {handle.key} still running"
 
 
 def config(endpoints: str | list[str], **kw: object) -> ConnectionConfig:

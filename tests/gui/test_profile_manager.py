@@ -4,13 +4,11 @@ tmp_path, session-memory secrets and real sandbox clusters for the connection te
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QLabel, QLineEdit, QMessageBox
+from PySide6.QtWidgets import QLabel, QLineEdit, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui import __version__
@@ -20,7 +18,6 @@ from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
 from etcdmon_gui.store.profiles import Profile, ProfileStore, TLSSettings
 from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
-from tests.support import VERSIONS, find_binary
 
 # The offscreen platform cannot raise a window or pass size hints on; Qt says so at
 # WARNING level when the dialog is shown (a mark replaces the ini list, so both).
@@ -30,39 +27,9 @@ pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateS
 SECRET = "s3cret-Pa55word"
 
 
-@pytest.fixture(scope="module")
-def etcd35() -> Path:
-    return find_binary(VERSIONS[0])
 
 
-@pytest.fixture
-def cluster(etcd35: Path) -> Iterator[Sandbox]:
-    with Sandbox(3, binary=etcd35) as sandbox:
-        yield sandbox
 
-
-@pytest.fixture
-def store(tmp_path: Path) -> ProfileStore:
-    return ProfileStore(tmp_path / "config" / "profiles.yaml")
-
-
-@pytest.fixture
-def secrets() -> SecretStore:
-    return SecretStore.memory()
-
-
-@pytest.fixture
-def app(qapp: QApplication, qtbot: QtBot, tmp_path: Path, store: ProfileStore,
-        secrets: SecretStore) -> Iterator[Application]:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    application = Application(qapp, settings, interval_s=1, profiles=store, secrets=secrets)
-    qtbot.addWidget(application.window)
-    application.window.show()
-    yield application
-    application.shutdown()
-    assert application.profile_service.qthread.isFinished()
-    for handle in application.workers.values():
-        assert handle.qthread.isFinished(), f"thread of {handle.key} still running"
 
 
 def open_dialog(app: Application, qtbot: QtBot) -> ProfileManagerDialog:

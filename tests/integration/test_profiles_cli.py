@@ -12,10 +12,10 @@ from pathlib import Path
 
 import grpc
 import pytest
-import trustme
 from pyetcd import etcdrpc
 
-from etcdmon_gui.etcd.sandbox import Sandbox, SandboxTLS
+from etcdmon_gui.etcd.sandbox import Sandbox
+from tests.pki import Pki
 
 PASSWORD = "Pr0file-pa55word"  # a throwaway test secret
 
@@ -32,18 +32,11 @@ def app_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]
 @pytest.fixture
 def secure_cluster(etcd_binary: Path, tmp_path: Path) -> Iterator[tuple[Sandbox, Path]]:
     """One TLS member requiring client certs, with auth enabled (root / PASSWORD)."""
-    pki = tmp_path / "pki"
-    pki.mkdir()
-    ca = trustme.CA()
-    server, client = ca.issue_cert("127.0.0.1"), ca.issue_cert("etcdmon")
-    ca.cert_pem.write_to_path(str(pki / "ca.pem"))
-    server.cert_chain_pems[0].write_to_path(str(pki / "server.pem"))
-    server.private_key_pem.write_to_path(str(pki / "server-key.pem"))
-    client.cert_chain_pems[0].write_to_path(str(pki / "client.pem"))
-    client.private_key_pem.write_to_path(str(pki / "client-key.pem"))
-    tls = SandboxTLS(pki / "server.pem", pki / "server-key.pem", pki / "ca.pem",
-                     client_cert_auth=True, client_cert_file=pki / "client.pem",
-                     client_key_file=pki / "client-key.pem")
+    pki_dir = tmp_path / "pki"
+    pki_dir.mkdir()
+    pki = Pki.create(pki_dir)
+    ca, client = pki.ca, pki.client
+    tls = pki.sandbox_tls()
     with Sandbox(1, binary=etcd_binary, tls=tls) as sandbox:
         creds = grpc.ssl_channel_credentials(ca.cert_pem.bytes(), client.private_key_pem.bytes(),
                                              client.cert_chain_pems[0].bytes())
@@ -53,7 +46,7 @@ def secure_cluster(etcd_binary: Path, tmp_path: Path) -> Iterator[tuple[Sandbox,
             auth.UserGrantRole(etcdrpc.AuthUserGrantRoleRequest(user="root", role="root"),
                                timeout=5)
             auth.AuthEnable(etcdrpc.AuthEnableRequest(), timeout=5)
-        yield sandbox, pki
+        yield sandbox, pki_dir
 
 
 def etcdmon(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -15,54 +14,22 @@ from pyetcd import etcdrpc
 from etcdmon_gui.etcd.endpoints import ConnectionConfig, TLSConfig, parse_endpoints
 from etcdmon_gui.etcd.errors import ConfigError
 from etcdmon_gui.etcd.probe import ClusterProbe
-from etcdmon_gui.etcd.sandbox import Sandbox, SandboxTLS
+from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.model.snapshot import Verdict
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from tests.pki import Pki
 
 ROOT_PASSWORD = "s3cret-root-pw"
 
 
-@dataclass
-class Certs:
-    ca: trustme.CA
-    client: trustme.LeafCert
-    dir: Path
-
-    def tls(self, **kw: object) -> TLSConfig:
-        args: dict[str, object] = {
-            "ca": self.ca.cert_pem.bytes(),
-            "cert": self.client.cert_chain_pems[0].bytes(),
-            "key": self.client.private_key_pem.bytes(),
-        }
-        args.update(kw)
-        return TLSConfig(**args)  # type: ignore[arg-type]
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki.create(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Certs:
-    d = tmp_path_factory.mktemp("pki")
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost")
-    client = ca.issue_cert("etcdmon-client")
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    server.cert_chain_pems[0].write_to_path(str(d / "server.pem"))
-    server.private_key_pem.write_to_path(str(d / "server-key.pem"))
-    client.cert_chain_pems[0].write_to_path(str(d / "client.pem"))
-    client.private_key_pem.write_to_path(str(d / "client-key.pem"))
-    return Certs(ca, client, d)
-
-
-@pytest.fixture(scope="module")
-def tls_cluster(etcd_binary: Path, certs: Certs) -> Iterator[Sandbox]:
-    tls = SandboxTLS(
-        cert_file=certs.dir / "server.pem",
-        key_file=certs.dir / "server-key.pem",
-        ca_file=certs.dir / "ca.pem",
-        client_cert_auth=True,
-        client_cert_file=certs.dir / "client.pem",
-        client_key_file=certs.dir / "client-key.pem",
-    )
-    with Sandbox(3, binary=etcd_binary, tls=tls) as sandbox:
+def tls_cluster(etcd_binary: Path, certs: Pki) -> Iterator[Sandbox]:
+    with Sandbox(3, binary=etcd_binary, tls=certs.sandbox_tls()) as sandbox:
         yield sandbox
 
 
@@ -87,7 +54,7 @@ def enable_auth(endpoint: str, tls: TLSConfig | None = None) -> None:
         auth.AuthEnable(etcdrpc.AuthEnableRequest(), timeout=5)
 
 
-def test_tls_with_client_certificates(tls_cluster: Sandbox, certs: Certs) -> None:
+def test_tls_with_client_certificates(tls_cluster: Sandbox, certs: Pki) -> None:
     snap = sweep(tls_cluster.endpoints[0], tls=certs.tls())
     assert snap.verdict == Verdict.HEALTHY, snap.reasons  # type: ignore[attr-defined]
     members = snap.members  # type: ignore[attr-defined]
@@ -105,7 +72,7 @@ def test_tls_with_client_certificates(tls_cluster: Sandbox, certs: Certs) -> Non
     assert days is not None and days > 300  # trustme issues long-lived certificates
 
 
-def test_wrong_ca_says_certificate_verify_failed(tls_cluster: Sandbox, certs: Certs) -> None:
+def test_wrong_ca_says_certificate_verify_failed(tls_cluster: Sandbox, certs: Pki) -> None:
     other_ca = trustme.CA()
     snap = sweep(tls_cluster.endpoints[0], tls=certs.tls(ca=other_ca.cert_pem.bytes()),
                  timeout_s=2.0)
@@ -115,13 +82,13 @@ def test_wrong_ca_says_certificate_verify_failed(tls_cluster: Sandbox, certs: Ce
     assert "127.0.0.1" in error
 
 
-def test_missing_client_certificate_is_named(tls_cluster: Sandbox, certs: Certs) -> None:
+def test_missing_client_certificate_is_named(tls_cluster: Sandbox, certs: Pki) -> None:
     snap = sweep(tls_cluster.endpoints[0], tls=TLSConfig(ca=certs.ca.cert_pem.bytes()))
     error = snap.error  # type: ignore[attr-defined]
     assert error and "client certificate" in error, error
 
 
-def test_expired_client_certificate(tls_cluster: Sandbox, certs: Certs) -> None:
+def test_expired_client_certificate(tls_cluster: Sandbox, certs: Pki) -> None:
     past = dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
     expired = certs.ca.issue_cert(
         "etcdmon-client", not_before=past - dt.timedelta(days=30), not_after=past
@@ -132,7 +99,7 @@ def test_expired_client_certificate(tls_cluster: Sandbox, certs: Certs) -> None:
     assert error and "client certificate" in error, error
 
 
-def test_key_not_matching_certificate_is_refused_before_connecting(certs: Certs) -> None:
+def test_key_not_matching_certificate_is_refused_before_connecting(certs: Pki) -> None:
     stranger = certs.ca.issue_cert("someone-else")
     tls = certs.tls(key=stranger.private_key_pem.bytes())
     config = ConnectionConfig(endpoints=parse_endpoints("https://127.0.0.1:1"), tls=tls)
@@ -178,13 +145,8 @@ def test_no_credentials_on_an_auth_cluster_reads_are_denied(auth_cluster: Sandbo
     assert snap.verdict == Verdict.HEALTHY, snap.reasons  # type: ignore[attr-defined]
 
 
-def test_password_auth_over_tls(etcd_binary: Path, certs: Certs) -> None:
-    tls_files = SandboxTLS(
-        cert_file=certs.dir / "server.pem",
-        key_file=certs.dir / "server-key.pem",
-        ca_file=certs.dir / "ca.pem",
-    )
-    with Sandbox(1, binary=etcd_binary, tls=tls_files) as sandbox:
+def test_password_auth_over_tls(etcd_binary: Path, certs: Pki) -> None:
+    with Sandbox(1, binary=etcd_binary, tls=certs.sandbox_tls(client_cert_auth=False)) as sandbox:
         tls = TLSConfig(ca=certs.ca.cert_pem.bytes())
         enable_auth(sandbox.endpoints[0], tls=tls)
         snap = sweep(sandbox.endpoints[0], tls=tls, user="root", password=ROOT_PASSWORD)

@@ -10,16 +10,16 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import trustme
 
 from etcdmon_gui.etcd.endpoints import Endpoint, TLSConfig, parse_endpoint
-from etcdmon_gui.etcd.sandbox import Sandbox, SandboxTLS, free_ports
+from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
 from etcdmon_gui.etcd.tls_inspect import cert_info, client_cert_info, inspect_server
 from etcdmon_gui.model.certs import CertCheck
+from tests.pki import Pki
 
 TIMEOUT = 2.0
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -31,51 +31,14 @@ def fingerprint(pem: bytes) -> str:
     return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem.decode("ascii"))).hexdigest()
 
 
-@dataclass
-class Pki:
-    ca: trustme.CA
-    server: trustme.LeafCert
-    client: trustme.LeafCert
-    dir: Path
-
-    def tls(self, **kw: object) -> TLSConfig:
-        args: dict[str, object] = {
-            "ca": self.ca.cert_pem.bytes(),
-            "cert": self.client.cert_chain_pems[0].bytes(),
-            "key": self.client.private_key_pem.bytes(),
-        }
-        args.update(kw)
-        return TLSConfig(**args)  # type: ignore[arg-type]
-
-    def sandbox_tls(self, cert: Path, key: Path, *, client_cert_auth: bool = True) -> SandboxTLS:
-        return SandboxTLS(
-            cert_file=cert,
-            key_file=key,
-            ca_file=self.dir / "ca.pem",
-            client_cert_auth=client_cert_auth,
-            client_cert_file=self.dir / "client.pem",
-            client_key_file=self.dir / "client-key.pem",
-        )
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    d = tmp_path_factory.mktemp("pki")
-    ca = trustme.CA()
-    server = ca.issue_cert("127.0.0.1", "localhost", common_name="etcd-server",
-                           not_after=SERVER_NOT_AFTER)
-    client = ca.issue_cert("etcdmon-client", common_name="etcdmon-client")
-    ca.cert_pem.write_to_path(str(d / "ca.pem"))
-    server.cert_chain_pems[0].write_to_path(str(d / "server.pem"))
-    server.private_key_pem.write_to_path(str(d / "server-key.pem"))
-    client.cert_chain_pems[0].write_to_path(str(d / "client.pem"))
-    client.private_key_pem.write_to_path(str(d / "client-key.pem"))
-    return Pki(ca, server, client, d)
+    return Pki.create(tmp_path_factory.mktemp("pki"), server_not_after=SERVER_NOT_AFTER)
 
 
 @pytest.fixture(scope="module")
 def tls_cluster(etcd_binary: Path, pki: Pki) -> Iterator[Sandbox]:
-    tls = pki.sandbox_tls(pki.dir / "server.pem", pki.dir / "server-key.pem")
+    tls = pki.sandbox_tls()
     with Sandbox(3, binary=etcd_binary, tls=tls) as sandbox:
         yield sandbox
 
@@ -168,7 +131,7 @@ def expired_server(etcd_binary: Path, pki: Pki, tmp_path: Path) -> Iterator[Sand
     past = NOW - dt.timedelta(days=2)
     expired = pki.ca.issue_cert("127.0.0.1", "localhost", common_name="etcd-expired",
                                 not_before=past - dt.timedelta(days=30), not_after=past)
-    with Sandbox(1, binary=etcd_binary, tls=pki.sandbox_tls(cert, key)) as sandbox:
+    with Sandbox(1, binary=etcd_binary, tls=pki.sandbox_tls(cert=cert, key=key)) as sandbox:
         for path, blob in ((key, expired.private_key_pem), (cert, expired.cert_chain_pems[0])):
             blob.write_to_path(str(path.with_suffix(".new")))
             os.replace(path.with_suffix(".new"), path)
