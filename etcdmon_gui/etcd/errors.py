@@ -124,6 +124,9 @@ def from_rpc_error(
             return NoLeaderError(f"{endpoint}: the cluster has no leader")
         if details.startswith("etcdserver:"):  # reachable; etcd itself declined, e.g.
             return ServerError(f"{endpoint}: {details}")  # "leader changed"
+        if any(x in lowered for x in ("broken pipe", "stream removed", "connection reset by")):
+            return UnreachableError(f"connection to {endpoint} was lost (the member closed it "
+                                    "or went away)")
         if "socket closed" in lowered or "connection reset" in lowered:
             return UnreachableError(
                 f"{endpoint} closed the connection (TLS expected? client certificate "

@@ -97,7 +97,10 @@ def test_follower_killed_is_unreachable_with_readable_error(cluster: Sandbox) ->
         after = mon.sweep()
     down = after.member(follower.id)
     assert down is not None and not down.reachable
-    assert down.error == f"connection refused at {follower.endpoint.split('://')[1]}"
+    # The first sweep may still find the old connection, broken; later ones are refused.
+    target = follower.endpoint.split("://")[1]
+    assert down.error in (f"connection refused at {target}",
+                          f"connection to {target} was lost (the member closed it or went away)")
     assert after.has_quorum and after.reachable_voters == 2
     assert after.leader_id == before.leader_id
     assert after.verdict == Verdict.DEGRADED

@@ -54,6 +54,8 @@ U = grpc.StatusCode
          errors.UnreachableError, "cannot resolve host of 127.0.0.1:2379"),
         (U.UNAVAILABLE, "etcdserver: leader changed", errors.ServerError,
          "127.0.0.1:2379: etcdserver: leader changed"),
+        (U.UNAVAILABLE, "Stream removed (sendmsg: Broken pipe (32))", errors.UnreachableError,
+         "connection to 127.0.0.1:2379 was lost (the member closed it or went away)"),
         (U.RESOURCE_EXHAUSTED, "etcdserver: mvcc: database space exceeded",
          errors.ServerError, "127.0.0.1:2379: etcdserver: mvcc: database space exceeded"),
     ],
