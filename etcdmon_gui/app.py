@@ -3,10 +3,11 @@
 ``main()`` parses the command line, builds the window and, for every cluster to watch,
 a ``MonitorWorker`` in its own thread wired to the window through queued signals. The
 profile store and the secret store are built here too and handed to the one
-``ProfileService`` thread behind the profile manager. One ``Application.shutdown``
-(idempotent; on ``aboutToQuit``) stops the profile service and the workers, then the
-sandbox. ``--screenshot`` renders the window to a PNG after ``--after`` seconds and
-exits, for the README and for checks.
+``ProfileService`` thread behind the profile manager; the notification dispatcher and
+the ``ChannelService`` thread behind the channels dialog and the delivery log. One
+``Application.shutdown`` (idempotent; on ``aboutToQuit``) stops the services and the
+workers, then the dispatcher, then the sandbox. ``--screenshot`` renders the window to a
+PNG after ``--after`` seconds and exits, for the README and for checks.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QObject, QSettings, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 from etcdmon_gui import __version__
 from etcdmon_gui.cli import UsageError, add_connection_options, connection_config
@@ -42,11 +43,16 @@ from etcdmon_gui.store.history import AlertHistory
 from etcdmon_gui.store.profiles import Profile, ProfileStore, ProfileStoreError
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import BackendInfo, SecretStore
+from etcdmon_gui.ui.channels_dialog import ChannelsDialog
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
+from etcdmon_gui.workers.channel_worker import (
+    ChannelService,
+    ChannelServiceHandle,
+)
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
 from etcdmon_gui.workers.profile_worker import ProfileService, ProfileServiceHandle
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
@@ -100,6 +106,7 @@ class Application(QObject):
         self.profile_service = ProfileServiceHandle(
             ProfileService(self.profiles, self.secrets), self)
         self.profile_dialog: ProfileManagerDialog | None = None
+        self.channels_dialog: ChannelsDialog | None = None
         self._build_alerting(data_dir)
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
@@ -107,6 +114,7 @@ class Application(QObject):
         self.window.pauseRequested.connect(self._set_paused)
         self.window.sweepRequested.connect(self._sweep_now)
         self.window.profilesRequested.connect(self.show_profiles)
+        self.window.channelsRequested.connect(self.show_channels)
         self.window.set_about_details(describe_backend(self.secrets.info))
         qapp.aboutToQuit.connect(self.shutdown)
         self.profile_service.start()
@@ -163,29 +171,40 @@ class Application(QObject):
                           interval_s=profile.poll_interval_s,
                           alert_overrides=profile.alert_overrides)
 
-    # -- profiles ---------------------------------------------------------------------
+    # -- dialogs backed by a service thread --------------------------------------------
 
-    def show_profiles(self) -> ProfileManagerDialog:
-        """Open (or raise) the profile manager; it loads the profiles when shown."""
-        dialog = self.profile_dialog
-        if dialog is None:
-            dialog = self.profile_dialog = ProfileManagerDialog(self.window)
-            service = self.profile_service
-            dialog.loadRequested.connect(service.load)
-            dialog.saveRequested.connect(service.save)
-            dialog.deleteRequested.connect(service.delete)
-            dialog.testRequested.connect(service.test)
-            dialog.connectRequested.connect(self.connect_profile)
-            service.present.connect(dialog.show_present)
-            service.loaded.connect(dialog.show_loaded)
-            service.saved.connect(dialog.show_saved)
-            service.deleted.connect(dialog.show_deleted)
-            service.tested.connect(dialog.show_tested)
-            service.failed.connect(dialog.show_failed)
+    @staticmethod
+    def _wire_service_dialog(dialog: QObject, service: QObject) -> None:
+        """Requests from the dialog to the service, answers back, matched by name
+        (``saveRequested`` -> ``save``; ``saved`` -> ``show_saved``...)."""
+        for name in ("load", "save", "delete", "test"):
+            getattr(dialog, f"{name}Requested").connect(getattr(service, name))
+        for name in ("present", "loaded", "saved", "deleted", "tested", "failed"):
+            getattr(service, name).connect(getattr(dialog, f"show_{name}"))
+
+    @staticmethod
+    def _raise(dialog: QWidget) -> None:
         dialog.show()
         dialog.raise_()
         dialog.activateWindow()
-        return dialog
+
+    def show_profiles(self) -> ProfileManagerDialog:
+        """Open (or raise) the profile manager; it loads the profiles when shown."""
+        if self.profile_dialog is None:
+            self.profile_dialog = ProfileManagerDialog(self.window)
+            self._wire_service_dialog(self.profile_dialog, self.profile_service)
+            self.profile_dialog.connectRequested.connect(self.connect_profile)
+        self._raise(self.profile_dialog)
+        return self.profile_dialog
+
+    def show_channels(self) -> ChannelsDialog:
+        """Open (or raise) the channels dialog; it loads the channels when shown."""
+        if self.channels_dialog is None:
+            self.channels_dialog = ChannelsDialog(self.window)
+            self._wire_service_dialog(self.channels_dialog, self.channel_service)
+            self.channel_service.delivery.connect(self.channels_dialog.show_delivery)
+        self._raise(self.channels_dialog)
+        return self.channels_dialog
 
     # -- sandbox ----------------------------------------------------------------------
 
@@ -215,6 +234,7 @@ class Application(QObject):
         for handle in self.workers.values():
             handle.shutdown()
         self.profile_service.shutdown()
+        self.channel_service.shutdown()  # before close(): no relayed delivery after this
         self.alert_handle.shutdown()
         self.dispatcher.close()
         self.tray.hide()
@@ -224,13 +244,22 @@ class Application(QObject):
     # -- alerts -----------------------------------------------------------------------
 
     def _build_alerting(self, data_dir: Path | None) -> None:
-        """Alert worker (rules, history) -> dispatcher (channels) and the views."""
+        """Alert worker (rules, history) -> dispatcher (channels) and the views; the
+        channel service (settings, tests, delivery log) beside the dispatcher."""
+        channel_store = ChannelStore(data_dir / "channels.yaml" if data_dir else None)
         try:
-            channels = ChannelStore(data_dir / "channels.yaml" if data_dir else None).load()
+            channels = channel_store.load()
         except ChannelStoreError as exc:
             channels = []
             self.window.statusBar().showMessage(f"Notification channels not loaded: {exc}")
         self.dispatcher = NotificationDispatcher(self.secrets, channels)
+        self.channel_service = ChannelServiceHandle(
+            ChannelService(channel_store, self.secrets, self.dispatcher), self)
+        deliveries = self.window.deliveries
+        self.channel_service.delivery.connect(deliveries.add_attempt)
+        self.channel_service.history.connect(deliveries.set_history)
+        self.channel_service.start()
+        self.channel_service.load_history()
         history_path = data_dir / "history.sqlite3" if data_dir else None
         self.alert_handle = AlertHandle(
             AlertWorker(lambda: AlertHistory(history_path), sinks=[self.dispatcher.notify]),

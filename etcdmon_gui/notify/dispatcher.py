@@ -167,10 +167,12 @@ class NotificationDispatcher:
         return futures
 
     def send_test(self, channel: str | ChannelConfig | ChannelBase, *,
-                  retry: bool = False) -> Future[DeliveryRecord]:
+                  retry: bool = False, secrets: SecretStore | None = None
+                  ) -> Future[DeliveryRecord]:
         """Send a clearly labelled test notification through ``channel`` (a configured
-        channel's id, or a config being edited that need not be saved yet). By default
-        it is tried once, so the button answers quickly; ``retry`` uses the policy.
+        channel's id, or a config being edited that need not be saved yet, whose secrets
+        may come from ``secrets`` instead of the dispatcher's store). By default it is
+        tried once, so the button answers quickly; ``retry`` uses the policy.
         A PagerDuty test triggers and then resolves its incident."""
         if isinstance(channel, str):
             with self._cv:
@@ -179,7 +181,7 @@ class NotificationDispatcher:
                 return self._reject(make_test_event(channel, time.time()), channel, None,
                                     True, f"no channel with id {channel!r}")
         else:
-            target = self._factory(channel, self._secrets, self._call_desktop)
+            target = self._factory(channel, secrets or self._secrets, self._call_desktop)
         return self._queue(target, make_test_event(target.id, time.time()),
                            None if retry else 1, True)
 

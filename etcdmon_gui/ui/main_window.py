@@ -31,6 +31,7 @@ from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
 from etcdmon_gui.ui.connect_dialog import ConnectDialog, ConnectRequest
+from etcdmon_gui.ui.delivery_log_widget import DeliveryLogWidget
 from etcdmon_gui.ui.header_widget import HeaderWidget, clock
 from etcdmon_gui.ui.member_detail_widget import MemberDetailWidget, cluster_rows, member_rows
 from etcdmon_gui.ui.notification_banner import NotificationBanner
@@ -58,10 +59,12 @@ class MainWindow(QMainWindow):
     intervalRequested(str key, int seconds), pauseRequested(str key, bool paused),
     sweepRequested(str key): actions on the cluster shown.
     profilesRequested(): the user asked for the connection profiles.
+    channelsRequested(): the user asked for the notification channels.
     """
 
     connectRequested = Signal(object)
     profilesRequested = Signal()
+    channelsRequested = Signal()
     intervalRequested = Signal(str, int)
     pauseRequested = Signal(str, bool)
     sweepRequested = Signal(str)
@@ -87,6 +90,8 @@ class MainWindow(QMainWindow):
         self.bottom.setObjectName("bottomTabs")
         self.bottom.addTab(self.detail, "&Details")
         self.alerts_tab = self.bottom.addTab(self.alerts, "&Alerts")
+        self.deliveries = DeliveryLogWidget()
+        self.deliveries_tab = self.bottom.addTab(self.deliveries, "Deli&veries")
         self.alerts.firingCountChanged.connect(self._show_firing_count)
 
         self.right = QSplitter(Qt.Orientation.Vertical)
@@ -136,6 +141,8 @@ class MainWindow(QMainWindow):
         self.profiles_action = QAction("P&rofiles…", self)
         self.profiles_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
         self.profiles_action.triggered.connect(self.profilesRequested)
+        self.channels_action = QAction("&Notification channels…", self)
+        self.channels_action.triggered.connect(self.channelsRequested)
         self.about_action = QAction("&About", self)
         self.about_action.triggered.connect(self._show_about)
         self.quit_action = QAction("&Quit", self)
@@ -155,6 +162,7 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         file_menu.addAction(self.connect_action)
         file_menu.addAction(self.profiles_action)
+        file_menu.addAction(self.channels_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         monitor_menu = self.menuBar().addMenu("&Monitor")
@@ -199,6 +207,9 @@ class MainWindow(QMainWindow):
 
     def show_alerts_tab(self) -> None:
         self.bottom.setCurrentWidget(self.alerts)
+
+    def show_deliveries_tab(self) -> None:
+        self.bottom.setCurrentWidget(self.deliveries)
 
     # -- what the composition root calls --------------------------------------------
 

@@ -47,6 +47,7 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
 from etcdmon_gui.store.profiles import LoadResult, Profile, TLSSettings
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS, dot_icon
+from etcdmon_gui.ui.model_form import field_text, split_list
 from etcdmon_gui.units import fmt_ms
 
 if TYPE_CHECKING:
@@ -59,20 +60,9 @@ PRODUCTION_COLOUR = "#c62828"
 _TLS = (("ca", "CA certificate"), ("cert", "client certificate"), ("key", "client key"))
 
 
-def field_text(model: type[BaseModel], name: str) -> tuple[str, str]:
-    """A field's title and description (the description falls back to the title)."""
-    info = model.model_fields[name]
-    title = info.title or name.replace("_", " ").capitalize()
-    return title, info.description or title
-
-
 def _new_id() -> str:
     """A fresh profile id, made the way the model makes one."""
     return str(Profile.model_fields["id"].get_default(call_default_factory=True))
-
-
-def split_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def validation_messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:

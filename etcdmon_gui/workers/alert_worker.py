@@ -12,13 +12,14 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_engine import AlertEngine
 from etcdmon_gui.monitor.alert_rules import Rule, RulesError, load_rules
 from etcdmon_gui.store.history import AlertHistory
+from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class AlertWorker(QObject):
             thread.quit()
 
 
-class AlertHandle(QObject):
+class AlertHandle(ThreadOwner):
     """GUI-side owner of the alert worker and its thread.
 
     Signals: alertsChanged, alertEvents, rulesProblem (relayed into the GUI thread);
@@ -149,31 +150,14 @@ class AlertHandle(QObject):
     requestStop = Signal()
 
     def __init__(self, worker: AlertWorker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.worker = worker
-        self.qthread = QThread()
-        self.qthread.setObjectName("alerts")
-        worker.moveToThread(self.qthread)
+        super().__init__(worker, "alerts", parent)
         self.qthread.started.connect(worker.start)
-        worker.alertsChanged.connect(self.alertsChanged)
-        worker.alertEvents.connect(self.alertEvents)
-        worker.rulesProblem.connect(self.rulesProblem)
+        self.relay("alertsChanged", "alertEvents", "rulesProblem")
         self.requestSnapshot.connect(worker.on_snapshot)
         self.requestCluster.connect(worker.set_cluster)
         self.requestSilence.connect(worker.silence)
         self.requestAcknowledge.connect(worker.acknowledge)
         self.requestStop.connect(worker.stop)
-        self._down = False
 
-    def start(self) -> None:
-        self.qthread.start()
-
-    def shutdown(self, timeout_s: float = 5.0) -> bool:
-        if self._down:
-            return True
-        self._down = True
-        self.requestStop.emit()
-        ok = bool(self.qthread.wait(int(timeout_s * 1000)))
-        if not ok:
-            log.error("alert thread did not stop within %.1f s", timeout_s)
-        return ok
+    def _end_thread(self) -> None:
+        self.requestStop.emit()  # the worker closes the history, then quits its thread

@@ -9,13 +9,13 @@ directly except through queued signals, and never see the prober.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from typing import Protocol
 
-from PySide6.QtCore import QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +138,8 @@ class MonitorWorker(QObject):
             resource.close()
 
 
-class WorkerHandle(QObject):
-    """A worker with its thread, owned by the GUI thread; ``shutdown`` is idempotent.
+class WorkerHandle(ThreadOwner):
+    """A monitor worker with its thread, owned by the GUI thread.
 
     Signals:
         snapshotReady, sweepFailed, stateChanged: the worker's signals, re-emitted in
@@ -157,41 +157,21 @@ class WorkerHandle(QObject):
     requestStop = Signal()
 
     def __init__(self, worker: MonitorWorker, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(worker, f"monitor {worker.key}", parent)
         self.worker = worker
-        self.qthread = QThread()
-        self.qthread.setObjectName(f"monitor {worker.key}")
-        worker.moveToThread(self.qthread)
         self.qthread.started.connect(worker.start)
-        worker.snapshotReady.connect(self.snapshotReady)
-        worker.sweepFailed.connect(self.sweepFailed)
-        worker.stateChanged.connect(self.stateChanged)
+        self.relay("snapshotReady", "sweepFailed", "stateChanged")
         self.requestInterval.connect(worker.set_interval)
         self.requestPaused.connect(worker.set_paused)
         self.requestSweep.connect(worker.sweep_now)
         self.requestStop.connect(worker.stop)
-        self._down = False
 
     @property
     def key(self) -> str:
         return self.worker.key
 
-    def start(self) -> None:
-        self.qthread.start()
+    def _interrupt(self) -> None:
+        self.worker.abort()  # closes the connections: a sweep in progress ends now
 
-    def shutdown(self, timeout_s: float = 5.0) -> bool:
-        """Stop the worker and wait for its thread; True if it ended in time."""
-        if self._down:
-            return True
-        self._down = True
-        self.worker.abort()  # unblocks a sweep in progress
-        self.requestStop.emit()
-        t0 = time.monotonic()
-        ok = bool(self.qthread.wait(int(timeout_s * 1000)))
-        if not ok:
-            log.error("monitor thread for %s did not stop within %.1f s", self.key, timeout_s)
-        else:
-            log.debug("monitor thread for %s stopped in %.3f s", self.key,
-                      time.monotonic() - t0)
-            self.worker.deleteLater()
-        return ok
+    def _end_thread(self) -> None:
+        self.requestStop.emit()  # the worker stops its timer, then quits its thread

@@ -12,10 +12,9 @@ it in: results carry profiles (which hold no secret), snapshots and readable mes
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from etcdmon_gui.etcd.endpoints import read_file
 from etcdmon_gui.etcd.errors import EtcdError
@@ -29,6 +28,7 @@ from etcdmon_gui.store.profiles import (
     secret_fields,
 )
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
+from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
 
@@ -260,7 +260,7 @@ def _missing(profile: Profile, field: str, secrets: SecretStore) -> str:
             f"{secrets.info.name}: choose its file to import it")
 
 
-class ProfileServiceHandle(QObject):
+class ProfileServiceHandle(ThreadOwner):
     """The service with its thread, owned by the GUI thread; ``shutdown`` is idempotent.
 
     Signals:
@@ -283,21 +283,16 @@ class ProfileServiceHandle(QObject):
     requestTest = Signal(object, object, object, object)
 
     def __init__(self, service: ProfileService, parent: QObject | None = None) -> None:
-        super().__init__(parent)
+        super().__init__(service, "profiles", parent)
         self.service = service
-        self.qthread = QThread()
-        self.qthread.setObjectName("profiles")
-        service.moveToThread(self.qthread)
-        for name in ("present", "loaded", "saved", "deleted", "tested", "failed"):
-            getattr(service, name).connect(getattr(self, name))
+        self.relay("present", "loaded", "saved", "deleted", "tested", "failed")
         self.requestLoad.connect(service.load)
         self.requestSave.connect(service.save)
         self.requestDelete.connect(service.delete)
         self.requestTest.connect(service.test)
-        self._down = False
 
-    def start(self) -> None:
-        self.qthread.start()
+    def _interrupt(self) -> None:
+        self.service.abort()  # a connection test in progress ends now
 
     # -- requests (GUI thread) ----------------------------------------------------------
 
@@ -317,18 +312,3 @@ class ProfileServiceHandle(QObject):
              tls_files: Mapping[str, str] | None = None,
              secrets_from: str | None = None) -> None:
         self.requestTest.emit(profile, dict(secrets), dict(tls_files or {}), secrets_from)
-
-    def shutdown(self, timeout_s: float = 5.0) -> bool:
-        """End a test in progress, stop the thread and wait for it; True if it ended."""
-        if self._down:
-            return True
-        self._down = True
-        self.service.abort()
-        self.qthread.quit()
-        t0 = time.monotonic()
-        ok = bool(self.qthread.wait(int(timeout_s * 1000)))
-        if not ok:
-            log.error("profile thread did not stop within %.1f s", timeout_s)
-        else:
-            log.debug("profile thread stopped in %.3f s", time.monotonic() - t0)
-        return ok
