@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from etcdmon_gui import __version__
+from etcdmon_gui.bench_cli import add_bench_commands
 from etcdmon_gui.etcd.endpoints import (
     DEFAULT_TIMEOUT_S,
     ConnectionConfig,
@@ -340,6 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_profile_commands(sub)
     add_watch_command(sub, add_connection_options, cmd_watch)
+    add_bench_commands(sub, add_connection_options, connection_config)
 
     p = sub.add_parser("sandbox", help="run a local etcd cluster until Ctrl-C")
     p.add_argument("--members", type=int, default=3, help="number of members (default 3)")

@@ -1,1 +1,17 @@
-"""etcdmon_gui.bench"""
+"""Load generation and reports with etcd ``tools/benchmark`` semantics; no Qt.
+
+What a caller uses (the CLI in ``bench_cli``, later a GUI worker):
+
+- ``engine.Benchmark(config, spec, on_progress=...)``: ``run()`` (blocking) or
+  ``start()`` + ``wait()``; ``cancel()`` from any thread. Specs and results are the
+  frozen dataclasses of ``model.bench``.
+- ``checkperf``: ``etcdctl check perf`` presets (``PRESETS``, ``check_perf_spec``) and
+  verdict (``judge``).
+- ``report``: text like ``tools/benchmark``, JSON, per-second CSV.
+- ``safety``: the typed confirmation a production profile needs.
+
+Inside: ``wire`` (a lean HTTP/2 gRPC client on asyncio, the reason the load is fast),
+``hpack`` (its header coding), ``workloads`` (request bytes per workload), ``recorder``
+(latencies into an HdrHistogram and per-second points), ``limiter`` (Go's token
+bucket), ``control`` (auth, checks and cleanup on grpcio).
+"""
