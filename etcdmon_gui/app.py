@@ -24,7 +24,11 @@ from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from etcdmon_gui import __version__
-from etcdmon_gui.cli import UsageError, add_connection_options, connection_config
+from etcdmon_gui.connection_options import (
+    UsageError,
+    add_connection_options,
+    connection_config,
+)
 from etcdmon_gui.etcd.endpoints import (
     ConnectionConfig,
     TLSConfig,

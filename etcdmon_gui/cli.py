@@ -7,8 +7,6 @@ error is one readable line on stderr; no traceback unless ``--debug``.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import getpass
 import json
 import logging
 import signal
@@ -19,14 +17,10 @@ from typing import Any
 
 from etcdmon_gui import __version__
 from etcdmon_gui.bench_cli import add_bench_commands
-from etcdmon_gui.etcd.endpoints import (
-    DEFAULT_TIMEOUT_S,
-    ConnectionConfig,
-    TLSConfig,
-    from_environment,
-    parse_endpoints,
-    read_file,
-    split_user,
+from etcdmon_gui.connection_options import (
+    UsageError,
+    add_connection_options,
+    connection_config,
 )
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
@@ -39,103 +33,16 @@ from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.profile_cli import (
     CliError,
     add_profile_commands,
-    add_store_options,
     profile_store,
     secret_store,
 )
 from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
 from etcdmon_gui.store.profiles import ProfileStoreError
-from etcdmon_gui.store.profiles import connection_config as profile_connection_config
-from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
+from etcdmon_gui.store.secrets import SecretStoreError
 from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_seconds_as_ms
 from etcdmon_gui.watch_cli import add_watch_command, run_watch
 
 EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
-
-
-class UsageError(Exception):
-    pass
-
-
-# -- connection options shared by every command that talks to a cluster -------------
-
-
-def add_connection_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("connection (etcdctl-compatible; ETCDCTL_* variables also work)")
-    g.add_argument("--endpoints", help="comma-separated host:port or http(s)://host:port "
-                   "(default: $ETCDCTL_ENDPOINTS or 127.0.0.1:2379)")
-    g.add_argument("--cacert", help="CA bundle that signed the servers' certificates")
-    g.add_argument("--cert", help="client certificate (PEM)")
-    g.add_argument("--key", help="client private key (PEM)")
-    g.add_argument("--server-name", help="expected server name in the certificate (override)")
-    g.add_argument("--user", help="user name, or user:password")
-    g.add_argument("--password-stdin", action="store_true",
-                   help="read the password from the first line of standard input")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
-                   help="deadline for every call, seconds (default %(default)s)")
-    g.add_argument("--profile", help="connect with a saved profile (see `etcdmon profile`)")
-    add_store_options(p)
-
-
-def connection_config(args: argparse.Namespace) -> ConnectionConfig:
-    """Build the connection from a profile, or from flags falling back to etcdctl's
-    environment variables."""
-    if args.profile:
-        return _profile_config(args)
-    env = from_environment()
-
-    def pick(name: str) -> str | None:
-        value: str | None = getattr(args, name, None) or env.get(name)
-        return value
-    cacert, cert, key = pick("cacert"), pick("cert"), pick("key")
-    tls = None
-    if cacert or cert or key or args.server_name:
-        tls = TLSConfig(
-            ca=read_file(cacert, "CA certificate (--cacert)") if cacert else None,
-            cert=read_file(cert, "client certificate (--cert)") if cert else None,
-            key=read_file(key, "client key (--key)") if key else None,
-            server_name=args.server_name,
-        )
-    endpoints_text = pick("endpoints") or "127.0.0.1:2379"
-    if tls is not None:  # like etcdctl: TLS flags make bare host:port endpoints https
-        endpoints_text = ",".join(
-            e if "://" in e else f"https://{e.strip()}" for e in endpoints_text.split(",")
-        )
-    user, password = split_user(pick("user"))
-    if args.password_stdin:
-        if not user:
-            raise UsageError("--password-stdin needs --user NAME")
-        password = sys.stdin.readline().rstrip("\r\n")
-    elif user and password is None:
-        password = env.get("password")
-        if password is None:
-            if not sys.stdin.isatty():
-                raise UsageError(
-                    f"no password for user '{user}': use --user {user}:PASSWORD, "
-                    "--password-stdin or ETCDCTL_PASSWORD"
-                )
-            password = getpass.getpass(f"Password for {user}: ")
-    return ConnectionConfig(
-        endpoints=parse_endpoints(endpoints_text), tls=tls, user=user, password=password,
-        timeout_s=args.timeout,
-    )
-
-
-def _profile_config(args: argparse.Namespace) -> ConnectionConfig:
-    explicit = [f"--{n}" for n in ("endpoints", "cacert", "cert", "key", "user")
-                if getattr(args, n, None)]
-    if explicit:
-        raise UsageError(f"--profile cannot be combined with {', '.join(explicit)}")
-    profile = profile_store(args).get(args.profile)
-    secrets = secret_store(args)
-    if args.password_stdin:  # a one-off password instead of the stored one
-        if not profile.username:
-            raise UsageError(f"profile {profile.name!r} has no user for --password-stdin")
-        secrets = SecretStore.memory()
-        secrets.set(profile.id, "password", sys.stdin.readline().rstrip("\r\n"))
-    config = profile_connection_config(profile, secrets)
-    return dataclasses.replace(config, timeout_s=args.timeout) if (
-        args.timeout != DEFAULT_TIMEOUT_S) else config
 
 
 # -- output ---------------------------------------------------------------------------
