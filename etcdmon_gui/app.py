@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 from etcdmon_gui import __version__
+from etcdmon_gui.bench.checkperf import PRESETS, check_perf_spec
 from etcdmon_gui.connection_options import (
     UsageError,
     add_connection_options,
@@ -39,20 +40,28 @@ from etcdmon_gui.etcd.endpoints import (
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import Severity
+from etcdmon_gui.model.bench import BenchSpec, CheckPerfPreset
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.profile_cli import profile_store
 from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory
-from etcdmon_gui.store.profiles import Profile, ProfileStore, ProfileStoreError
+from etcdmon_gui.store.profiles import (
+    Profile,
+    ProfileStore,
+    ProfileStoreError,
+    user_rules_path,
+)
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import BackendInfo, SecretStore
+from etcdmon_gui.ui.bench_dialog import BenchDialog
 from etcdmon_gui.ui.channels_dialog import ChannelsDialog
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
+from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
 from etcdmon_gui.workers.channel_worker import (
     ChannelService,
     ChannelServiceHandle,
@@ -111,6 +120,12 @@ class Application(QObject):
             ProfileService(self.profiles, self.secrets), self)
         self.profile_dialog: ProfileManagerDialog | None = None
         self.channels_dialog: ChannelsDialog | None = None
+        # Per watched cluster: how to build its connection (the monitor's own factory)
+        # and, for a profile, the profile (name and tags for the production guard).
+        self.config_factories: dict[str, ConfigFactory] = {}
+        self.watched_profiles: dict[str, Profile] = {}
+        self.bench = BenchHandle(parent=self)  # its thread starts with the first run
+        self.bench_dialogs: dict[str, BenchDialog] = {}
         self._build_alerting(data_dir)
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
@@ -119,6 +134,7 @@ class Application(QObject):
         self.window.sweepRequested.connect(self._sweep_now)
         self.window.profilesRequested.connect(self.show_profiles)
         self.window.channelsRequested.connect(self.show_channels)
+        self.window.benchmarkRequested.connect(self.show_benchmark)
         self.window.set_about_details(describe_backend(self.secrets.info))
         qapp.aboutToQuit.connect(self.shutdown)
         self.profile_service.start()
@@ -150,6 +166,7 @@ class Application(QObject):
             return ClusterMonitor(probe, key), probe
 
         handle = WorkerHandle(MonitorWorker(key, factory, interval_s or self.interval_s), self)
+        self.config_factories[key] = make_config
         handle.snapshotReady.connect(self.window.show_snapshot)
         handle.snapshotReady.connect(self.alert_handle.requestSnapshot)
         handle.sweepFailed.connect(self.window.show_failure)
@@ -170,6 +187,7 @@ class Application(QObject):
     def connect_profile(self, profile: Profile) -> WorkerHandle:
         """Watch a saved profile; its files and secrets are read in the worker's thread."""
         secrets = self.secrets
+        self.watched_profiles.setdefault(f"profile:{profile.id}", profile)
         return self.watch(f"profile:{profile.id}", profile.name,
                           lambda: profile_connection_config(profile, secrets),
                           interval_s=profile.poll_interval_s,
@@ -210,6 +228,64 @@ class Application(QObject):
         self._raise(self.channels_dialog)
         return self.channels_dialog
 
+    # -- benchmark --------------------------------------------------------------------
+
+    def show_benchmark(self, key: str | None = None) -> BenchDialog | None:
+        """Open (or raise) the benchmark dialog of the cluster shown (or ``key``).
+
+        Refuses, in the status bar and a banner, when no cluster is shown.
+        """
+        key = key or self.window.current_key()
+        if key is None or key not in self.config_factories:
+            text = ("No cluster is shown: connect to one (File → Connect… or a profile) "
+                    "and select it, then choose Tools → Benchmark….")
+            self.window.statusBar().showMessage(f"Benchmark: {text}", 10_000)
+            self.window.notification_banner.show_notification("Benchmark", text,
+                                                              Severity.WARNING)
+            return None
+        dialog = self.bench_dialogs.get(key)
+        if dialog is None:
+            profile = self.watched_profiles.get(key)
+            title = profile.name if profile is not None else key
+            choices = {name: (p, check_perf_spec(p)) for name, p in PRESETS.items()}
+            dialog = BenchDialog(key, title, choices,
+                                 production_name=profile.name if profile is not None
+                                 and profile.production else None, parent=self.window)
+            dialog.startRequested.connect(
+                lambda spec, preset, typed, k=key: self._start_bench(k, spec, preset, typed))
+            dialog.cancelRequested.connect(self.bench.cancel)
+            dialog.exportRequested.connect(self.bench.export_csv)
+            self.bench.started.connect(dialog.show_started)
+            self.bench.progress.connect(dialog.show_progress)
+            self.bench.judged.connect(dialog.show_verdict)
+            self.bench.finished.connect(dialog.show_result)
+            self.bench.failed.connect(dialog.show_failed)
+            self.bench.exported.connect(dialog.show_exported)
+            self.bench.exportFailed.connect(dialog.show_export_failed)
+            self.bench_dialogs[key] = dialog
+        self._raise(dialog)
+        return dialog
+
+    def _start_bench(self, key: str, spec: BenchSpec, preset: CheckPerfPreset | None,
+                     typed: str) -> None:
+        dialog = self.bench_dialogs[key]
+        if self._shut:
+            return
+        if self.bench.busy:
+            other = self.bench_dialogs.get(self.bench.busy_key or "")
+            name = other.cluster_title if other is not None else self.bench.busy_key
+            dialog.show_refused(f"A benchmark of {name} is still running; one runs at a "
+                                "time.")
+            return
+        profile = self.watched_profiles.get(key)
+        request = BenchRequest(
+            key=key, spec=spec, make_config=self.config_factories[key],
+            profile_name=profile.name if profile is not None else "",
+            tags=tuple(profile.tags) if profile is not None else (),
+            typed=typed or None, check_preset=preset)
+        if self.bench.run(request):
+            dialog.show_queued(key)
+
     # -- sandbox ----------------------------------------------------------------------
 
     def start_sandbox(self, members: int) -> SandboxWorker:
@@ -233,11 +309,15 @@ class Application(QObject):
             return
         self._shut = True
         self.profile_service.service.abort()  # a connection test in progress ends now
+        self.bench.worker.abort()  # the load stops now; its cleanup runs in its thread
         for handle in self.workers.values():
             handle.worker.abort()  # all connections closed at once, sweeps end now
         for handle in self.workers.values():
             handle.shutdown()
         self.profile_service.shutdown()
+        self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
+        for dialog in self.bench_dialogs.values():
+            dialog.running = False  # nothing more will come; closing must not cancel
         self.channel_service.shutdown()  # before close(): no relayed delivery after this
         self.alert_handle.shutdown()
         self.dispatcher.close()
@@ -266,7 +346,8 @@ class Application(QObject):
         self.channel_service.load_history()
         history_path = data_dir / "history.sqlite3" if data_dir else None
         self.alert_handle = AlertHandle(
-            AlertWorker(lambda: AlertHistory(history_path), sinks=[self.dispatcher.notify]),
+            AlertWorker(lambda: AlertHistory(history_path), sinks=[self.dispatcher.notify],
+                        rules_path=(data_dir / "rules.yaml") if data_dir else user_rules_path()),
             self)
         self.tray = AlertTray(self)
         table = self.window.alerts

@@ -23,11 +23,12 @@ from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent
 from etcdmon_gui.model.delivery import DeliveryAttempt, DeliveryRecord, DeliveryStatus
 from etcdmon_gui.monitor.alert_engine import AlertEngine
-from etcdmon_gui.monitor.alert_rules import Rule, RulesError, load_rules, parse_duration
+from etcdmon_gui.monitor.alert_rules import RulesError, RulesFile, parse_duration
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.channels import adhoc_webhook
 from etcdmon_gui.notify.config import ChannelBase, secret_fields
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
+from etcdmon_gui.store.profiles import user_rules_path
 from etcdmon_gui.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
@@ -43,35 +44,6 @@ def format_event(event: AlertEvent) -> str:
             f"{where} fingerprint={a.fingerprint}: {a.summary}")
 
 
-class RulesFile:
-    """The rules in force, reloaded when the user's file changes."""
-
-    def __init__(self, path: Path | None, overrides: dict[str, dict[str, Any]],
-                 profile: str) -> None:
-        self.path, self.overrides, self.profile = path, overrides, profile
-        self._mtime = self._stat()
-        self.rules = load_rules(path, overrides, profile)  # raises: nothing to fall back on
-
-    def _stat(self) -> float | None:
-        try:
-            return self.path.stat().st_mtime if self.path else None
-        except OSError:
-            return None
-
-    def reload_if_changed(self) -> list[Rule] | None:
-        mtime = self._stat()
-        if mtime == self._mtime:
-            return None
-        self._mtime = mtime
-        try:
-            self.rules = load_rules(self.path, self.overrides, self.profile)
-        except RulesError as exc:
-            log.error("rules not reloaded, the previous rules stay in force:\n%s", exc)
-            return None
-        log.warning("reloaded rules from %s", self.path)
-        return self.rules
-
-
 def watch(config: ConnectionConfig, name: str, rules: RulesFile, interval_s: float,
           sinks: Sequence[Sink], stop: threading.Event) -> None:
     """Sweep and evaluate until ``stop`` is set; every event goes to every sink."""
@@ -80,8 +52,13 @@ def watch(config: ConnectionConfig, name: str, rules: RulesFile, interval_s: flo
         monitor = ClusterMonitor(probe, config.key)
         while not stop.is_set():
             started = time.monotonic()
-            changed = rules.reload_if_changed()
+            try:
+                changed = rules.reload_if_changed()
+            except RulesError as exc:
+                log.error("rules not reloaded, the previous rules stay in force:\n%s", exc)
+                changed = None
             if changed is not None:
+                log.warning("reloaded rules from %s", rules.path)
                 engine.set_rules(changed)
             snap = monitor.sweep()
             for event in engine.evaluate(snap, name):
@@ -99,7 +76,8 @@ def add_watch_command(sub: Any, add_connection_options: Callable[[argparse.Argum
     p = sub.add_parser("watch", help="monitor and alert without a GUI, until Ctrl-C")
     add_connection_options(p)
     p.add_argument("--interval", default="5s", help="time between sweeps (default 5s)")
-    p.add_argument("--rules", type=Path, help="rules YAML that changes the default rules")
+    p.add_argument("--rules", type=Path, help="rules YAML that changes the default rules "
+                   "(default: rules.yaml in the user config dir, if present)")
     p.add_argument("--webhook", action="append", default=[], metavar="URL",
                    help="also post each alert to this URL (Alertmanager webhook format)")
     p.set_defaults(func=run)
@@ -123,7 +101,7 @@ def run_watch(args: argparse.Namespace, config: ConnectionConfig, name: str,
         print(f"etcdmon: --interval must be between 1s and 1h, not {args.interval}",
               file=sys.stderr)
         return 2
-    rules = RulesFile(args.rules, overrides, name)
+    rules = RulesFile(args.rules or user_rules_path(), overrides, name)
     # One store for the run: the configured channels' secrets, read once, and the
     # --webhook URLs, which must not end up in the user's keyring.
     session = SecretStore.memory()

@@ -196,3 +196,32 @@ def load_rules(user_file: Path | None = None,
     if profile_overrides:
         rules = apply_overrides(rules, profile_overrides, f"profile {profile_name}")
     return rules
+
+
+class RulesFile:
+    """The rules in force for one cluster, reloaded when the user's file changes.
+
+    ``reload_if_changed`` returns the new rules, ``None`` when nothing changed, or
+    raises ``RulesError`` for a malformed new version, in which case ``rules`` keeps the
+    previous ones: the caller reports the error and carries on.
+    """
+
+    def __init__(self, path: Path | None, overrides: Mapping[str, Mapping[str, Any]],
+                 profile: str) -> None:
+        self.path, self.overrides, self.profile = path, overrides, profile
+        self._mtime = self._stat()
+        self.rules = load_rules(path, overrides, profile)  # raises: nothing to fall back on
+
+    def _stat(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime if self.path else None
+        except OSError:
+            return None
+
+    def reload_if_changed(self) -> list[Rule] | None:
+        mtime = self._stat()
+        if mtime == self._mtime:
+            return None
+        self._mtime = mtime
+        self.rules = load_rules(self.path, self.overrides, self.profile)
+        return self.rules

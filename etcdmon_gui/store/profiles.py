@@ -50,6 +50,11 @@ def default_path() -> Path:
     return config_dir() / "profiles.yaml"
 
 
+def user_rules_path() -> Path:
+    """Where the user changes alert rules (read if it exists)."""
+    return config_dir() / "rules.yaml"
+
+
 class TLSSettings(BaseModel):
     """How to verify the servers and identify ourselves. Files are referenced by path,
     or imported into the keyring (then the ``*_in_keyring`` flag is set)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -17,14 +18,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from etcdmon_gui.model.alerts import Alert, AlertEvent
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_engine import AlertEngine
-from etcdmon_gui.monitor.alert_rules import Rule, RulesError, load_rules
+from etcdmon_gui.monitor.alert_rules import RulesError, RulesFile
 from etcdmon_gui.store.history import AlertHistory
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
 
 Sink = Callable[[AlertEvent], object]
-RulesLoader = Callable[[Mapping[str, Mapping[str, Any]], str], list[Rule]]
 
 
 class AlertWorker(QObject):
@@ -40,12 +40,13 @@ class AlertWorker(QObject):
     rulesProblem = Signal(str)
 
     def __init__(self, history_factory: Callable[[], AlertHistory | None],
-                 sinks: Sequence[Sink] = (), rules_loader: RulesLoader | None = None) -> None:
+                 sinks: Sequence[Sink] = (), rules_path: Path | None = None) -> None:
         super().__init__()
         self._history_factory = history_factory
         self._history: AlertHistory | None = None
         self._sinks = list(sinks)
-        self._load = rules_loader or (lambda overrides, name: load_rules(None, overrides, name))
+        self._rules_path = rules_path  # the user's rules.yaml (None: defaults only)
+        self._rules: dict[str, RulesFile] = {}
         self._engines: dict[str, AlertEngine] = {}
         self._names: dict[str, str] = {}
         self._overrides: dict[str, Mapping[str, Mapping[str, Any]]] = {}
@@ -69,15 +70,20 @@ class AlertWorker(QObject):
         self._overrides[key] = overrides if isinstance(overrides, Mapping) else {}
 
     def _engine(self, key: str) -> AlertEngine | None:
+        """The cluster's engine, its rules refreshed when the user's file changed."""
         engine = self._engines.get(key)
-        if engine is None:
-            try:
-                rules = self._load(self._overrides.get(key, {}), self._names.get(key, key))
-            except RulesError as exc:
-                self.rulesProblem.emit(str(exc))
-                return None
-            engine = self._engines[key] = AlertEngine(rules)
-            engine.restore([a for a in self._restored if a.cluster == key])
+        try:
+            if engine is None:
+                source = RulesFile(self._rules_path, self._overrides.get(key, {}),
+                                   self._names.get(key, key))
+                self._rules[key] = source
+                engine = self._engines[key] = AlertEngine(source.rules)
+                engine.restore([a for a in self._restored if a.cluster == key])
+            elif (changed := self._rules[key].reload_if_changed()) is not None:
+                engine.set_rules(changed)
+        except RulesError as exc:
+            self.rulesProblem.emit(f"{exc}\nThe previous rules stay in force."
+                                   if engine is not None else str(exc))
         return engine
 
     @Slot(object)

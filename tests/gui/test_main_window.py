@@ -194,3 +194,13 @@ def test_alert_table_and_tray_follow_a_firing_alert(app: Application, qtbot: QtB
     qtbot.waitUntil(lambda: down_alert(AlertState.RESOLVED), timeout=15_000)
     assert app.tray.worst_severity() is None
     assert app.window.bottom.tabText(app.window.alerts_tab) == "&Alerts"
+
+
+def test_a_malformed_rules_file_is_reported_in_the_window(app: Application, qtbot: QtBot,
+                                                         tmp_path: Path) -> None:
+    (tmp_path / "rules.yaml").write_text("rules:\n- name: etcdNoLeader\n  severity: loud\n")
+    app.watch_config(config(f"127.0.0.1:{free_ports(1)[0]}", timeout_s=0.5))
+    banner = app.window.notification_banner
+    qtbot.waitUntil(lambda: banner.isVisible(), timeout=10_000)
+    text = banner.message.text()
+    assert "rules.yaml: rule etcdNoLeader: field severity" in text

@@ -197,3 +197,24 @@ def test_windowed_signals(clock: Clock) -> None:
     # 50 % failing now, 0 % before: 25 % over the 5-minute window.
     (event,) = engine.evaluate(snap(clock.t, [bad]))
     assert event.alert.value == pytest.approx(25.0)
+
+
+def test_rules_file_reloads_and_keeps_the_previous_rules_when_broken(tmp_path: Path) -> None:
+    import os
+
+    from etcdmon_gui.monitor.alert_rules import RulesFile
+
+    user = tmp_path / "rules.yaml"
+    user.write_text("rules:\n- name: etcdMembersDown\n  for: 30s\n")
+    source = RulesFile(user, {}, "prod")
+    assert {r.name: r for r in source.rules}["etcdMembersDown"].for_s == 30
+    assert source.reload_if_changed() is None  # unchanged file: nothing to do
+    user.write_text("rules:\n- name: etcdMembersDown\n  for: 2m\n")
+    os.utime(user, (1, 1))  # a different mtime, however fast the test runs
+    changed = source.reload_if_changed()
+    assert changed is not None and {r.name: r for r in changed}["etcdMembersDown"].for_s == 120
+    user.write_text("rules:\n- name: etcdMembersDown\n  for: never\n")
+    os.utime(user, (2, 2))
+    with pytest.raises(RulesError, match="'never' is not a duration"):
+        source.reload_if_changed()
+    assert {r.name: r for r in source.rules}["etcdMembersDown"].for_s == 120  # kept
