@@ -37,6 +37,8 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--cert", help="client certificate (PEM)")
     g.add_argument("--key", help="client private key (PEM)")
     g.add_argument("--server-name", help="expected server name in the certificate (override)")
+    g.add_argument("--insecure-skip-tls-verify", action="store_true",
+                   help="accept any server certificate (INSECURE; flagged in every result)")
     g.add_argument("--user", help="user name, or user:password")
     g.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
@@ -58,12 +60,14 @@ def connection_config(args: argparse.Namespace) -> ConnectionConfig:
         return value
     cacert, cert, key = pick("cacert"), pick("cert"), pick("key")
     tls = None
-    if cacert or cert or key or args.server_name:
+    insecure = bool(getattr(args, "insecure_skip_tls_verify", False))
+    if cacert or cert or key or args.server_name or insecure:
         tls = TLSConfig(
             ca=read_file(cacert, "CA certificate (--cacert)") if cacert else None,
             cert=read_file(cert, "client certificate (--cert)") if cert else None,
             key=read_file(key, "client key (--key)") if key else None,
             server_name=args.server_name,
+            insecure_skip_verify=insecure,
         )
     endpoints_text = pick("endpoints") or "127.0.0.1:2379"
     if tls is not None:  # like etcdctl: TLS flags make bare host:port endpoints https

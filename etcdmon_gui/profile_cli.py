@@ -78,7 +78,8 @@ def secret_store(args: argparse.Namespace, *, need_persistent: bool = False) -> 
 
 def _tls_from_args(args: argparse.Namespace, base: TLSSettings | None) -> TLSSettings | None:
     given = {w: getattr(args, w) for w in ("cacert", "cert", "key")}
-    if not any(given.values()) and args.server_name is None:
+    unchanged = args.server_name is None and args.insecure_skip_tls_verify is None
+    if not any(given.values()) and unchanged:
         return base
     fields: dict[str, Any] = base.model_dump() if base else {}
     for what, flag in (("ca", "cacert"), ("cert", "cert"), ("key", "key")):
@@ -87,6 +88,8 @@ def _tls_from_args(args: argparse.Namespace, base: TLSSettings | None) -> TLSSet
             fields[f"{what}_in_keyring"] = bool(args.import_tls)
     if args.server_name is not None:
         fields["server_name"] = args.server_name or None
+    if args.insecure_skip_tls_verify is not None:
+        fields["insecure_skip_verify"] = args.insecure_skip_tls_verify
     return TLSSettings(**fields)
 
 
@@ -268,6 +271,8 @@ def add_profile_commands(sub: Any) -> None:
         p.add_argument("--cert")
         p.add_argument("--key")
         p.add_argument("--server-name")
+        p.add_argument("--insecure-skip-tls-verify", action=argparse.BooleanOptionalAction,
+                       default=None, help="accept any server certificate (INSECURE)")
         p.add_argument("--import-tls", action="store_true",
                        help="copy the TLS files into the keyring instead of referencing them")
         p.add_argument("--user", help="user name (no password here: use --password-stdin)")

@@ -95,12 +95,15 @@ def parse_endpoints(text: str | list[str] | tuple[str, ...]) -> tuple[Endpoint, 
 
 @dataclass(frozen=True, slots=True)
 class TLSConfig:
-    """TLS material as bytes; the server's certificate is always verified."""
+    """TLS material as bytes. The server's certificate is verified unless
+    ``insecure_skip_verify`` is set explicitly (then each member's certificate is taken
+    as presented, and every snapshot carries a warning saying so)."""
 
     ca: bytes | None = None
     cert: bytes | None = None
     key: bytes | None = field(default=None, repr=False)
     server_name: str | None = None  # override for SNI and the certificate's host name
+    insecure_skip_verify: bool = False
 
     def __post_init__(self) -> None:
         if (self.cert is None) != (self.key is None):

@@ -35,10 +35,11 @@ from etcdmon_gui.etcd.errors import (
     DeadlineError,
     EtcdError,
     PermissionDeniedError,
+    UnreachableError,
     from_rpc_error,
 )
 from etcdmon_gui.etcd.metrics_scrape import MetricsError, MetricsScraper
-from etcdmon_gui.etcd.tls_inspect import client_cert_info, inspect_server
+from etcdmon_gui.etcd.tls_inspect import cert_info, client_cert_info, inspect_server
 from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import RawScrape
 from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep, StatusAnswer
@@ -159,13 +160,36 @@ class ClusterProbe:
                     ("grpc.max_reconnect_backoff_ms", 2_000),
                     *tls_mod.grpc_options(self._tls),
                 ]
-                if ep.secure:
+                if ep.secure and self._tls is not None and self._tls.insecure_skip_verify:
+                    creds, name = self._pinned(ep)
+                    options.append(("grpc.ssl_target_name_override", name))
+                    ch = grpc.secure_channel(ep.target, creds, options=options)
+                elif ep.secure:
                     assert self._grpc_creds is not None
                     ch = grpc.secure_channel(ep.target, self._grpc_creds, options=options)
                 else:
                     ch = grpc.insecure_channel(ep.target, options=options)
                 self._channels[ep.url] = ch
             return ch
+
+    def _pinned(self, ep: Endpoint) -> tuple[grpc.ChannelCredentials, str]:
+        """insecure-skip-verify: trust exactly the certificate the member presents now.
+
+        gRPC cannot switch verification off; pinning the presented certificate as the
+        only root, under the name it carries, is the equivalent.
+        """
+        assert self._tls is not None
+        try:
+            pem = tls_mod.fetch_server_certificate(ep.host, ep.port, self._tls,
+                                                   self.config.timeout_s)
+        except (OSError, ValueError) as exc:
+            raise UnreachableError(f"cannot read the certificate of {ep.target}: "
+                                   f"{exc}") from None
+        leaf = cert_info(pem)
+        name = self._tls.server_name or next(iter(leaf.sans), None) or ep.host
+        creds = grpc.ssl_channel_credentials(root_certificates=pem, private_key=self._tls.key,
+                                             certificate_chain=self._tls.cert)
+        return creds, name
 
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
         return (("token", self._token),) if self._token else None
@@ -210,12 +234,14 @@ class ClusterProbe:
     # -- the sweep ------------------------------------------------------------------
 
     def warnings(self) -> tuple[str, ...]:
+        found = []
         if self.config.password and any(not e.secure for e in self.config.endpoints):
-            return (
-                "the password and auth token travel unencrypted over plain http; "
-                "use https:// endpoints with --cacert",
-            )
-        return ()
+            found.append("the password and auth token travel unencrypted over plain http; "
+                         "use https:// endpoints with --cacert")
+        if self._tls is not None and self._tls.insecure_skip_verify:
+            found.append("TLS certificates are NOT verified (insecure-skip-verify): anyone "
+                         "between you and the cluster could pose as it")
+        return tuple(found)
 
     def sweep(self) -> RawSweep:
         started_wall, t0 = time.time(), time.perf_counter()

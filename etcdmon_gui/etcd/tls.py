@@ -8,6 +8,7 @@ reads them, then removed.
 from __future__ import annotations
 
 import os
+import socket
 import ssl
 import tempfile
 from pathlib import Path
@@ -58,4 +59,23 @@ def ssl_context(tls: TLSConfig | None) -> ssl.SSLContext:
                         "the client key does not match the client certificate"
                     ) from None
                 raise ConfigError(f"cannot load the client certificate/key: {reason}") from None
+    if tls.insecure_skip_verify:  # chosen explicitly by the user, and flagged
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def fetch_server_certificate(host: str, port: int, tls: TLSConfig, timeout: float) -> bytes:
+    """The PEM certificate a server presents, unverified (for insecure-skip-verify).
+
+    The client certificate is presented too, since a server that requires one may
+    otherwise refuse the handshake before showing its own.
+    """
+    ctx = ssl_context(TLSConfig(ca=tls.ca, cert=tls.cert, key=tls.key,
+                                server_name=tls.server_name, insecure_skip_verify=True))
+    with socket.create_connection((host, port), timeout=timeout) as sock, \
+            ctx.wrap_socket(sock, server_hostname=tls.server_name or host) as tls_sock:
+        der = tls_sock.getpeercert(binary_form=True)
+    if der is None:
+        raise ssl.SSLError("the server presented no certificate")
+    return ssl.DER_cert_to_PEM_cert(der).encode("ascii")

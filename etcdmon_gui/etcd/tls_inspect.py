@@ -10,6 +10,7 @@ becomes the ``error`` of a ``CertCheck``. Key material is never read, logged or 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import socket
 import ssl
@@ -276,7 +277,10 @@ def inspect_server(endpoint: Endpoint, tls: TLSConfig | None, timeout: float) ->
         return CertCheck(endpoint.url, chain, verified=False, error=error, checked_at=checked_at)
 
     try:
-        verifying = ssl_context(tls)
+        # Always try to verify, even for a connection told to skip it: this check is
+        # where the user learns what that setting hides.
+        verifying = ssl_context(dataclasses.replace(tls, insecure_skip_verify=False)
+                                if tls is not None else None)
     except ConfigError as exc:
         return failed(str(exc))
     try:

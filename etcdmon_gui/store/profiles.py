@@ -68,6 +68,10 @@ class TLSSettings(BaseModel):
     ca_in_keyring: bool = Field(False, title="CA imported into the keyring")
     cert_in_keyring: bool = Field(False, title="Client certificate imported into the keyring")
     key_in_keyring: bool = Field(False, title="Client key imported into the keyring")
+    insecure_skip_verify: bool = Field(
+        False, title="Skip certificate verification (INSECURE)",
+        description="Accept any certificate the servers present; off unless chosen, and "
+                    "flagged wherever the cluster is shown")
     server_name: str | None = Field(None, title="Server name override",
                                     description="Name expected in the servers' certificates")
 
@@ -425,7 +429,8 @@ def connection_config(profile: Profile, secrets: SecretStore) -> ConnectionConfi
 
         tls = TLSConfig(ca=material("ca", "CA certificate"),
                         cert=material("cert", "client certificate"),
-                        key=material("key", "client key"), server_name=t.server_name)
+                        key=material("key", "client key"), server_name=t.server_name,
+                        insecure_skip_verify=t.insecure_skip_verify)
     password = None
     if profile.username:
         password = secrets.get(profile.id, "password")

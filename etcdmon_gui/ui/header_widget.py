@@ -55,6 +55,10 @@ class HeaderWidget(QWidget):
         self.alarms = QLabel("-")
         self.last = QLabel("-")
         self.banner = BannerWidget()
+        self.warnings = QLabel()  # insecure settings: never silent while they apply
+        self.warnings.setWordWrap(True)
+        self.warnings.setStyleSheet("color: #b45309; font-weight: bold;")
+        self.warnings.hide()
 
         facts = QGridLayout()
         for col, (title, value) in enumerate(
@@ -70,6 +74,7 @@ class HeaderWidget(QWidget):
         top.addWidget(self.verdict)
         text = QVBoxLayout()
         text.addWidget(self.reason)
+        text.addWidget(self.warnings)
         text.addLayout(facts)
         top.addLayout(text, 1)
         lay = QVBoxLayout(self)
@@ -88,6 +93,7 @@ class HeaderWidget(QWidget):
 
     def clear(self) -> None:
         self._set_chip(None)
+        self.warnings.hide()
         self.reason.setText("Waiting for the first sweep…")
         for label in (self.leader, self.quorum, self.alarms, self.last):
             label.setText("-")
@@ -95,6 +101,8 @@ class HeaderWidget(QWidget):
 
     def show_snapshot(self, snap: ClusterSnapshot, interval_s: int) -> None:
         self._set_chip(snap.verdict)
+        self.warnings.setText("\n".join(f"⚠ {w}" for w in snap.warnings))
+        self.warnings.setVisible(bool(snap.warnings))
         if snap.reasons:
             more = f" (+{len(snap.reasons) - 1} more)" if len(snap.reasons) > 1 else ""
             self.reason.setText(snap.reasons[0] + more)

@@ -202,6 +202,9 @@ class ProfileManagerDialog(QDialog):
         self.endpoints.setPlaceholderText("10.0.0.1:2379, https://etcd-2.example:2379")
         self.tls_rows = {what: _TLSRow(what, self) for what, _ in _TLS}
         self.server_name = QLineEdit()
+        self.insecure = QCheckBox(field_text(TLSSettings, "insecure_skip_verify")[0])
+        self.insecure.setToolTip(field_text(TLSSettings, "insecure_skip_verify")[1])
+        self.insecure.toggled.connect(self._style_insecure)
         self.username = QLineEdit()
         self.password = QLineEdit()
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
@@ -224,6 +227,7 @@ class ProfileManagerDialog(QDialog):
                 "secrets; the file is no longer needed")
             row.import_box.toggled.connect(self._update_placeholders)
         self._row(TLSSettings, "server_name", self.server_name)
+        self.form.addRow("", self.insecure)
         self._row(Profile, "username", self.username)
         password_label = QLabel("Password")
         password_label.setBuddy(self.password)
@@ -236,7 +240,7 @@ class ProfileManagerDialog(QDialog):
         for edit in (self.name, self.endpoints, self.server_name, self.username,
                      self.password, self.tags, *(r.path for r in self.tls_rows.values())):
             edit.textEdited.connect(self._changed)
-        for box in (r.import_box for r in self.tls_rows.values()):
+        for box in (*(r.import_box for r in self.tls_rows.values()), self.insecure):
             box.toggled.connect(self._changed)
         self.poll.valueChanged.connect(self._changed)
         self.username.textEdited.connect(self._update_placeholders)
@@ -453,6 +457,11 @@ class ProfileManagerDialog(QDialog):
             self._set_status(f"Deleting “{profile.name}”…")
             self.deleteRequested.emit(profile.name)
 
+    def _style_insecure(self, on: bool) -> None:
+        """Skipping verification is never quiet: the box turns red while it is ticked."""
+        self.insecure.setStyleSheet(f"color: {PRODUCTION_COLOUR}; font-weight: bold;"
+                                    if on else "")
+
     # -- form actions --------------------------------------------------------------------
 
     def form_result(self) -> FormResult | None:
@@ -471,6 +480,8 @@ class ProfileManagerDialog(QDialog):
                 tls[f"{what}_file"] = path
         if self.server_name.text().strip():
             tls["server_name"] = self.server_name.text().strip()
+        if self.insecure.isChecked():
+            tls["insecure_skip_verify"] = True
         base: dict[str, Any] = (self._editing.model_dump() if self._editing else {})
         base.update(
             id=self._form_id, name=self.name.text().strip(),
@@ -576,6 +587,8 @@ class ProfileManagerDialog(QDialog):
                 row.path.setText((getattr(tls, f"{what}_file") or "") if tls else "")
                 row.import_box.setChecked(bool(tls and getattr(tls, f"{what}_in_keyring")))
             self.server_name.setText((tls.server_name or "") if tls else "")
+            self.insecure.setChecked(bool(tls and tls.insecure_skip_verify))
+            self._style_insecure(self.insecure.isChecked())
             self.username.setText((profile.username or "") if profile else "")
             self.password.clear()
             self.poll.setValue(profile.poll_interval_s if profile else

@@ -154,3 +154,18 @@ def test_password_auth_over_tls(etcd_binary: Path, certs: Pki) -> None:
         assert snap.warnings == ()  # type: ignore[attr-defined]
         bad = sweep(sandbox.endpoints[0], tls=tls, user="root", password="wrong")
         assert "authentication failed for user 'root'" in bad.error  # type: ignore[attr-defined]
+
+
+def test_insecure_skip_verify_connects_and_says_so(tls_cluster: Sandbox, certs: Pki) -> None:
+    stranger_ca = trustme.CA().cert_pem.bytes()  # not the CA that signed the servers
+    verified = sweep(tls_cluster.endpoints[0], tls=certs.tls(ca=stranger_ca))
+    assert verified.verdict == Verdict.UNREACHABLE  # type: ignore[attr-defined]
+    snap = sweep(tls_cluster.endpoints[0],
+                 tls=certs.tls(ca=stranger_ca, insecure_skip_verify=True))
+    assert snap.verdict == Verdict.HEALTHY, snap.reasons  # type: ignore[attr-defined]
+    assert len(snap.members) == 3  # type: ignore[attr-defined]
+    warnings = snap.warnings  # type: ignore[attr-defined]
+    assert any("NOT verified" in w and "insecure-skip-verify" in w for w in warnings)
+    # What the servers present is still shown, and not as verified.
+    checks = [m.server_cert for m in snap.members]  # type: ignore[attr-defined]
+    assert all(c is not None and not c.verified and c.leaf is not None for c in checks)

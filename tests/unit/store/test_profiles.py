@@ -31,7 +31,8 @@ def test_round_trip_and_file_mode(store: ProfileStore) -> None:
     prod = Profile(name="prod", endpoints=["https://10.0.0.1:2379", "10.0.0.2:2379"],
                    username="root", tags=["production"], poll_interval_s=10,
                    tls=TLSSettings(ca_file="/etc/etcd/ca.pem", cert_in_keyring=True,
-                                   key_in_keyring=True, server_name="etcd.internal"))
+                                   key_in_keyring=True, server_name="etcd.internal",
+                                   insecure_skip_verify=True))
     store.add(prod)
     store.add(Profile(name="dev", endpoints=["127.0.0.1:2379"]))
     loaded = store.load()
