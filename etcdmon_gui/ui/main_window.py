@@ -60,11 +60,13 @@ class MainWindow(QMainWindow):
     sweepRequested(str key): actions on the cluster shown.
     profilesRequested(): the user asked for the connection profiles.
     channelsRequested(): the user asked for the notification channels.
+    benchmarkRequested(): the user asked to benchmark the cluster shown (``current_key``).
     """
 
     connectRequested = Signal(object)
     profilesRequested = Signal()
     channelsRequested = Signal()
+    benchmarkRequested = Signal()
     intervalRequested = Signal(str, int)
     pauseRequested = Signal(str, bool)
     sweepRequested = Signal(str)
@@ -143,6 +145,11 @@ class MainWindow(QMainWindow):
         self.profiles_action.triggered.connect(self.profilesRequested)
         self.channels_action = QAction("&Notification channels…", self)
         self.channels_action.triggered.connect(self.channelsRequested)
+        self.benchmark_action = QAction("&Benchmark…", self)
+        self.benchmark_action.setShortcut(QKeySequence("Ctrl+B"))
+        self.benchmark_action.setToolTip("Load the cluster shown and measure throughput "
+                                         "and latency")
+        self.benchmark_action.triggered.connect(self.benchmarkRequested)
         self.about_action = QAction("&About", self)
         self.about_action.triggered.connect(self._show_about)
         self.quit_action = QAction("&Quit", self)
@@ -168,6 +175,8 @@ class MainWindow(QMainWindow):
         monitor_menu = self.menuBar().addMenu("&Monitor")
         monitor_menu.addAction(self.pause_action)
         monitor_menu.addAction(self.sweep_action)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.addAction(self.benchmark_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
 
@@ -226,6 +235,10 @@ class MainWindow(QMainWindow):
         self.tree.add_cluster(key, title)
         if self._current is None:
             self._select_cluster(key)
+
+    def current_key(self) -> str | None:
+        """The key of the cluster shown, if any."""
+        return self._current
 
     def charts(self, key: str) -> ChartsWidget:
         return self._views[key].charts
