@@ -53,12 +53,18 @@ from etcdmon_gui.store.profiles import (
     user_rules_path,
 )
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
-from etcdmon_gui.store.secrets import BackendInfo, SecretStore
+from etcdmon_gui.store.secrets import (
+    BackendInfo,
+    SecretStore,
+    SecretStoreError,
+    secrets_file_path,
+)
 from etcdmon_gui.ui.bench_dialog import BenchDialog
 from etcdmon_gui.ui.channels_dialog import ChannelsDialog
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
+from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
 from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
@@ -373,6 +379,37 @@ class Application(QObject):
         self.window.show_alerts_tab()
 
 
+DialogFactory = Callable[[str, bool], SecretBackendDialog]
+
+
+def choose_secret_store(kind: str, *, ask: bool = True,
+                        dialog_factory: DialogFactory | None = None) -> SecretStore:
+    """The store for this session: the OS keyring, or, when there is none (or the user
+    asked for ``--secrets encrypted-file``), what the user picks in a dialog: the
+    encrypted file (master password asked until it opens the file) or memory."""
+    if kind == "memory":
+        return SecretStore.memory()
+    if kind != "encrypted-file":
+        store = SecretStore.system()
+        if store.info.persistent or not ask:
+            return store
+        problem = store.info.problem or "No OS keyring is usable."
+    else:
+        problem = "Secrets are kept in an encrypted file: type its master password."
+    make = dialog_factory or (lambda text, file_only: SecretBackendDialog(
+        text, file_only=file_only))
+    dialog = make(problem, kind == "encrypted-file")
+    path = secrets_file_path()
+    while dialog.exec() == SecretBackendDialog.DialogCode.Accepted:
+        if not dialog.use_file():
+            return SecretStore.memory()
+        try:
+            return SecretStore.encrypted_file(path, dialog.master_password())
+        except SecretStoreError as exc:
+            dialog.show_error(str(exc))
+    return SecretStore.memory()  # dismissed: nothing is stored beyond this session
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etcdmon-gui", description="Watch etcd clusters.")
     parser.add_argument("--version", action="version", version=f"etcdmon-gui {__version__}")
@@ -408,7 +445,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     qapp.setOrganizationName("etcdmon")
     app = Application(qapp, QSettings(), interval_s=max(1, min(60, args.interval)),
                       profiles=profile_store(args),
-                      secrets=SecretStore.memory() if args.secrets == "memory" else None)
+                      secrets=choose_secret_store(args.secrets, ask=not args.screenshot))
     if args.sandbox:
         app.start_sandbox(args.members)
     if profile is not None:

@@ -18,11 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from etcdmon_gui.etcd.endpoints import read_file
 from etcdmon_gui.store.profiles import (
-    APP_NAME,
     Profile,
     ProfileStore,
     ProfileStoreError,
@@ -31,7 +28,7 @@ from etcdmon_gui.store.profiles import (
     parse_document,
     secret_fields,
 )
-from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
+from etcdmon_gui.store.secrets import SecretStore, SecretStoreError, secrets_file_path
 
 
 class CliError(Exception):
@@ -64,8 +61,7 @@ def secret_store(args: argparse.Namespace, *, need_persistent: bool = False) -> 
                 raise CliError("the encrypted secrets file needs its master password: set "
                                "ETCDMON_MASTER_PASSWORD or run interactively")
             master = getpass.getpass("Master password for etcdmon's secrets file: ")
-        path = platformdirs.user_data_path(APP_NAME) / "secrets.cfg"
-        store = SecretStore.encrypted_file(path, master)
+        store = SecretStore.encrypted_file(secrets_file_path(), master)
     else:
         store = SecretStore.system()
     if need_persistent and not store.info.persistent:

@@ -21,6 +21,7 @@ from pathlib import Path
 import keyring
 import keyring.backend
 import keyring.errors
+import platformdirs
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,11 @@ _OS_KEYRINGS = (
     "keyring.backends.macOS",
     "keyring.backends.Windows",
 )
+
+
+def secrets_file_path() -> Path:
+    """The encrypted secrets file (keyrings.cryptfile), used when the user chooses it."""
+    return platformdirs.user_data_path("etcdmon-gui") / "secrets.cfg"
 
 
 class SecretStoreError(Exception):
