@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -410,6 +411,18 @@ def choose_secret_store(kind: str, *, ask: bool = True,
     return SecretStore.memory()  # dismissed: nothing is stored beyond this session
 
 
+def stop_on_signals(qapp: QApplication) -> QTimer:
+    """Ctrl-C, SIGTERM and a closed terminal end the app through its normal shutdown, so
+    the sandbox's etcd processes go with it. Python runs signal handlers only when it
+    gets control, which a short timer gives it while Qt's loop runs."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, lambda *_: qapp.quit())
+    tick = QTimer(qapp)
+    tick.timeout.connect(lambda: None)
+    tick.start(250)
+    return tick
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etcdmon-gui", description="Watch etcd clusters.")
     parser.add_argument("--version", action="version", version=f"etcdmon-gui {__version__}")
@@ -445,7 +458,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     qapp.setOrganizationName("etcdmon")
     app = Application(qapp, QSettings(), interval_s=max(1, min(60, args.interval)),
                       profiles=profile_store(args),
-                      secrets=choose_secret_store(args.secrets, ask=not args.screenshot))
+                      # A sandbox needs no secret: ask only when someone may store one.
+                      secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or
+                                                                         args.sandbox)))
     if args.sandbox:
         app.start_sandbox(args.members)
     if profile is not None:
@@ -463,6 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             qapp.exit(0 if ok else 1)
 
         QTimer.singleShot(int(args.after * 1000), snap)
+    stop_on_signals(qapp)
     code = qapp.exec()
     app.shutdown()
     # Destroy the window (and pyqtgraph's items) while Python is still whole: left to

@@ -23,7 +23,7 @@ class SecretBackendDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Where should etcdmon keep passwords and keys?")
-        intro = QLabel(problem)
+        intro = QLabel(problem[:1].upper() + problem[1:])
         intro.setWordWrap(True)
         self.encrypted = QRadioButton("In an &encrypted file, unlocked with a master password")
         self.memory = QRadioButton("For this &session only (forgotten when etcdmon-gui exits)")

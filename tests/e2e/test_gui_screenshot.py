@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtGui import QImage
@@ -36,6 +38,35 @@ def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
                for y in range(0, image.height(), step)}
     assert len(colours) > 50, f"only {len(colours)} colours: the window looks blank"
     # The sandbox's etcd processes (data dirs under TMPDIR) went away with the app.
+    assert list(tmp_path.glob("etcdmon-sandbox-*")) == []
+    leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
+    assert leftover.stdout == ""
+
+
+def test_sigterm_shuts_down_cleanly_and_takes_the_sandbox_along(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "ETCDMON_ETCD_BIN": str(find_binary(VERSIONS[0])),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "TMPDIR": str(tmp_path),
+    }
+    with subprocess.Popen([sys.executable, "-m", "etcdmon_gui.app", "--sandbox"], env=env,
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            # The sandbox is up once its members' logs exist (one per member).
+            deadline = time.monotonic() + 60
+            while len(list(tmp_path.glob("etcdmon-sandbox-*/*.log"))) < 3:
+                assert time.monotonic() < deadline, "the sandbox did not start"
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                time.sleep(0.2)
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=30) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
     assert list(tmp_path.glob("etcdmon-sandbox-*")) == []
     leftover = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True)
     assert leftover.stdout == ""
