@@ -162,11 +162,13 @@ class Application(QObject):
 
     def watch(self, key: str, title: str, make_config: ConfigFactory,
               interval_s: int | None = None,
-              alert_overrides: Mapping[str, Mapping[str, Any]] | None = None) -> WorkerHandle:
+              alert_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+              channels: Sequence[str] | None = None) -> WorkerHandle:
         """Start watching a cluster; the config is built in the worker's thread."""
         if key in self.workers:
             return self.workers[key]
-        self.alert_handle.requestCluster.emit(key, title, dict(alert_overrides or {}))
+        self.alert_handle.requestCluster.emit(key, title, dict(alert_overrides or {}),
+                                              list(channels) if channels else None)
 
         def factory() -> tuple[Sweeper, ClusterProbe]:
             probe = ClusterProbe(make_config())
@@ -198,7 +200,8 @@ class Application(QObject):
         return self.watch(f"profile:{profile.id}", profile.name,
                           lambda: profile_connection_config(profile, secrets),
                           interval_s=profile.poll_interval_s,
-                          alert_overrides=profile.alert_overrides)
+                          alert_overrides=profile.alert_overrides,
+                          channels=profile.channels)
 
     # -- dialogs backed by a service thread --------------------------------------------
 

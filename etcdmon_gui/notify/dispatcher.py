@@ -148,13 +148,16 @@ class NotificationDispatcher:
 
     def notify(self, event: AlertEvent,
                channel_ids: Iterable[str] | None = None) -> list[Future[DeliveryRecord]]:
-        """Queue ``event`` for the given channels (default: all), skipping channels that
-        are disabled, below their minimum severity, or not sending resolved alerts.
-        An id that names no channel yields a FAILED record rather than nothing.
-        Each future resolves to the delivery's final record; it never raises."""
+        """Queue ``event`` for the given channels (default: all; a profile may name them
+        by id or by name), skipping channels that are disabled, below their minimum
+        severity, or not sending resolved alerts. A channel that cannot be found yields a
+        FAILED record rather than nothing. Each future resolves to the delivery's final
+        record; it never raises."""
         resolved = event.kind is EventKind.RESOLVED
         with self._cv:
-            ids = list(self._channels) if channel_ids is None else list(channel_ids)
+            by_name = {c.name: cid for cid, c in self._channels.items()}
+            ids = list(self._channels) if channel_ids is None else [
+                cid if cid in self._channels else by_name.get(cid, cid) for cid in channel_ids]
             plan = [(cid, self._channels.get(cid)) for cid in dict.fromkeys(ids)]
         futures: list[Future[DeliveryRecord]] = []
         for channel_id, channel in plan:

@@ -107,7 +107,9 @@ class Profile(BaseModel):
     alert_overrides: dict[str, dict[str, Any]] = Field(
         default_factory=dict, title="Alert overrides",
         description="rule name -> changed fields (threshold, for, severity, enabled)")
-    channels: list[str] = Field(default_factory=list, title="Notification channels")
+    channels: list[str] = Field(default_factory=list, title="Notification channels",
+                                description="ids or names of the channels this cluster's "
+                                            "alerts go to (none given: all channels)")
 
     @field_validator("endpoints")
     @classmethod

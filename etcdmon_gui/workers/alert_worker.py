@@ -24,7 +24,8 @@ from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[AlertEvent], object]
+# Called with each transition and the channel ids its cluster sends to (None: all).
+Sink = Callable[[AlertEvent, list[str] | None], object]
 
 
 class AlertWorker(QObject):
@@ -50,6 +51,7 @@ class AlertWorker(QObject):
         self._engines: dict[str, AlertEngine] = {}
         self._names: dict[str, str] = {}
         self._overrides: dict[str, Mapping[str, Mapping[str, Any]]] = {}
+        self._channels: dict[str, list[str] | None] = {}
         self._restored: list[Alert] = []  # last states from the history, until evaluated
 
     @Slot()
@@ -64,10 +66,13 @@ class AlertWorker(QObject):
             self._restored = self._history.last_states()
             self.alertsChanged.emit(self._restored)
 
-    @Slot(str, str, object)
-    def set_cluster(self, key: str, name: str, overrides: object) -> None:
+    @Slot(str, str, object, object)
+    def set_cluster(self, key: str, name: str, overrides: object, channels: object) -> None:
+        """What a cluster is called, its rule overrides, and the channel ids its alerts
+        go to (``None``: every channel), as its profile says."""
         self._names[key] = name
         self._overrides[key] = overrides if isinstance(overrides, Mapping) else {}
+        self._channels[key] = list(channels) if isinstance(channels, list | tuple) else None
 
     def _engine(self, key: str) -> AlertEngine | None:
         """The cluster's engine, its rules refreshed when the user's file changed."""
@@ -105,7 +110,7 @@ class AlertWorker(QObject):
             for sink in self._sinks:
                 for event in events:
                     try:
-                        sink(event)
+                        sink(event, self._channels.get(snap.key))
                     except Exception:
                         log.exception("alert sink failed")
             self.alertEvents.emit(events)
@@ -150,7 +155,7 @@ class AlertHandle(ThreadOwner):
     alertEvents = Signal(list)
     rulesProblem = Signal(str)
     requestSnapshot = Signal(object)
-    requestCluster = Signal(str, str, object)
+    requestCluster = Signal(str, str, object, object)
     requestSilence = Signal(str, float, str)
     requestAcknowledge = Signal(str)
     requestStop = Signal()

@@ -195,6 +195,14 @@ def test_unknown_channel_is_a_failed_delivery_not_silence(fx: Fixture,
     assert d.attempts()[0].outcome is AttemptOutcome.FAILED
 
 
+def test_a_profile_may_name_channels_by_id_or_by_name(fx: Fixture,
+                                                      event: EventFactory) -> None:
+    d = fx.start(channel("a"), channel("b"), channel("c"))
+    records = [f.result(WAIT) for f in d.notify(event(), ["a", "chan b"])]
+    assert sorted(r.channel_id for r in records) == ["a", "b"]
+    assert all(r.status is S.DELIVERED for r in records)
+
+
 def test_channel_filters(fx: Fixture, event: EventFactory) -> None:
     quiet = channel("quiet", min_severity="critical", send_resolved=False)
     off = channel("off", enabled=False)
