@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import shiboken6
-from PySide6.QtCore import QObject, QSettings, QTimer
+from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
 from etcdmon_gui import __version__
@@ -40,10 +40,11 @@ from etcdmon_gui.etcd.endpoints import (
 )
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
-from etcdmon_gui.model.alerts import Severity
+from etcdmon_gui.model.alerts import AlertEvent, Severity
 from etcdmon_gui.model.bench import BenchSpec, CheckPerfPreset
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
+from etcdmon_gui.notify.payloads import TEST_RULE
 from etcdmon_gui.profile_cli import profile_store
 from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory
@@ -109,7 +110,14 @@ def describe_backend(info: BackendInfo) -> str:
 class Application(QObject):
     """Owns the window, the workers, the profile service and the sandbox; the only place
     they meet. ``profiles`` and ``secrets`` default to the user's profiles file and the
-    OS keyring (tests pass their own)."""
+    OS keyring (tests pass their own).
+
+    Signals:
+        desktopEvent(AlertEvent): a Desktop channel's delivery, from a notify thread;
+            shown by the tray in the GUI thread.
+    """
+
+    desktopEvent = Signal(object)
 
     def __init__(self, qapp: QApplication, settings: QSettings, interval_s: int = 5, *,
                  profiles: ProfileStore | None = None,
@@ -346,7 +354,10 @@ class Application(QObject):
         except ChannelStoreError as exc:
             channels = []
             self.window.statusBar().showMessage(f"Notification channels not loaded: {exc}")
-        self.dispatcher = NotificationDispatcher(self.secrets, channels)
+        # Desktop channels show through the tray, which already pops up every alert
+        # transition; what it adds is the channel's "Send test notification".
+        self.dispatcher = NotificationDispatcher(self.secrets, channels,
+                                                 desktop=self.desktopEvent.emit)
         self.channel_service = ChannelServiceHandle(
             ChannelService(channel_store, self.secrets, self.dispatcher), self)
         deliveries = self.window.deliveries
@@ -364,6 +375,7 @@ class Application(QObject):
         self.alert_handle.alertsChanged.connect(table.set_alerts)
         self.alert_handle.alertsChanged.connect(self.tray.set_alerts)
         self.alert_handle.alertEvents.connect(self.tray.notify)
+        self.desktopEvent.connect(self._desktop_test)
         self.alert_handle.rulesProblem.connect(
             lambda text: self.window.notification_banner.show_notification(
                 "Alert rules", text, Severity.WARNING))
@@ -375,6 +387,10 @@ class Application(QObject):
         if self.qapp.platformName() != "offscreen":
             self.tray.show()
         self.alert_handle.start()
+
+    def _desktop_test(self, event: AlertEvent) -> None:
+        if event.alert.rule == TEST_RULE:  # real transitions reach the tray already
+            self.tray.notify([event])
 
     def _show_window(self) -> None:
         self.window.showNormal()

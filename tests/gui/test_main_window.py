@@ -204,3 +204,13 @@ def test_a_malformed_rules_file_is_reported_in_the_window(app: Application, qtbo
     qtbot.waitUntil(lambda: banner.isVisible(), timeout=10_000)
     text = banner.message.text()
     assert "rules.yaml: rule etcdNoLeader: field severity" in text
+
+
+def test_a_desktop_channel_test_shows_through_the_tray(app: Application, qtbot: QtBot) -> None:
+    from etcdmon_gui.model.delivery import DeliveryStatus
+    from etcdmon_gui.notify.config import DesktopChannelConfig
+
+    with qtbot.waitSignal(app.tray.popupShown, timeout=5_000) as shown:
+        future = app.dispatcher.send_test(DesktopChannelConfig(id="desk", name="desktop"))
+    assert future.result(5).status == DeliveryStatus.DELIVERED
+    assert "test" in " ".join(shown.args).lower()
