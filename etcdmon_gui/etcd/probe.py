@@ -151,26 +151,35 @@ class ClusterProbe:
             if self._closed:
                 raise _closed_error()
             ch = self._channels.get(ep.url)
-            if ch is None:
-                options: list[tuple[str, Any]] = [
-                    # One TCP connection per member, never shared with another client.
-                    ("grpc.use_local_subchannel_pool", 1),
-                    ("grpc.keepalive_time_ms", 30_000),
-                    ("grpc.initial_reconnect_backoff_ms", 200),
-                    ("grpc.max_reconnect_backoff_ms", 2_000),
-                    *tls_mod.grpc_options(self._tls),
-                ]
-                if ep.secure and self._tls is not None and self._tls.insecure_skip_verify:
-                    creds, name = self._pinned(ep)
-                    options.append(("grpc.ssl_target_name_override", name))
-                    ch = grpc.secure_channel(ep.target, creds, options=options)
-                elif ep.secure:
-                    assert self._grpc_creds is not None
-                    ch = grpc.secure_channel(ep.target, self._grpc_creds, options=options)
-                else:
-                    ch = grpc.insecure_channel(ep.target, options=options)
-                self._channels[ep.url] = ch
+        if ch is not None:
             return ch
+        options: list[tuple[str, Any]] = [
+            # One TCP connection per member, never shared with another client.
+            ("grpc.use_local_subchannel_pool", 1),
+            ("grpc.keepalive_time_ms", 30_000),
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
+            *tls_mod.grpc_options(self._tls),
+        ]
+        if ep.secure and self._tls is not None and self._tls.insecure_skip_verify:
+            # A handshake to read the certificate: outside the lock, so close() never
+            # waits for it.
+            creds, name = self._pinned(ep)
+            options.append(("grpc.ssl_target_name_override", name))
+            ch = grpc.secure_channel(ep.target, creds, options=options)
+        elif ep.secure:
+            assert self._grpc_creds is not None
+            ch = grpc.secure_channel(ep.target, self._grpc_creds, options=options)
+        else:
+            ch = grpc.insecure_channel(ep.target, options=options)
+        with self._lock:
+            if self._closed:
+                ch.close()
+                raise _closed_error()
+            existing = self._channels.setdefault(ep.url, ch)
+        if existing is not ch:  # another thread made one meanwhile: keep that one
+            ch.close()
+        return existing
 
     def _pinned(self, ep: Endpoint) -> tuple[grpc.ChannelCredentials, str]:
         """insecure-skip-verify: trust exactly the certificate the member presents now.
