@@ -16,21 +16,19 @@ and is kept when its field is left blank.
 
 from __future__ import annotations
 
-import html
 import re
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 from PySide6.QtCore import QModelIndex, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDialogButtonBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -70,7 +68,13 @@ from etcdmon_gui.notify.config import (
 )
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS
 from etcdmon_gui.ui.header_widget import clock
-from etcdmon_gui.ui.model_form import field_text, split_list
+from etcdmon_gui.ui.model_form import (
+    WARNING_COLOUR,
+    ServiceDialog,
+    backend_text,
+    field_text,
+    split_list,
+)
 from etcdmon_gui.workers.channel_worker import SECRET_TITLES, needed_secrets, secret_problem
 
 if TYPE_CHECKING:
@@ -78,7 +82,6 @@ if TYPE_CHECKING:
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 ERROR_COLOUR = "#c62828"
-WARNING_COLOUR = "#b45f06"
 OK_COLOUR = VERDICT_COLOURS[Verdict.HEALTHY]
 DISABLED_COLOUR = VERDICT_COLOURS[Verdict.UNREACHABLE]
 
@@ -448,7 +451,7 @@ class ChannelForm(QWidget):
             field.set_error(None)
 
 
-class ChannelsDialog(QDialog):
+class ChannelsDialog(ServiceDialog):
     """The list of channels and a form to edit the one selected.
 
     Signals:
@@ -461,7 +464,6 @@ class ChannelsDialog(QDialog):
             form's values, saved or not.
     """
 
-    loadRequested = Signal()
     saveRequested = Signal(object, object, object)
     deleteRequested = Signal(str)
     testRequested = Signal(object, object)
@@ -471,7 +473,6 @@ class ChannelsDialog(QDialog):
         self.setWindowTitle("Notification channels")
         self._channels: list[ChannelBase] = []
         self._names: dict[str, str] = {}  # every channel id seen -> its name
-        self._present: dict[str, list[str]] = {}
         self._backend: BackendInfo | None = None
         self._editing: ChannelBase | None = None  # the saved channel in the form, if any
         self._form_id = ""
@@ -599,16 +600,9 @@ class ChannelsDialog(QDialog):
         self.resize(980, 720)
         self._show_empty()
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not event.spontaneous():  # opened (again): read the file as it is now
-            self.loadRequested.emit()
 
     # -- what the service reports (slots, GUI thread) -----------------------------------
 
-    def show_present(self, present: Mapping[str, list[str]]) -> None:
-        """Which secrets are really stored, per channel id (emitted before loaded)."""
-        self._present = {k: list(v) for k, v in present.items()}
 
     def show_loaded(self, channels: Sequence[ChannelBase], backend: BackendInfo) -> None:
         self._channels = list(channels)
@@ -864,8 +858,7 @@ class ChannelsDialog(QDialog):
         self._update_buttons()
 
     def _stored(self, field: str) -> bool:
-        owner = self._editing.id if self._editing else None
-        return owner is not None and field in self._present.get(owner, [])
+        return self._stored_for(self._editing.id if self._editing else None, field)
 
     def _update_placeholders(self) -> None:
         form = self.form
@@ -895,20 +888,8 @@ class ChannelsDialog(QDialog):
             "Send a clearly labelled test alert through this channel, with the settings "
             "in the form (saved or not), retried like a real alert")
 
-    def _show_errors(self, lines: list[str]) -> None:
-        self.errors.setText("\n".join(lines))
-        self.errors.setVisible(bool(lines))
 
-    def _set_status(self, text: str) -> None:
-        self.status.setText(text)
 
-    def _summary(self, text: str, colour: str | None) -> None:
-        self.test_summary.setText(text)
-        self.test_summary.setStyleSheet(f"color: {colour};" if colour else "")
 
     def _show_backend(self, info: BackendInfo) -> None:
-        text = f"Secrets are kept in <b>{html.escape(info.name)}</b>."
-        if not info.persistent:
-            why = info.problem or "They are forgotten when etcdmon-gui exits."
-            text += f' <span style="color: {WARNING_COLOUR};">{html.escape(why)}</span>'
-        self.backend.setText(text)
+        self.backend.setText(backend_text(info))

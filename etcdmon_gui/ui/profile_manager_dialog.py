@@ -13,17 +13,14 @@ that carries them to the service. A stored secret shows as a placeholder
 
 from __future__ import annotations
 
-import html
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
+from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QCheckBox,
-    QDialog,
     QDialogButtonBox,
     QFileDialog,
     QFormLayout,
@@ -47,14 +44,19 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
 from etcdmon_gui.store.profiles import LoadResult, Profile, TLSSettings
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS, dot_icon
-from etcdmon_gui.ui.model_form import field_text, split_list
+from etcdmon_gui.ui.model_form import (
+    WARNING_COLOUR,
+    ServiceDialog,
+    backend_text,
+    field_text,
+    split_list,
+)
 from etcdmon_gui.units import fmt_ms
 
 if TYPE_CHECKING:
     from etcdmon_gui.store.secrets import BackendInfo
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
-WARNING_COLOUR = "#b45f06"
 ERROR_COLOUR = "#c62828"
 PRODUCTION_COLOUR = "#c62828"
 _TLS = (("ca", "CA certificate"), ("cert", "client certificate"), ("key", "client key"))
@@ -122,7 +124,7 @@ class _TLSRow:
         return f"tls_{self.what}"
 
 
-class ProfileManagerDialog(QDialog):
+class ProfileManagerDialog(ServiceDialog):
     """The list of profiles and a form to edit the one selected.
 
     Signals:
@@ -137,7 +139,6 @@ class ProfileManagerDialog(QDialog):
         connectRequested(Profile): watch the saved profile selected.
     """
 
-    loadRequested = Signal()
     saveRequested = Signal(object, object, object, object, object)
     deleteRequested = Signal(str)
     testRequested = Signal(object, object, object, object)
@@ -147,7 +148,6 @@ class ProfileManagerDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Connection profiles")
         self._profiles: list[Profile] = []
-        self._present: dict[str, list[str]] = {}
         self._backend: BackendInfo | None = None
         self._editing: Profile | None = None  # the saved profile in the form, if any
         self._form_id = _new_id()
@@ -328,16 +328,9 @@ class ProfileManagerDialog(QDialog):
         self._labels[name] = label
         self.form.addRow(label, widget)
 
-    def showEvent(self, event: QShowEvent) -> None:
-        super().showEvent(event)
-        if not event.spontaneous():  # opened (again): read the file as it is now
-            self.loadRequested.emit()
 
     # -- what the service reports (slots, GUI thread) -----------------------------------
 
-    def show_present(self, present: Mapping[str, list[str]]) -> None:
-        """Which secrets are really stored, per profile id (emitted before loaded)."""
-        self._present = {k: list(v) for k, v in present.items()}
 
     def show_loaded(self, result: LoadResult, backend: BackendInfo) -> None:
         self._profiles = list(result.profiles)
@@ -610,8 +603,8 @@ class ProfileManagerDialog(QDialog):
             self._update_buttons()
 
     def _stored(self, field: str) -> bool:
-        owner = self._secrets_from or (self._editing.id if self._editing else None)
-        return owner is not None and field in self._present.get(owner, [])
+        return self._stored_for(
+            self._secrets_from or (self._editing.id if self._editing else None), field)
 
     def _update_placeholders(self, *_: object) -> None:
         where = self._backend.name if self._backend else "the keyring"
@@ -648,23 +641,11 @@ class ProfileManagerDialog(QDialog):
             edit.setText(path)
             self._changed()
 
-    def _show_errors(self, lines: list[str]) -> None:
-        self.errors.setText("\n".join(lines))
-        self.errors.setVisible(bool(lines))
 
-    def _set_status(self, text: str) -> None:
-        self.status.setText(text)
 
-    def _summary(self, text: str, colour: str | None) -> None:
-        self.test_summary.setText(text)
-        self.test_summary.setStyleSheet(f"color: {colour};" if colour else "")
 
     def _show_backend(self, info: BackendInfo) -> None:
-        text = f"Secrets are kept in <b>{html.escape(info.name)}</b>."
-        if not info.persistent:
-            why = info.problem or "They are forgotten when etcdmon-gui exits."
-            text += f' <span style="color: {WARNING_COLOUR};">{html.escape(why)}</span>'
-        self.backend.setText(text)
+        self.backend.setText(backend_text(info))
         self._update_placeholders()
 
     def _invalid_widgets(self, loc: tuple[str, ...]) -> list[QLineEdit]:
