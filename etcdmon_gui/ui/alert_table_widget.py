@@ -21,11 +21,9 @@ from typing import TypeVar
 
 from PySide6.QtCore import (
     Property,
-    QAbstractTableModel,
     QItemSelection,
     QModelIndex,
     QObject,
-    QPersistentModelIndex,
     QPointF,
     QSortFilterProxyModel,
     Qt,
@@ -64,10 +62,10 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.model.alerts import Alert, AlertState, Severity
 from etcdmon_gui.model.snapshot import Verdict
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS, dot_icon
+from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel
 
 Clock = Callable[[], float]
 _W = TypeVar("_W", bound=QObject)
-ModelIndex = QModelIndex | QPersistentModelIndex
 
 COLUMNS = ("State", "Severity", "Rule", "Cluster", "Member", "Value", "Since", "Last notified")
 (COL_STATE, COL_SEVERITY, COL_RULE, COL_CLUSTER, COL_MEMBER, COL_VALUE, COL_SINCE,
@@ -225,17 +223,18 @@ def alert_text(alert: Alert, now: float) -> str:
 # -- model ----------------------------------------------------------------------------
 
 
-class AlertTableModel(QAbstractTableModel):
+class AlertTableModel(RowTableModel[Alert]):
     """One row per fingerprint, in arrival order; the view sorts through a proxy.
 
     ``set_alerts`` replaces the contents but keeps rows that stay: a changed alert is a
     ``dataChanged`` on its row, never a reset, so selections and scroll positions hold.
     """
 
+    columns = COLUMNS
+
     def __init__(self, parent: QObject | None = None, *, clock: Clock = time.time) -> None:
         super().__init__(parent)
         self.clock = clock
-        self._rows: list[Alert] = []
         self._history: dict[str, deque[tuple[float, float]]] = {}
 
     # -- contents ---------------------------------------------------------------------
@@ -288,22 +287,10 @@ class AlertTableModel(QAbstractTableModel):
 
     # -- Qt model interface -------------------------------------------------------------
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        alert = self._row_at(index)
+        if alert is None:
             return None
-        alert = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(alert, col)

@@ -17,9 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
-    QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
 )
@@ -38,8 +36,7 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.model.delivery import AttemptOutcome, DeliveryAttempt, DeliveryRecord
 from etcdmon_gui.model.snapshot import Verdict
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS
-
-ModelIndex = QModelIndex | QPersistentModelIndex
+from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel
 
 COLUMNS = ("Time", "Channel", "Alert", "Kind", "Attempt", "Outcome", "Error")
 (COL_TIME, COL_CHANNEL, COL_ALERT, COL_KIND, COL_ATTEMPT, COL_OUTCOME,
@@ -102,13 +99,14 @@ def outcome_text(a: DeliveryAttempt, now: float) -> str:
     return str(a.outcome.value)
 
 
-class DeliveryLogModel(QAbstractTableModel):
+class DeliveryLogModel(RowTableModel[_Row]):
     """The attempts, newest first; bounded, without duplicates."""
+
+    columns = COLUMNS
 
     def __init__(self, max_rows: int = MAX_ROWS, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.max_rows = max_rows
-        self._rows: list[_Row] = []
         self._keys: set[tuple[int, int]] = set()
         self._bold = QFont()
         self._bold.setBold(True)
@@ -170,22 +168,10 @@ class DeliveryLogModel(QAbstractTableModel):
 
     # -- QAbstractTableModel ------------------------------------------------------------
 
-    def rowCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: ModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
     def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        row = self._row_at(index)
+        if row is None:
             return None
-        row = self._rows[index.row()]
         a = row.attempt
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
