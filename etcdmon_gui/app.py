@@ -42,6 +42,7 @@ from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent, Severity
 from etcdmon_gui.model.bench import BenchSpec, CheckPerfPreset
+from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
@@ -56,7 +57,6 @@ from etcdmon_gui.store.profiles import (
 )
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import (
-    BackendInfo,
     SecretStore,
     SecretStoreError,
     secrets_file_path,

@@ -25,6 +25,7 @@ from etcdmon_gui.connection_options import (
 from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
+from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_seconds_as_ms
 from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
@@ -39,7 +40,6 @@ from etcdmon_gui.profile_cli import (
 from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
 from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.secrets import SecretStoreError
-from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_seconds_as_ms
 from etcdmon_gui.watch_cli import add_watch_command, run_watch
 
 EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
 from etcdmon_gui.monitor.alert_rules import Rule
-from etcdmon_gui.monitor.alert_signals import SIGNALS, Reading, SignalHistory
+from etcdmon_gui.monitor.rule_inputs import SIGNALS, Reading, SignalHistory
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Alert rules: what they may say, where they come from, and how they are checked.
 
 A rule names a *signal* (a number the engine derives from snapshots, see
-``alert_signals.SIGNALS``), a comparison, a threshold, a ``for`` duration, a severity
+``rule_inputs.SIGNALS``), a comparison, a threshold, a ``for`` duration, a severity
 and a summary template. The defaults ship in ``resources/default_rules.yaml``; a user
 file and per-profile overrides change fields of rules matched by name (or disable
 them). A malformed file is rejected whole with the file, rule and field named, so the
@@ -28,7 +28,7 @@ from pydantic import (
 
 from etcdmon_gui import resources
 from etcdmon_gui.model.alerts import Severity
-from etcdmon_gui.monitor.alert_signals import SIGNALS
+from etcdmon_gui.monitor.rule_inputs import SIGNALS
 
 SCHEMA_VERSION = 1
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import keyring
 import keyring.backend
 import keyring.errors
 import platformdirs
+
+from etcdmon_gui.model.secrets import BackendInfo
 
 log = logging.getLogger(__name__)
 
@@ -51,14 +52,6 @@ def secrets_file_path() -> Path:
 
 class SecretStoreError(Exception):
     """A keyring operation failed; the message says what to do, never the secret."""
-
-
-@dataclass(frozen=True, slots=True)
-class BackendInfo:
-    name: str  # e.g. "SecretService Keyring", "encrypted file", "memory (this session)"
-    secure: bool  # a real OS keyring, or the encrypted file
-    persistent: bool  # survives a restart
-    problem: str | None = None  # why no OS keyring is usable, and what to do
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):

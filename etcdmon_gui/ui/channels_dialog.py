@@ -67,18 +67,18 @@ from etcdmon_gui.notify.config import (
     WebhookChannelConfig,
 )
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS
-from etcdmon_gui.ui.header_widget import clock
-from etcdmon_gui.ui.model_form import (
+from etcdmon_gui.ui.form_dialog import (
     WARNING_COLOUR,
     ServiceDialog,
     backend_text,
     field_text,
     split_list,
 )
+from etcdmon_gui.ui.header_widget import clock
 from etcdmon_gui.workers.channel_worker import SECRET_TITLES, needed_secrets, secret_problem
 
 if TYPE_CHECKING:
-    from etcdmon_gui.store.secrets import BackendInfo
+    from etcdmon_gui.model.secrets import BackendInfo
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 ERROR_COLOUR = "#c62828"

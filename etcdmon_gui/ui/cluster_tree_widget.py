@@ -11,8 +11,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
+from etcdmon_gui.formatting import fmt_bytes, fmt_ms
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
-from etcdmon_gui.units import fmt_bytes, fmt_ms
 
 COLUMNS = ("Cluster / member", "State", "Role", "Version", "DB size", "Raft index", "Lag",
            "RTT")

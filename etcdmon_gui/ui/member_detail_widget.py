@@ -12,10 +12,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_percent, fmt_rate, fmt_seconds_as_ms
 from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
-from etcdmon_gui.units import fmt_bytes, fmt_ms, fmt_percent, fmt_rate, fmt_seconds_as_ms
 
 
 def _q(q: Quantiles | None) -> str:

@@ -41,20 +41,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etcdmon_gui.formatting import fmt_ms
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
 from etcdmon_gui.store.profiles import LoadResult, Profile, TLSSettings
 from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS, dot_icon
-from etcdmon_gui.ui.model_form import (
+from etcdmon_gui.ui.form_dialog import (
     WARNING_COLOUR,
     ServiceDialog,
     backend_text,
     field_text,
     split_list,
 )
-from etcdmon_gui.units import fmt_ms
 
 if TYPE_CHECKING:
-    from etcdmon_gui.store.secrets import BackendInfo
+    from etcdmon_gui.model.secrets import BackendInfo
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 ERROR_COLOUR = "#c62828"

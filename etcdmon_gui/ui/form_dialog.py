@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
-from etcdmon_gui.store.secrets import BackendInfo
+from etcdmon_gui.model.secrets import BackendInfo
 
 
 def field_text(model: type[BaseModel], name: str) -> tuple[str, str]:
