@@ -1,6 +1,6 @@
 """Load generation and reports with etcd ``tools/benchmark`` semantics; no Qt.
 
-What a caller uses (the CLI in ``bench_cli``, later a GUI worker):
+What a caller uses (the CLI in ``cli.bench``, later a GUI worker):
 
 - ``engine.Benchmark(config, spec, on_progress=...)``: ``run()`` (blocking) or
   ``start()`` + ``wait()``; ``cancel()`` from any thread. Specs and results are the
@@ -10,8 +10,9 @@ What a caller uses (the CLI in ``bench_cli``, later a GUI worker):
 - ``report``: text like ``tools/benchmark``, JSON, per-second CSV.
 - ``safety``: the typed confirmation a production profile needs.
 
-Inside: ``wire`` (a lean HTTP/2 gRPC client on asyncio, the reason the load is fast),
-``hpack`` (its header coding), ``workloads`` (request bytes per workload), ``recorder``
-(latencies into an HdrHistogram and per-second points), ``limiter`` (Go's token
-bucket), ``control`` (auth, checks and cleanup on grpcio).
+Inside: ``grpc_h2`` (a lean gRPC-over-HTTP/2 client on asyncio, the reason the load is
+fast), ``hpack`` (its header coding: a block cache over the ``hpack`` package),
+``workloads`` (request bytes per workload), ``recorder`` (latencies into an HdrHistogram
+and per-second points), ``limiter`` (Go's token bucket), ``control`` (auth, checks and
+cleanup on grpcio).
 """

@@ -26,8 +26,16 @@ PRESETS: dict[str, CheckPerfPreset] = {
     "l": CheckPerfPreset("l", limit=8000, clients=500),
     "xl": CheckPerfPreset("xl", limit=15000, clients=1000),
 }
-ALIASES = {"s": "s", "small": "s", "m": "m", "medium": "m", "l": "l", "large": "l",
-           "xl": "xl", "xLarge": "xl"}
+ALIASES = {
+    "s": "s",
+    "small": "s",
+    "m": "m",
+    "medium": "m",
+    "l": "l",
+    "large": "l",
+    "xl": "xl",
+    "xLarge": "xl",
+}
 KEY_SIZE, VALUE_SIZE = 256, 1024
 MIN_THROUGHPUT_SHARE = 0.9
 MAX_SLOWEST_S = 0.5
@@ -42,17 +50,33 @@ def preset(load: str) -> CheckPerfPreset:
     return PRESETS[name]
 
 
-def check_perf_spec(p: CheckPerfPreset, *, prefix: str = DEFAULT_PREFIX,
-                    duration_s: float | None = None, defragment: bool = False,
-                    call_timeout_s: float = 10.0) -> BenchSpec:
+def check_perf_spec(
+    p: CheckPerfPreset,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    duration_s: float | None = None,
+    defragment: bool = False,
+    call_timeout_s: float = 10.0,
+) -> BenchSpec:
     """The benchmark that ``etcdctl check perf --load NAME`` runs (``duration_s`` may
     shorten it, e.g. for tests)."""
     return BenchSpec(
-        workload=Workload.PUT, clients=p.clients, conns=p.clients, rate=float(p.limit),
+        workload=Workload.PUT,
+        clients=p.clients,
+        conns=p.clients,
+        rate=float(p.limit),
         duration_s=float(duration_s if duration_s is not None else p.duration_s),
-        key_size=KEY_SIZE, val_size=VALUE_SIZE, random_keys=True, prefix=prefix,
-        require_empty_prefix=True, cleanup=True, compact=True, defragment=defragment,
-        call_timeout_s=call_timeout_s, label=f"check perf {p.name}")
+        key_size=KEY_SIZE,
+        val_size=VALUE_SIZE,
+        random_keys=True,
+        prefix=prefix,
+        require_empty_prefix=True,
+        cleanup=True,
+        compact=True,
+        defragment=defragment,
+        call_timeout_s=call_timeout_s,
+        label=f"check perf {p.name}",
+    )
 
 
 def judge(p: CheckPerfPreset, result: BenchResult) -> CheckPerfResult:

@@ -16,8 +16,9 @@ from google.protobuf.message import Message
 from pyetcd import etcdrpc
 
 from etcdmon_gui.etcd import tls as tls_mod
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, Endpoint
-from etcdmon_gui.etcd.errors import AuthenticationError, EtcdError, from_rpc_error
+from etcdmon_gui.etcd.errors import from_rpc_error
+from etcdmon_gui.model.connection import ConnectionConfig, Endpoint
+from etcdmon_gui.model.errors import AuthenticationError, EtcdError
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +42,10 @@ class ControlClient:
     def _channel(self, ep: Endpoint) -> grpc.Channel:
         ch = self._channels.get(ep.url)
         if ch is None:
-            options: list[tuple[str, Any]] = [("grpc.use_local_subchannel_pool", 1),
-                                              *tls_mod.grpc_options(self.config.tls)]
+            options: list[tuple[str, Any]] = [
+                ("grpc.use_local_subchannel_pool", 1),
+                *tls_mod.grpc_options(self.config.tls),
+            ]
             if ep.secure:
                 assert self._creds is not None
                 ch = grpc.secure_channel(ep.target, self._creds, options=options)
@@ -51,19 +54,26 @@ class ControlClient:
             self._channels[ep.url] = ch
         return ch
 
-    def _call(self, ep: Endpoint, stub_cls: Any, method: str, request: Message,
-              timeout: float | None = None) -> Any:
+    def _call(
+        self,
+        ep: Endpoint,
+        stub_cls: Any,
+        method: str,
+        request: Message,
+        timeout: float | None = None,
+    ) -> Any:
         timeout = timeout or self.config.timeout_s
         metadata = (("token", self.token),) if self.token else None
         try:
             return getattr(stub_cls(self._channel(ep)), method)(
-                request, timeout=timeout, metadata=metadata)
+                request, timeout=timeout, metadata=metadata
+            )
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc, ep.target, user=self.config.user,
-                                 timeout=timeout) from None
+            raise from_rpc_error(exc, ep.target, user=self.config.user, timeout=timeout) from None
 
-    def _any(self, stub_cls: Any, method: str, request: Message,
-             timeout: float | None = None) -> Any:
+    def _any(
+        self, stub_cls: Any, method: str, request: Message, timeout: float | None = None
+    ) -> Any:
         """The first endpoint's answer, trying the others when one cannot be reached."""
         errors: list[EtcdError] = []
         for ep in self.config.endpoints:
@@ -88,29 +98,43 @@ class ControlClient:
 
     def count(self, prefix: bytes, end: bytes) -> tuple[int, int]:
         """Keys in [prefix, end) and the current revision (linearizable)."""
-        resp = self._any(etcdrpc.KVStub, "Range",
-                         etcdrpc.RangeRequest(key=prefix, range_end=end, count_only=True))
+        resp = self._any(
+            etcdrpc.KVStub,
+            "Range",
+            etcdrpc.RangeRequest(key=prefix, range_end=end, count_only=True),
+        )
         return int(resp.count), int(resp.header.revision)
 
     def alarms(self) -> list[str]:
         """Active alarms, e.g. ``["NOSPACE on member 8e9e05c52164694d"]``."""
-        resp = self._any(etcdrpc.MaintenanceStub, "Alarm",
-                         etcdrpc.AlarmRequest(action=etcdrpc.AlarmRequest.GET))
-        return [f"{_ALARMS.get(int(a.alarm), str(a.alarm))} on member {a.memberID:x}"
-                for a in resp.alarms if int(a.alarm) != 0]
+        resp = self._any(
+            etcdrpc.MaintenanceStub, "Alarm", etcdrpc.AlarmRequest(action=etcdrpc.AlarmRequest.GET)
+        )
+        return [
+            f"{_ALARMS.get(int(a.alarm), str(a.alarm))} on member {a.memberID:x}"
+            for a in resp.alarms
+            if int(a.alarm) != 0
+        ]
 
     def delete(self, prefix: bytes, end: bytes) -> tuple[int, int]:
         """Delete [prefix, end); the number deleted and the revision after."""
-        resp = self._any(etcdrpc.KVStub, "DeleteRange",
-                         etcdrpc.DeleteRangeRequest(key=prefix, range_end=end),
-                         CLEANUP_TIMEOUT_S)
+        resp = self._any(
+            etcdrpc.KVStub,
+            "DeleteRange",
+            etcdrpc.DeleteRangeRequest(key=prefix, range_end=end),
+            CLEANUP_TIMEOUT_S,
+        )
         return int(resp.deleted), int(resp.header.revision)
 
     def compact(self, revision: int) -> bool:
         """Compact history up to ``revision``; False if it was compacted already."""
         try:
-            self._any(etcdrpc.KVStub, "Compact", etcdrpc.CompactionRequest(revision=revision),
-                      CLEANUP_TIMEOUT_S)
+            self._any(
+                etcdrpc.KVStub,
+                "Compact",
+                etcdrpc.CompactionRequest(revision=revision),
+                CLEANUP_TIMEOUT_S,
+            )
         except EtcdError as exc:
             if "compacted" in str(exc):
                 return False
@@ -121,8 +145,13 @@ class ControlClient:
         """Defragment every configured member, one at a time; the endpoints done."""
         done = []
         for ep in self.config.endpoints:
-            self._call(ep, etcdrpc.MaintenanceStub, "Defragment",
-                       etcdrpc.DefragmentRequest(), CLEANUP_TIMEOUT_S)
+            self._call(
+                ep,
+                etcdrpc.MaintenanceStub,
+                "Defragment",
+                etcdrpc.DefragmentRequest(),
+                CLEANUP_TIMEOUT_S,
+            )
             done.append(ep.url)
         return done
 

@@ -7,7 +7,7 @@ flight get half a second to finish and are then abandoned, and the keys written 
 still deleted and compacted. ``on_progress`` receives a ``BenchProgress`` at most five
 times a second, from the engine's thread.
 
-How the load is made fast (see ``wire`` for the numbers): all connections live on
+How the load is made fast (see ``grpc_h2`` for the numbers): all connections live on
 one asyncio loop in the engine's thread. Each of ``clients`` client slots is a closed
 loop with one request in flight; a completion is a plain callback that records the
 latency (two appends) and sends the slot's next request within the same read, so the
@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pyetcd import etcdrpc
 
 from etcdmon_gui import __version__
-from etcdmon_gui.bench import wire
+from etcdmon_gui.bench import grpc_h2
 from etcdmon_gui.bench.control import BenchError, ControlClient
+from etcdmon_gui.bench.grpc_h2 import Call, H2Channel, H2Target, grpc_message
 from etcdmon_gui.bench.limiter import RateLimiter
 from etcdmon_gui.bench.recorder import Recorder
-from etcdmon_gui.bench.wire import Call, WireChannel, WireTarget, grpc_message
 from etcdmon_gui.bench.workloads import (
     KV_PUT,
     WATCH,
@@ -52,8 +52,6 @@ from etcdmon_gui.bench.workloads import (
     validate,
 )
 from etcdmon_gui.etcd import tls as tls_mod
-from etcdmon_gui.etcd.endpoints import ConnectionConfig
-from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.model.bench import (
     BenchProgress,
     BenchResult,
@@ -64,6 +62,8 @@ from etcdmon_gui.model.bench import (
     Phase,
     Workload,
 )
+from etcdmon_gui.model.connection import ConnectionConfig
+from etcdmon_gui.model.errors import EtcdError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ NOSPACE_REASON = (
     "etcd answered 'database space exceeded': the NOSPACE alarm is active and every write "
     "fails. The benchmark stopped, deleted its keys and compacted; to accept writes again "
     "defragment every member (etcdmon bench ... --defragment, or etcdctl defrag) and then "
-    "disarm the alarm (etcdctl alarm disarm)")
+    "disarm the alarm (etcdctl alarm disarm)"
+)
 
 ProgressCallback = Callable[[BenchProgress], None]
 
@@ -82,8 +83,13 @@ ProgressCallback = Callable[[BenchProgress], None]
 class Benchmark:
     """One benchmark run against one cluster. Single use."""
 
-    def __init__(self, config: ConnectionConfig, spec: BenchSpec, *,
-                 on_progress: ProgressCallback | None = None) -> None:
+    def __init__(
+        self,
+        config: ConnectionConfig,
+        spec: BenchSpec,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> None:
         validate(spec)
         self.config = config
         self.spec = spec
@@ -105,8 +111,7 @@ class Benchmark:
         with self._lock:
             if self._thread is not None:
                 raise RuntimeError("a Benchmark runs once; make a new one")
-            self._thread = threading.Thread(target=self._main, name="etcdmon-bench",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._main, name="etcdmon-bench", daemon=True)
             self._thread.start()
 
     def cancel(self) -> None:
@@ -121,10 +126,6 @@ class Benchmark:
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
-
-    @property
-    def finished(self) -> bool:
-        return self._finished.is_set()
 
     def wait(self, timeout: float | None = None) -> BenchResult | None:
         """The result once the run is over (None on timeout); re-raises its error."""
@@ -157,19 +158,34 @@ class Benchmark:
         finally:
             self._finished.set()
 
-    def _progress(self, phase: Phase, message: str = "", load: _Load | None = None,
-                  force: bool = False) -> None:
+    def _progress(
+        self, phase: Phase, message: str = "", load: _Load | None = None, force: bool = False
+    ) -> None:
         if self._on_progress is None:
             return
         now = time.monotonic()
         if not force and now - self._last_progress < PROGRESS_INTERVAL_S * 0.9:
             return
         self._last_progress = now
-        progress = load.progress(phase, message) if load is not None else BenchProgress(
-            cluster_key=self.config.key, timestamp=time.time(), phase=phase, done=0,
-            total=None if self.spec.duration_s else self.spec.total, elapsed_s=0.0,
-            duration_s=self.spec.duration_s, errors=0, requests_per_s=0.0,
-            latency_mean_s=None, latency_p99_s=None, latency_max_s=None, message=message)
+        progress = (
+            load.progress(phase, message)
+            if load is not None
+            else BenchProgress(
+                cluster_key=self.config.key,
+                timestamp=time.time(),
+                phase=phase,
+                done=0,
+                total=None if self.spec.duration_s else self.spec.total,
+                elapsed_s=0.0,
+                duration_s=self.spec.duration_s,
+                errors=0,
+                requests_per_s=0.0,
+                latency_mean_s=None,
+                latency_p99_s=None,
+                latency_max_s=None,
+                message=message,
+            )
+        )
         try:
             self._on_progress(progress)
         except Exception:
@@ -191,7 +207,8 @@ class Benchmark:
                 raise BenchError(
                     f"the cluster has an active alarm ({'; '.join(alarms)}); a benchmark "
                     "would make it worse. Free space (compact, defragment) and disarm it "
-                    "first")
+                    "first"
+                )
             existing, revision_before = control.count(prefix, end)
             if spec.workload.writes and spec.require_empty_prefix and existing:
                 raise BenchError(
@@ -199,7 +216,8 @@ class Benchmark:
                     f"under an empty prefix because it deletes everything there afterwards. "
                     f"Choose another --prefix, or delete them with "
                     f"`etcdctl del --prefix {spec.prefix}` if they are left from an earlier "
-                    f"run")
+                    f"run"
+                )
             load = _Load(self, control.token)
             if self._cancel.is_set():
                 load.cancelled, load.stop_reason = True, "cancelled by the user"
@@ -218,13 +236,13 @@ class Benchmark:
                 warnings.append(f"could not count the keys written: {exc}")
             cleanup = CleanupReport()
             if spec.workload.writes and spec.cleanup:
-                self._progress(Phase.CLEANING, "deleting the benchmark's keys", load,
-                               force=True)
+                self._progress(Phase.CLEANING, "deleting the benchmark's keys", load, force=True)
                 cleanup = self._cleanup(control, prefix, end)
                 if cleanup.error:
                     warnings.append(cleanup.error)
-        result = load.result(started_at, revision_before, revision_after, keys_after,
-                             cleanup, tuple(warnings))
+        result = load.result(
+            started_at, revision_before, revision_after, keys_after, cleanup, tuple(warnings)
+        )
         self._progress(Phase.DONE, "done", load, force=True)
         return result
 
@@ -237,9 +255,13 @@ class Benchmark:
             if self.spec.defragment:
                 defragmented = control.defragment()
         except EtcdError as exc:
-            return CleanupReport(deleted, compacted, tuple(defragmented),
-                                 f"cleanup failed: {exc}; delete the keys with `etcdctl del "
-                                 f"--prefix {self.spec.prefix}`")
+            return CleanupReport(
+                deleted,
+                compacted,
+                tuple(defragmented),
+                f"cleanup failed: {exc}; delete the keys with `etcdctl del "
+                f"--prefix {self.spec.prefix}`",
+            )
         return CleanupReport(deleted, compacted, tuple(defragmented))
 
     def _attach(self, loop: asyncio.AbstractEventLoop | None, load: _Load | None) -> None:
@@ -251,7 +273,7 @@ class Benchmark:
 class _Slot:
     """A client: one request in flight at a time, on its channel."""
 
-    channel: WireChannel
+    channel: H2Channel
     kind: str = ""
     timer: asyncio.TimerHandle | None = None
 
@@ -269,7 +291,7 @@ class _Errors:
     by_code: dict[str, _ErrorEntry] = field(default_factory=dict)
 
     def add(self, status: int, message: str, count: int = 1) -> None:
-        name = wire.STATUS_NAMES.get(status, str(status))
+        name = grpc_h2.STATUS_NAMES.get(status, str(status))
         entry = self.by_code.get(name)
         if entry is None:
             log.info("first %s error: %s", name, message)
@@ -278,8 +300,12 @@ class _Errors:
             entry.count += count
 
     def counts(self) -> tuple[ErrorCount, ...]:
-        return tuple(sorted((ErrorCount(name, e.count, e.message)
-                             for name, e in self.by_code.items()), key=lambda e: -e.count))
+        return tuple(
+            sorted(
+                (ErrorCount(name, e.count, e.message) for name, e in self.by_code.items()),
+                key=lambda e: -e.count,
+            )
+        )
 
 
 class _Load:
@@ -304,10 +330,9 @@ class _Load:
         self.t0 = 0.0
         self.last_done = 0.0
         self.deadline: float | None = None
-        self.channels: list[WireChannel] = []
+        self.channels: list[H2Channel] = []
         self.slots: list[_Slot] = []
         self._last_fold = 0.0
-        self._interval_count = 0
         self._interval: tuple[float | None, float | None, float | None] = (None, None, None)
         self._rps = 0.0
         self._error_total = 0
@@ -328,22 +353,29 @@ class _Load:
 
     # -- set-up ----------------------------------------------------------------------
 
-    def _targets(self) -> list[WireTarget]:
+    def _targets(self) -> list[H2Target]:
         config = self.config
         ctx = None
         if config.uses_tls:
             ctx = tls_mod.ssl_context(config.tls)
             ctx.set_alpn_protocols(["h2"])
         server_name = config.tls.server_name if config.tls else None
-        return [WireTarget(host=ep.host, port=ep.port,
-                           authority=server_name or ep.target,
-                           ssl=ctx if ep.secure else None,
-                           server_hostname=server_name)
-                for ep in config.endpoints]
+        return [
+            H2Target(
+                host=ep.host,
+                port=ep.port,
+                authority=server_name or ep.target,
+                ssl=ctx if ep.secure else None,
+                server_hostname=server_name,
+            )
+            for ep in config.endpoints
+        ]
 
     def _headers(self) -> dict[str, str]:
-        headers = {"grpc-timeout": wire.grpc_timeout(self._timeout),
-                   "user-agent": f"etcdmon-bench/{__version__}"}
+        headers = {
+            "grpc-timeout": grpc_h2.grpc_timeout(self._timeout),
+            "user-agent": f"etcdmon-bench/{__version__}",
+        }
         if self.token:
             headers["token"] = self.token
         return headers
@@ -356,12 +388,14 @@ class _Load:
         targets = self._targets()
         headers = self._headers()
         count = spec.conns + (1 if spec.workload is Workload.WATCH_LATENCY else 0)
-        self.channels = [WireChannel(targets, i, headers, self.config.timeout_s)
-                         for i in range(count)]
+        self.channels = [
+            H2Channel(targets, i, headers, self.config.timeout_s) for i in range(count)
+        ]
         self.bench._attach(loop, self)
         try:
-            results = await asyncio.gather(*(ch.connect() for ch in self.channels),
-                                           return_exceptions=True)
+            results = await asyncio.gather(
+                *(ch.connect() for ch in self.channels), return_exceptions=True
+            )
             for outcome in results:
                 if isinstance(outcome, BaseException):
                     raise outcome
@@ -461,7 +495,7 @@ class _Load:
 
     def _error(self, status: int, message: str) -> None:
         self.errors.add(status, message)
-        if status == wire.RESOURCE_EXHAUSTED and "space exceeded" in message:
+        if status == grpc_h2.RESOURCE_EXHAUSTED and "space exceeded" in message:
             self.stop(NOSPACE_REASON)
 
     def _check_finished(self) -> None:
@@ -510,18 +544,30 @@ class _Load:
         spec = self.spec
         assert self._loop is not None
         key = spec.prefix.encode() + os.urandom(spec.key_size)
-        put = grpc_message(etcdrpc.PutRequest(key=key, value=os.urandom(spec.val_size))
-                           .SerializeToString())
-        create = grpc_message(etcdrpc.WatchRequest(
-            create_request=etcdrpc.WatchCreateRequest(key=key)).SerializeToString())
+        put = grpc_message(
+            etcdrpc.PutRequest(key=key, value=os.urandom(spec.val_size)).SerializeToString()
+        )
+        create = grpc_message(
+            etcdrpc.WatchRequest(
+                create_request=etcdrpc.WatchCreateRequest(key=key)
+            ).SerializeToString()
+        )
         self._watch_ready = self._loop.create_future()
         now = time.perf_counter()
         for c in range(spec.conns):
             watchers = len(range(c, spec.clients, spec.conns))
             if watchers:
-                self.channels[c].start(Call(WATCH, create * watchers, self._watch_ended, now,
-                                            float("inf"), end_stream=False,
-                                            on_message=self._watch_message))
+                self.channels[c].start(
+                    Call(
+                        WATCH,
+                        create * watchers,
+                        self._watch_ended,
+                        now,
+                        float("inf"),
+                        end_stream=False,
+                        on_message=self._watch_message,
+                    )
+                )
         try:
             async with asyncio.timeout(max(self._timeout, 1.0)):
                 await self._watch_ready
@@ -543,8 +589,7 @@ class _Load:
             self._events_done = self._loop.create_future()
             self._put_done = self._loop.create_future()
             start = self._put_started = time.perf_counter()
-            put_channel.start(Call(KV_PUT, put, self._watch_put_done, start,
-                                   start + self._timeout))
+            put_channel.start(Call(KV_PUT, put, self._watch_put_done, start, start + self._timeout))
             status, message = await self._put_done
             if status == 0 and not self.stopping:
                 try:
@@ -553,9 +598,11 @@ class _Load:
                 except TimeoutError:
                     missing = self._events_due
                     events.error_starts.extend([start] * missing)
-                    self.errors.add(wire.DEADLINE_EXCEEDED,
-                                    f"no watch event within {self._timeout:g} s of the put",
-                                    missing)
+                    self.errors.add(
+                        grpc_h2.DEADLINE_EXCEEDED,
+                        f"no watch event within {self._timeout:g} s of the put",
+                        missing,
+                    )
             elif status != 0 and not self.abandoning:
                 events.error_starts.extend([start] * spec.clients)  # no event will come
                 self._error(status, message)
@@ -578,8 +625,11 @@ class _Load:
         resp = etcdrpc.WatchResponse.FromString(body)
         if resp.created:
             self._watch_created += 1
-            if self._watch_created >= self.spec.clients and self._watch_ready is not None \
-                    and not self._watch_ready.done():
+            if (
+                self._watch_created >= self.spec.clients
+                and self._watch_ready is not None
+                and not self._watch_ready.done()
+            ):
                 self._watch_ready.set_result(None)
         if resp.canceled:
             self.stop(f"etcd cancelled a watch (revision {resp.compact_revision})")
@@ -592,15 +642,18 @@ class _Load:
             rec.latencies.append(now - self._put_started)
             self.last_done = now
             self._events_due -= 1
-            if self._events_due == 0 and self._events_done is not None \
-                    and not self._events_done.done():
+            if (
+                self._events_due == 0
+                and self._events_done is not None
+                and not self._events_done.done()
+            ):
                 self._events_done.set_result(None)
 
     def _watch_ended(self, call: Call, status: int, message: str, now: float) -> None:
         if self.abandoning or self.stopping:
             return
-        self.errors.add(status or wire.UNAVAILABLE, message or "the watch stream ended")
-        self.stop(f"a watch stream ended: {message or wire.STATUS_NAMES.get(status, status)}")
+        self.errors.add(status or grpc_h2.UNAVAILABLE, message or "the watch stream ended")
+        self.stop(f"a watch stream ended: {message or grpc_h2.STATUS_NAMES.get(status, status)}")
 
     # -- ticker, progress, result ------------------------------------------------------
 
@@ -613,8 +666,9 @@ class _Load:
             ch.expire(now, self._timeout)
         if now - self._last_fold >= PROGRESS_INTERVAL_S:
             self._fold()
-            self.bench._progress(Phase.DRAINING if self.stopping else Phase.RUNNING,
-                                 self.stop_reason or "", self)
+            self.bench._progress(
+                Phase.DRAINING if self.stopping else Phase.RUNNING, self.stop_reason or "", self
+            )
         if self.deadline is not None and now >= self.deadline:
             self._check_finished()
         self._tick_handle = self._loop.call_later(EXPIRE_INTERVAL_S, self._tick)
@@ -653,15 +707,30 @@ class _Load:
         mean, p99, worst = self._interval
         elapsed = (time.perf_counter() - self.t0) if self.t0 else 0.0
         return BenchProgress(
-            cluster_key=self.config.key, timestamp=time.time(), phase=phase,
-            done=self.completed, total=None if spec.duration_s else spec.total,
-            elapsed_s=elapsed, duration_s=spec.duration_s, errors=self._error_total,
-            requests_per_s=self._rps, latency_mean_s=mean, latency_p99_s=p99,
-            latency_max_s=worst, message=message)
+            cluster_key=self.config.key,
+            timestamp=time.time(),
+            phase=phase,
+            done=self.completed,
+            total=None if spec.duration_s else spec.total,
+            elapsed_s=elapsed,
+            duration_s=spec.duration_s,
+            errors=self._error_total,
+            requests_per_s=self._rps,
+            latency_mean_s=mean,
+            latency_p99_s=p99,
+            latency_max_s=worst,
+            message=message,
+        )
 
-    def result(self, started_at: float, revision_before: int | None,
-               revision_after: int | None, keys_after: int | None,
-               cleanup: CleanupReport, warnings: tuple[str, ...]) -> BenchResult:
+    def result(
+        self,
+        started_at: float,
+        revision_before: int | None,
+        revision_after: int | None,
+        keys_after: int | None,
+        cleanup: CleanupReport,
+        warnings: tuple[str, ...],
+    ) -> BenchResult:
         kinds = kinds_for(self.spec)
         if self.spec.workload is Workload.WATCH_LATENCY:
             overall = self.recorders["event"]
@@ -675,14 +744,23 @@ class _Load:
         by_kind: tuple[KindSummary, ...] = ()
         if len(kinds) > 1:
             by_kind = tuple(
-                KindSummary(kind, rec.count + rec.errors, rec.errors,
-                            rec.count / duration if duration else 0.0, rec.summary())
-                for kind, rec in self.recorders.items())
+                KindSummary(
+                    kind,
+                    rec.count + rec.errors,
+                    rec.errors,
+                    rec.count / duration if duration else 0.0,
+                    rec.summary(),
+                )
+                for kind, rec in self.recorders.items()
+            )
         errors = overall.errors
         reconnects = sum(ch.reconnects for ch in self.channels)
         if reconnects:
-            warnings = (*warnings, f"connections were lost and re-established {reconnects} "
-                        f"time(s); last error: {self._last_channel_error()}")
+            warnings = (
+                *warnings,
+                f"connections were lost and re-established {reconnects} "
+                f"time(s); last error: {self._last_channel_error()}",
+            )
         return BenchResult(
             cluster_key=self.config.key,
             spec=self.spec,
@@ -706,9 +784,3 @@ class _Load:
             warnings=warnings,
             endpoints=tuple(e.url for e in self.config.endpoints),
         )
-
-
-def run_benchmark(config: ConnectionConfig, spec: BenchSpec,
-                  on_progress: ProgressCallback | None = None) -> BenchResult:
-    """Convenience: one blocking run."""
-    return Benchmark(config, spec, on_progress=on_progress).run()

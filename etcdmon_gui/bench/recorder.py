@@ -61,8 +61,9 @@ def hdr_indexes(hist: HdrHistogram, values_us: npt.NDArray[np.int64]) -> npt.NDA
     pow2ceiling = np.frexp(masked.astype(np.float64))[1].astype(np.int64)  # bit length
     bucket = pow2ceiling - unit - (half_mag + 1)
     sub_bucket = values_us >> (bucket + unit)
-    result: npt.NDArray[np.int64] = ((bucket + 1) << half_mag) + sub_bucket - int(
-        hist.sub_bucket_half_count)
+    result: npt.NDArray[np.int64] = (
+        ((bucket + 1) << half_mag) + sub_bucket - int(hist.sub_bucket_half_count)
+    )
     return result
 
 
@@ -106,12 +107,21 @@ class Recorder:
 
     def fold(self) -> Interval:
         """Move the buffered samples into the summaries; describe what was moved."""
-        lat = np.frombuffer(self.latencies, dtype=np.float64).copy() if self.latencies else \
-            np.empty(0, dtype=np.float64)
-        starts = np.frombuffer(self.starts, dtype=np.float64).copy() if self.starts else \
-            np.empty(0, dtype=np.float64)
-        err_starts = np.frombuffer(self.error_starts, dtype=np.float64).copy() \
-            if self.error_starts else np.empty(0, dtype=np.float64)
+        lat = (
+            np.frombuffer(self.latencies, dtype=np.float64).copy()
+            if self.latencies
+            else np.empty(0, dtype=np.float64)
+        )
+        starts = (
+            np.frombuffer(self.starts, dtype=np.float64).copy()
+            if self.starts
+            else np.empty(0, dtype=np.float64)
+        )
+        err_starts = (
+            np.frombuffer(self.error_starts, dtype=np.float64).copy()
+            if self.error_starts
+            else np.empty(0, dtype=np.float64)
+        )
         del self.latencies[:], self.starts[:], self.error_starts[:]
         self._fold_errors(err_starts)
         n = len(lat)
@@ -139,8 +149,7 @@ class Recorder:
             for s, c in zip(uniq.tolist(), counts.tolist(), strict=True):
                 self._second_errors[s] = self._second_errors.get(s, 0) + c
 
-    def _fold_seconds(self, starts: npt.NDArray[np.float64],
-                      lat: npt.NDArray[np.float64]) -> None:
+    def _fold_seconds(self, starts: npt.NDArray[np.float64], lat: npt.NDArray[np.float64]) -> None:
         secs = np.floor(starts + self.wall_offset).astype(np.int64)
         uniq, inverse = np.unique(secs, return_inverse=True)
         counts = np.bincount(inverse)
@@ -149,8 +158,9 @@ class Recorder:
         maxs = np.zeros(len(uniq))
         np.minimum.at(mins, inverse, lat)
         np.maximum.at(maxs, inverse, lat)
-        for s, c, total, lo, hi in zip(uniq.tolist(), counts.tolist(), sums.tolist(),
-                                       mins.tolist(), maxs.tolist(), strict=True):
+        for s, c, total, lo, hi in zip(
+            uniq.tolist(), counts.tolist(), sums.tolist(), mins.tolist(), maxs.tolist(), strict=True
+        ):
             point = self._seconds.get(s)
             if point is None:
                 self._seconds[s] = [c, total, lo, hi]
@@ -202,16 +212,15 @@ class Recorder:
             other._second_errors[s] = other._second_errors.get(s, 0) + c
 
 
-def percentiles(hist: HdrHistogram, max_s: float, min_s: float) -> tuple[tuple[float, float],
-                                                                          ...]:
+def percentiles(hist: HdrHistogram, max_s: float, min_s: float) -> tuple[tuple[float, float], ...]:
     """``PERCENTILES`` from the histogram, clamped into the exact [min, max]."""
     values = hist.get_percentile_to_value_dict(list(PERCENTILES))
-    return tuple((p, min(max_s, max(min_s, float(values.get(p, 0)) / 1e6)))
-                 for p in PERCENTILES)
+    return tuple((p, min(max_s, max(min_s, float(values.get(p, 0)) / 1e6))) for p in PERCENTILES)
 
 
-def histogram_buckets(hist: HdrHistogram, fastest: float,
-                      slowest: float) -> tuple[HistogramBucket, ...]:
+def histogram_buckets(
+    hist: HdrHistogram, fastest: float, slowest: float
+) -> tuple[HistogramBucket, ...]:
     """``tools/benchmark``'s histogram: 10 equal steps from fastest, then slowest.
 
     Each request is counted in the first bucket whose bound is >= its latency, the
@@ -231,8 +240,9 @@ def histogram_buckets(hist: HdrHistogram, fastest: float,
     return tuple(HistogramBucket(b, c) for b, c in zip(bounds, counts, strict=True))
 
 
-def series_points(seconds: dict[int, list[float]],
-                  second_errors: dict[int, int]) -> tuple[SecondPoint, ...]:
+def series_points(
+    seconds: dict[int, list[float]], second_errors: dict[int, int]
+) -> tuple[SecondPoint, ...]:
     """One point per second from the first to the last, empty seconds filled in."""
     keys = set(seconds) | set(second_errors)
     if not keys:
@@ -241,7 +251,14 @@ def series_points(seconds: dict[int, list[float]],
     for s in range(min(keys), max(keys) + 1):
         c, total, lo, hi = seconds.get(s, [0, 0.0, math.inf, 0.0])
         n = int(c)
-        points.append(SecondPoint(
-            unix_second=s, count=n, errors=second_errors.get(s, 0),
-            min_s=lo if n else None, avg_s=total / n if n else None, max_s=hi if n else None))
+        points.append(
+            SecondPoint(
+                unix_second=s,
+                count=n,
+                errors=second_errors.get(s, 0),
+                min_s=lo if n else None,
+                avg_s=total / n if n else None,
+                max_s=hi if n else None,
+            )
+        )
     return tuple(points)

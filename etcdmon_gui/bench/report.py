@@ -17,8 +17,14 @@ from etcdmon_gui.model.bench import (
 )
 
 BAR = "∎"
-CSV_HEADER = ("UNIX-SECOND", "MIN-LATENCY-MS", "AVG-LATENCY-MS", "MAX-LATENCY-MS",
-              "AVG-THROUGHPUT", "ERRORS")
+CSV_HEADER = (
+    "UNIX-SECOND",
+    "MIN-LATENCY-MS",
+    "AVG-LATENCY-MS",
+    "MAX-LATENCY-MS",
+    "AVG-THROUGHPUT",
+    "ERRORS",
+)
 
 
 def _ms(seconds: float | None) -> float | None:
@@ -28,10 +34,12 @@ def _ms(seconds: float | None) -> float | None:
 def latency_json(lat: LatencySummary | None) -> dict[str, float | None]:
     """``latency_ms`` of the JSON: mean, min, max, stddev and p10 .. p999."""
     out: dict[str, float | None] = dict.fromkeys(
-        ("min", "mean", "stddev", "max", *(_pname(p) for p in PERCENTILES)))
+        ("min", "mean", "stddev", "max", *(_pname(p) for p in PERCENTILES))
+    )
     if lat is not None:
-        out.update(min=_ms(lat.min_s), mean=_ms(lat.mean_s), stddev=_ms(lat.stddev_s),
-                   max=_ms(lat.max_s))
+        out.update(
+            min=_ms(lat.min_s), mean=_ms(lat.mean_s), stddev=_ms(lat.stddev_s), max=_ms(lat.max_s)
+        )
         out.update({_pname(p): _ms(v) for p, v in lat.percentiles})
     return out
 
@@ -53,18 +61,33 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "total": r.total,
         "successes": r.successes,
         "errors": r.errors,
-        "errors_by_code": {e.code: {"count": e.count, "message": e.message}
-                           for e in r.errors_by_code},
+        "errors_by_code": {
+            e.code: {"count": e.count, "message": e.message} for e in r.errors_by_code
+        },
         "duration_s": round(r.duration_s, 6),
         "requests_per_s": round(r.requests_per_s, 3),
         "latency_ms": latency_json(r.latency),
         "histogram": [{"upper_ms": _ms(b.upper_s), "count": b.count} for b in r.histogram],
-        "by_kind": {k.kind: {"total": k.total, "errors": k.errors,
-                             "requests_per_s": round(k.requests_per_s, 3),
-                             "latency_ms": latency_json(k.latency)} for k in r.by_kind},
-        "series": [{"unix_second": p.unix_second, "count": p.count, "errors": p.errors,
-                    "min_ms": _ms(p.min_s), "avg_ms": _ms(p.avg_s), "max_ms": _ms(p.max_s)}
-                   for p in r.series],
+        "by_kind": {
+            k.kind: {
+                "total": k.total,
+                "errors": k.errors,
+                "requests_per_s": round(k.requests_per_s, 3),
+                "latency_ms": latency_json(k.latency),
+            }
+            for k in r.by_kind
+        },
+        "series": [
+            {
+                "unix_second": p.unix_second,
+                "count": p.count,
+                "errors": p.errors,
+                "min_ms": _ms(p.min_s),
+                "avg_ms": _ms(p.avg_s),
+                "max_ms": _ms(p.max_s),
+            }
+            for p in r.series
+        ],
         "cancelled": r.cancelled,
         "stop_reason": r.stop_reason,
         "abandoned": r.abandoned,
@@ -72,18 +95,26 @@ def result_json(r: BenchResult) -> dict[str, Any]:
         "revision_after": r.revision_after,
         "keys_under_prefix": r.keys_under_prefix,
         "prefix": spec.prefix,
-        "cleanup": {"deleted": r.cleanup.deleted,
-                    "compacted_revision": r.cleanup.compacted_revision,
-                    "defragmented": list(r.cleanup.defragmented), "error": r.cleanup.error},
+        "cleanup": {
+            "deleted": r.cleanup.deleted,
+            "compacted_revision": r.cleanup.compacted_revision,
+            "defragmented": list(r.cleanup.defragmented),
+            "error": r.cleanup.error,
+        },
         "warnings": list(r.warnings),
         "started_at": r.started_at,
     }
 
 
 def check_perf_json(c: CheckPerfResult) -> dict[str, Any]:
-    return {"load": c.preset.name, "limit": c.preset.limit, "clients": c.preset.clients,
-            "passed": c.passed, "lines": [line.text for line in c.lines],
-            **result_json(c.result)}
+    return {
+        "load": c.preset.name,
+        "limit": c.preset.limit,
+        "clients": c.preset.clients,
+        "passed": c.passed,
+        "lines": [line.text for line in c.lines],
+        **result_json(c.result),
+    }
 
 
 def csv_text(r: BenchResult) -> str:
@@ -92,8 +123,16 @@ def csv_text(r: BenchResult) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_HEADER)
     for p in r.series:
-        writer.writerow((p.unix_second, _fmt(_ms(p.min_s)), _fmt(_ms(p.avg_s)),
-                         _fmt(_ms(p.max_s)), p.count, p.errors))
+        writer.writerow(
+            (
+                p.unix_second,
+                _fmt(_ms(p.min_s)),
+                _fmt(_ms(p.avg_s)),
+                _fmt(_ms(p.max_s)),
+                p.count,
+                p.errors,
+            )
+        )
     return buf.getvalue()
 
 
@@ -108,8 +147,12 @@ def _secs(v: float) -> str:
 def _summary_lines(lat: LatencySummary | None, duration_s: float, rps: float) -> list[str]:
     lines = ["", "Summary:", f"  Total:\t{_secs(duration_s)}."]
     if lat is not None:
-        lines += [f"  Slowest:\t{_secs(lat.max_s)}.", f"  Fastest:\t{_secs(lat.min_s)}.",
-                  f"  Average:\t{_secs(lat.mean_s)}.", f"  Stddev:\t{_secs(lat.stddev_s)}."]
+        lines += [
+            f"  Slowest:\t{_secs(lat.max_s)}.",
+            f"  Fastest:\t{_secs(lat.min_s)}.",
+            f"  Average:\t{_secs(lat.mean_s)}.",
+            f"  Stddev:\t{_secs(lat.stddev_s)}.",
+        ]
     lines.append(f"  Requests/sec:\t{rps:4.4f}")
     return lines
 
@@ -123,31 +166,42 @@ def _latency_lines(lat: LatencySummary) -> list[str]:
 def render_text(r: BenchResult) -> str:
     """Summary, response-time histogram, latency distribution, errors; then our extras."""
     spec = r.spec
-    head = (f"{spec.label or spec.workload.value}: {r.total} requests, {spec.clients} clients, "
-            f"{spec.conns} conns" + (f", rate {spec.rate:g}/s" if spec.rate else "")
-            + f" -> {', '.join(r.endpoints)}")
+    head = (
+        f"{spec.label or spec.workload.value}: {r.total} requests, {spec.clients} clients, "
+        f"{spec.conns} conns"
+        + (f", rate {spec.rate:g}/s" if spec.rate else "")
+        + f" -> {', '.join(r.endpoints)}"
+    )
     lines = [head, *_summary_lines(r.latency, r.duration_s, r.requests_per_s)]
     if r.latency is not None and r.histogram:
         lines += ["", "Response time histogram:"]
         peak = max(b.count for b in r.histogram) or 1
-        lines += [f"  {b.upper_s:4.4f} [{b.count}]\t|{BAR * (b.count * 40 // peak)}"
-                  for b in r.histogram]
+        lines += [
+            f"  {b.upper_s:4.4f} [{b.count}]\t|{BAR * (b.count * 40 // peak)}" for b in r.histogram
+        ]
         lines += _latency_lines(r.latency)
     for k in r.by_kind:
-        lines += ["", f"{k.kind}: {k.total} requests, {k.errors} errors, "
-                  f"{k.requests_per_s:4.4f} requests/sec"]
+        lines += [
+            "",
+            f"{k.kind}: {k.total} requests, {k.errors} errors, "
+            f"{k.requests_per_s:4.4f} requests/sec",
+        ]
         if k.latency is not None:
             lat = k.latency
             p99 = lat.percentile(99.0)
-            lines.append(f"  average {_secs(lat.mean_s)}, p99 "
-                         f"{_secs(p99) if p99 is not None else '-'}, slowest {_secs(lat.max_s)}")
+            lines.append(
+                f"  average {_secs(lat.mean_s)}, p99 "
+                f"{_secs(p99) if p99 is not None else '-'}, slowest {_secs(lat.max_s)}"
+            )
     if r.errors_by_code:
         lines += ["", "Error distribution:"]
         lines += [f"  [{e.count}]\t{e.code}: {e.message}" for e in r.errors_by_code]
     lines.append("")
     if r.revision_before is not None and r.revision_after is not None:
-        lines.append(f"Server: revision {r.revision_before} -> {r.revision_after}, "
-                     f"{r.keys_under_prefix} keys under {spec.prefix!r} before cleanup")
+        lines.append(
+            f"Server: revision {r.revision_before} -> {r.revision_after}, "
+            f"{r.keys_under_prefix} keys under {spec.prefix!r} before cleanup"
+        )
     if spec.workload.writes and spec.cleanup:
         c = r.cleanup
         done = f"deleted {c.deleted} keys"
@@ -166,8 +220,10 @@ def render_text(r: BenchResult) -> str:
 
 def render_check_perf(c: CheckPerfResult) -> str:
     r = c.result
-    head = (f"check perf --load {c.preset.name}: {c.preset.limit} writes/s, "
-            f"{c.preset.clients} clients, {r.spec.duration_s:g} s -> {', '.join(r.endpoints)}")
+    head = (
+        f"check perf --load {c.preset.name}: {c.preset.limit} writes/s, "
+        f"{c.preset.clients} clients, {r.spec.duration_s:g} s -> {', '.join(r.endpoints)}"
+    )
     lines = [head, *(line.text for line in c.lines), "PASS" if c.passed else "FAIL"]
     if r.stop_reason and r.cancelled:
         lines.append(f"Stopped: {r.stop_reason}")

@@ -25,4 +25,5 @@ def require_confirmation(profile_name: str, tags: Sequence[str], typed: str | No
     raise ConfirmationRequiredError(
         f"profile {profile_name!r} is tagged production: a benchmark writes load to it and "
         f"may slow it down for its users{wrong}. To go ahead anyway, type the profile's "
-        f"name: --confirm {profile_name!r}")
+        f"name: --confirm {profile_name!r}"
+    )

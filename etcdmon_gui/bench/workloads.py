@@ -18,9 +18,9 @@ import random
 
 from pyetcd import etcdrpc
 
-from etcdmon_gui.bench.wire import grpc_message
-from etcdmon_gui.etcd.errors import ConfigError
+from etcdmon_gui.bench.grpc_h2 import grpc_message
 from etcdmon_gui.model.bench import BenchSpec, Workload
+from etcdmon_gui.model.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,10 @@ def numbered_key(prefix: bytes, n: int, size: int) -> bytes:
     """``prefix`` + ``size`` bytes with ``n`` as a Go varint at the front."""
     head = go_varint(n)
     if len(head) > size:
-        raise ConfigError(f"key size {size} is too small for key number {n} "
-                          f"(needs {len(head)} bytes): raise --key-size")
+        raise ConfigError(
+            f"key size {size} is too small for key number {n} "
+            f"(needs {len(head)} bytes): raise --key-size"
+        )
     return prefix + head + bytes(size - len(head))
 
 
@@ -85,13 +87,17 @@ def validate(spec: BenchSpec) -> None:
     if spec.key_size < 1 or spec.val_size < 0:
         problems.append("--key-size must be positive and --val-size not negative")
     if spec.val_size > MAX_VALUE_SIZE:
-        problems.append(f"--val-size {spec.val_size} exceeds etcd's default request limit "
-                        f"({MAX_VALUE_SIZE} bytes)")
+        problems.append(
+            f"--val-size {spec.val_size} exceeds etcd's default request limit "
+            f"({MAX_VALUE_SIZE} bytes)"
+        )
     if spec.txn_ops < 1:
         problems.append(f"expected positive --txn-ops, got {spec.txn_ops}")
     if spec.workload is Workload.TXN_PUT and spec.txn_ops > spec.key_space_size:
-        problems.append(f"expected --txn-ops no larger than --key-space-size, got txn-ops"
-                        f"({spec.txn_ops}) key-space-size({spec.key_space_size})")
+        problems.append(
+            f"expected --txn-ops no larger than --key-space-size, got txn-ops"
+            f"({spec.txn_ops}) key-space-size({spec.key_space_size})"
+        )
     if spec.rw_ratio < 0:
         problems.append(f"--rw-ratio must not be negative, got {spec.rw_ratio:g}")
     if spec.workload is Workload.WATCH_LATENCY and spec.put_rate <= 0:
@@ -99,9 +105,11 @@ def validate(spec: BenchSpec) -> None:
     if spec.call_timeout_s <= 0:
         problems.append("the call deadline must be positive")
     if len(spec.prefix.strip("/")) < 1 or not spec.prefix.endswith("/"):
-        problems.append(f"the prefix {spec.prefix!r} could cover other keys (/app also holds "
-                        "/apple...): benchmark keys need a dedicated prefix that ends with "
-                        "'/', such as /etcdmon-bench/")
+        problems.append(
+            f"the prefix {spec.prefix!r} could cover other keys (/app also holds "
+            "/apple...): benchmark keys need a dedicated prefix that ends with "
+            "'/', such as /etcdmon-bench/"
+        )
     if problems:
         raise ConfigError("; ".join(problems))
     if spec.workload.writes and not spec.random_keys:
@@ -121,7 +129,9 @@ class PutSource:
         size = len(self._prefix) + spec.key_size + spec.val_size + 16
         self._cache: list[bytes | None] | None = (
             [None] * spec.key_space_size
-            if not spec.random_keys and spec.key_space_size * size <= _CACHE_BYTES else None)
+            if not spec.random_keys and spec.key_space_size * size <= _CACHE_BYTES
+            else None
+        )
 
     def _message(self, n: int) -> bytes:
         key = numbered_key(self._prefix, n, self._spec.key_size)
@@ -152,8 +162,13 @@ def range_request(spec: BenchSpec) -> etcdrpc.RangeRequest:
         key, end = prefix, prefix_end(prefix)
     else:
         key, end = spec.range_key, spec.range_end or b""
-    return etcdrpc.RangeRequest(key=key, range_end=end, limit=spec.limit,
-                                serializable=not spec.linearizable, count_only=spec.count_only)
+    return etcdrpc.RangeRequest(
+        key=key,
+        range_end=end,
+        limit=spec.limit,
+        serializable=not spec.linearizable,
+        count_only=spec.count_only,
+    )
 
 
 class RangeSource:
@@ -176,10 +191,17 @@ class TxnPutSource:
 
     def request(self, i: int) -> tuple[str, bytes, str]:
         spec = self._spec
-        ops = [etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(
-            key=numbered_key(self._prefix, ((i * spec.txn_ops) + j) % spec.key_space_size,
-                             spec.key_size),
-            value=self._value)) for j in range(spec.txn_ops)]
+        ops = [
+            etcdrpc.RequestOp(
+                request_put=etcdrpc.PutRequest(
+                    key=numbered_key(
+                        self._prefix, ((i * spec.txn_ops) + j) % spec.key_space_size, spec.key_size
+                    ),
+                    value=self._value,
+                )
+            )
+            for j in range(spec.txn_ops)
+        ]
         return KV_TXN, grpc_message(etcdrpc.TxnRequest(success=ops).SerializeToString()), "txn"
 
 
@@ -193,10 +215,15 @@ class TxnMixedSource:
         self._prefix = spec.prefix.encode()
         self._value = os.urandom(spec.val_size)
         prefix = spec.prefix.encode()
-        read = etcdrpc.RangeRequest(key=prefix, range_end=spec.range_end or prefix_end(prefix),
-                                    limit=spec.limit, serializable=not spec.linearizable)
-        self._read = grpc_message(etcdrpc.TxnRequest(
-            success=[etcdrpc.RequestOp(request_range=read)]).SerializeToString())
+        read = etcdrpc.RangeRequest(
+            key=prefix,
+            range_end=spec.range_end or prefix_end(prefix),
+            limit=spec.limit,
+            serializable=not spec.linearizable,
+        )
+        self._read = grpc_message(
+            etcdrpc.TxnRequest(success=[etcdrpc.RequestOp(request_range=read)]).SerializeToString()
+        )
         self._read_share = spec.rw_ratio / (1 + spec.rw_ratio)
 
     def request(self, i: int) -> tuple[str, bytes, str]:
@@ -204,8 +231,7 @@ class TxnMixedSource:
             return KV_TXN, self._read, "read"
         key = numbered_key(self._prefix, i % self._spec.key_space_size, self._spec.key_size)
         put = etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=key, value=self._value))
-        return KV_TXN, grpc_message(etcdrpc.TxnRequest(success=[put]).SerializeToString()), \
-            "write"
+        return KV_TXN, grpc_message(etcdrpc.TxnRequest(success=[put]).SerializeToString()), "write"
 
 
 Source = PutSource | RangeSource | TxnPutSource | TxnMixedSource

@@ -40,7 +40,7 @@ from typing import Any
 import grpc
 
 from etcdmon_gui.bench.hpack import HeaderDecoder, HpackError, encode_headers
-from etcdmon_gui.etcd.errors import (
+from etcdmon_gui.model.errors import (
     ConnectionRefusedEtcdError,
     DeadlineError,
     EtcdError,
@@ -51,7 +51,7 @@ from etcdmon_gui.etcd.errors import (
 log = logging.getLogger(__name__)
 
 STATUS_NAMES: dict[int, str] = {int(c.value[0]): c.name for c in grpc.StatusCode}
-OK, CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED = 0, 1, 2, 4, 8
+CANCELLED, UNKNOWN, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED = 1, 2, 4, 8  # OK is 0
 INTERNAL, UNAVAILABLE, UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED = 13, 14, 16, 7, 12
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -64,14 +64,33 @@ _MAX_STREAM_ID = 2**31 - 1
 _DATA_END, _DATA_MORE = bytes((_DATA, _END_STREAM)), bytes((_DATA, 0))
 
 # gRPC's mapping of HTTP status to gRPC code, for answers that are not gRPC at all.
-_HTTP_TO_GRPC = {400: INTERNAL, 401: UNAUTHENTICATED, 403: PERMISSION_DENIED,
-                 404: UNIMPLEMENTED, 429: UNAVAILABLE, 502: UNAVAILABLE, 503: UNAVAILABLE,
-                 504: UNAVAILABLE}
+_HTTP_TO_GRPC = {
+    400: INTERNAL,
+    401: UNAUTHENTICATED,
+    403: PERMISSION_DENIED,
+    404: UNIMPLEMENTED,
+    429: UNAVAILABLE,
+    502: UNAVAILABLE,
+    503: UNAVAILABLE,
+    504: UNAVAILABLE,
+}
 # HTTP/2 error codes in RST_STREAM / GOAWAY.
-_H2_ERRORS = {0: "NO_ERROR", 1: "PROTOCOL_ERROR", 2: "INTERNAL_ERROR", 3: "FLOW_CONTROL_ERROR",
-              4: "SETTINGS_TIMEOUT", 5: "STREAM_CLOSED", 6: "FRAME_SIZE_ERROR",
-              7: "REFUSED_STREAM", 8: "CANCEL", 9: "COMPRESSION_ERROR", 10: "CONNECT_ERROR",
-              11: "ENHANCE_YOUR_CALM", 12: "INADEQUATE_SECURITY", 13: "HTTP_1_1_REQUIRED"}
+_H2_ERRORS = {
+    0: "NO_ERROR",
+    1: "PROTOCOL_ERROR",
+    2: "INTERNAL_ERROR",
+    3: "FLOW_CONTROL_ERROR",
+    4: "SETTINGS_TIMEOUT",
+    5: "STREAM_CLOSED",
+    6: "FRAME_SIZE_ERROR",
+    7: "REFUSED_STREAM",
+    8: "CANCEL",
+    9: "COMPRESSION_ERROR",
+    10: "CONNECT_ERROR",
+    11: "ENHANCE_YOUR_CALM",
+    12: "INADEQUATE_SECURITY",
+    13: "HTTP_1_1_REQUIRED",
+}
 
 
 def _frame(ftype: int, flags: int, sid: int, payload: bytes = b"") -> bytes:
@@ -103,12 +122,33 @@ class Call:
     without it response bodies are not even reassembled.
     """
 
-    __slots__ = ("deadline", "done", "end_stream", "on_message", "owner", "path", "pending",
-                 "rbuf", "recv_unacked", "send_window", "sid", "start", "tag")
+    __slots__ = (
+        "deadline",
+        "done",
+        "end_stream",
+        "on_message",
+        "path",
+        "pending",
+        "rbuf",
+        "recv_unacked",
+        "send_window",
+        "sid",
+        "start",
+        "tag",
+    )
 
-    def __init__(self, path: str, message: bytes, done: DoneCallback, start: float,
-                 deadline: float, *, end_stream: bool = True,
-                 on_message: MessageCallback | None = None, tag: Any = None) -> None:
+    def __init__(
+        self,
+        path: str,
+        message: bytes,
+        done: DoneCallback,
+        start: float,
+        deadline: float,
+        *,
+        end_stream: bool = True,
+        on_message: MessageCallback | None = None,
+        tag: Any = None,
+    ) -> None:
         self.path = path
         self.pending: bytes | memoryview = message
         self.done = done
@@ -121,11 +161,10 @@ class Call:
         self.send_window = 0
         self.recv_unacked = 0
         self.rbuf: bytearray | None = bytearray() if on_message is not None else None
-        self.owner: H2Connection | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class WireTarget:
+class H2Target:
     """Where and how to connect: one endpoint, its TLS context and HTTP/2 authority."""
 
     host: str
@@ -147,8 +186,12 @@ class H2Connection(asyncio.Protocol):
     take no more calls (lost, or GOAWAY), with a readable reason.
     """
 
-    def __init__(self, target: WireTarget, headers: dict[str, str],
-                 on_closed: Callable[[H2Connection, str], None] | None = None) -> None:
+    def __init__(
+        self,
+        target: H2Target,
+        headers: dict[str, str],
+        on_closed: Callable[[H2Connection, str], None] | None = None,
+    ) -> None:
         self.target = target
         self._headers = dict(headers)
         self._blocks: dict[str, tuple[bytes, bytes]] = {}  # path -> (frame head, block)
@@ -190,10 +233,15 @@ class H2Connection(asyncio.Protocol):
     def _block(self, path: str) -> tuple[bytes, bytes]:
         block = self._blocks.get(path)
         if block is None:
-            fields = [(":method", "POST"), (":scheme", "https" if self.target.ssl else "http"),
-                      (":path", path), (":authority", self.target.authority),
-                      ("content-type", "application/grpc"), ("te", "trailers"),
-                      *self._headers.items()]
+            fields = [
+                (":method", "POST"),
+                (":scheme", "https" if self.target.ssl else "http"),
+                (":path", path),
+                (":authority", self.target.authority),
+                ("content-type", "application/grpc"),
+                ("te", "trailers"),
+                *self._headers.items(),
+            ]
             payload = encode_headers(fields)
             head = len(payload).to_bytes(3, "big") + bytes((_HEADERS, _END_HEADERS))
             block = self._blocks[path] = (head, payload)
@@ -203,8 +251,11 @@ class H2Connection(asyncio.Protocol):
         assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         settings = struct.pack(">HIHI", 2, 0, 4, _MAX_WINDOW)  # no push; big stream windows
-        transport.write(PREFACE + _frame(_SETTINGS, 0, 0, settings)
-                        + _frame(_WINDOW, 0, 0, _U32.pack(_MAX_WINDOW - 65535)))
+        transport.write(
+            PREFACE
+            + _frame(_SETTINGS, 0, 0, settings)
+            + _frame(_WINDOW, 0, 0, _U32.pack(_MAX_WINDOW - 65535))
+        )
 
     def connection_lost(self, exc: Exception | None) -> None:
         reason = f"connection to {self.target.name} lost" + (f": {exc}" if exc else "")
@@ -221,10 +272,10 @@ class H2Connection(asyncio.Protocol):
     def start(self, call: Call) -> None:
         """Send a call now, or queue it behind the server's stream limit."""
         if self.closed or self.going_away:
-            call.done(call, UNAVAILABLE, self.close_reason or "connection closed",
-                      time.perf_counter())
+            call.done(
+                call, UNAVAILABLE, self.close_reason or "connection closed", time.perf_counter()
+            )
             return
-        call.owner = self
         if len(self.calls) + len(self.streams) >= self.max_streams:
             self._waiting.append(call)
         else:
@@ -249,10 +300,21 @@ class H2Connection(asyncio.Protocol):
         head, block = self._blocks.get(call.path) or self._block(call.path)
         message = call.pending
         size = len(message)
-        if (not self._blocked and size <= self.send_window and size <= call.send_window
-                and size <= self._max_frame):
-            out = [head, sidb, block, size.to_bytes(3, "big"),
-                   _DATA_END if call.end_stream else _DATA_MORE, sidb, message]
+        if (
+            not self._blocked
+            and size <= self.send_window
+            and size <= call.send_window
+            and size <= self._max_frame
+        ):
+            out = [
+                head,
+                sidb,
+                block,
+                size.to_bytes(3, "big"),
+                _DATA_END if call.end_stream else _DATA_MORE,
+                sidb,
+                message,
+            ]
             self.send_window -= size
             call.send_window -= size
             call.pending = b""
@@ -265,14 +327,6 @@ class H2Connection(asyncio.Protocol):
             self._write(out)
         if self._blocked and self.send_window > 0:
             self._flush_blocked()
-
-    def send_message(self, call: Call, message: bytes, *, end_stream: bool = False) -> None:
-        """More data on an open streaming call (e.g. a second Watch request)."""
-        call.pending = bytes(call.pending) + message
-        call.end_stream = end_stream
-        if call not in self._blocked:
-            self._blocked.append(call)
-        self._flush_blocked()
 
     def _write(self, chunks: list[Chunk]) -> None:
         if self._out is not None:
@@ -327,13 +381,13 @@ class H2Connection(asyncio.Protocol):
                     raise _ProtocolError("expected CONTINUATION")
                 if ftype == _HEADERS:
                     if flags & (_END_HEADERS | _PADDED | _PRIORITY) == _END_HEADERS:
-                        self._on_header_block(sid, flags, buf[pos + 9:end], now)
+                        self._on_header_block(sid, flags, buf[pos + 9 : end], now)
                     else:
-                        self._on_headers(sid, flags, buf[pos + 9:end], now)
+                        self._on_headers(sid, flags, buf[pos + 9 : end], now)
                 elif ftype == _DATA:
                     self._on_data(sid, flags, buf, pos + 9, end, now)
                 else:
-                    self._on_control(ftype, sid, flags, buf[pos + 9:end], now)
+                    self._on_control(ftype, sid, flags, buf[pos + 9 : end], now)
                 pos = end
             self._buf = buf[pos:]
         except (HpackError, _ProtocolError) as exc:
@@ -347,8 +401,7 @@ class H2Connection(asyncio.Protocol):
         call = self.calls.get(sid)
         return call if call is not None else self.streams.get(sid)
 
-    def _on_data(self, sid: int, flags: int, buf: bytes, start: int, end: int,
-                 now: float) -> None:
+    def _on_data(self, sid: int, flags: int, buf: bytes, start: int, end: int, now: float) -> None:
         length = end - start
         self._recv_unacked += length
         if self._recv_unacked >= _RECV_UPDATE_AT:
@@ -367,8 +420,7 @@ class H2Connection(asyncio.Protocol):
                 self._write([_frame(_WINDOW, 0, sid, _U32.pack(call.recv_unacked))])
                 call.recv_unacked = 0
         if flags & _END_STREAM:
-            self._finish(call, INTERNAL, "the server ended the stream without a gRPC status",
-                         now)
+            self._finish(call, INTERNAL, "the server ended the stream without a gRPC status", now)
 
     def _deliver(self, call: Call, now: float) -> None:
         rbuf = call.rbuf
@@ -379,14 +431,14 @@ class H2Connection(asyncio.Protocol):
                 return
             if rbuf[0]:
                 raise _ProtocolError("compressed message, but no compression was offered")
-            message = bytes(rbuf[5:5 + length])
-            del rbuf[:5 + length]
+            message = bytes(rbuf[5 : 5 + length])
+            del rbuf[: 5 + length]
             call.on_message(message, now)
 
     def _on_headers(self, sid: int, flags: int, payload: bytes, now: float) -> None:
         if flags & _PADDED:
             pad = payload[0]
-            payload = payload[1:len(payload) - pad]
+            payload = payload[1 : len(payload) - pad]
         if flags & _PRIORITY:
             payload = payload[5:]
         if not flags & _END_HEADERS:
@@ -402,10 +454,14 @@ class H2Connection(asyncio.Protocol):
         if flags & _END_STREAM:
             status = headers.grpc_status
             if status is None:
-                status = (INTERNAL if headers.http_status in (None, 200) else
-                          _HTTP_TO_GRPC.get(headers.http_status, UNKNOWN))
+                status = (
+                    INTERNAL
+                    if headers.http_status in (None, 200)
+                    else _HTTP_TO_GRPC.get(headers.http_status, UNKNOWN)
+                )
                 message = headers.grpc_message or (
-                    f"HTTP status {headers.http_status} without a gRPC status")
+                    f"HTTP status {headers.http_status} without a gRPC status"
+                )
                 self._finish(call, status, message, now)
                 return
             self._finish(call, status, headers.grpc_message, now)
@@ -447,10 +503,10 @@ class H2Connection(asyncio.Protocol):
             call = self._find(sid)
             if call is not None:
                 code = _U32.unpack_from(payload)[0]
-                status = {7: UNAVAILABLE, 8: CANCELLED, 11: RESOURCE_EXHAUSTED}.get(code,
-                                                                                 INTERNAL)
-                self._finish(call, status, f"stream reset by the server "
-                             f"({_H2_ERRORS.get(code, code)})", now)
+                status = {7: UNAVAILABLE, 8: CANCELLED, 11: RESOURCE_EXHAUSTED}.get(code, INTERNAL)
+                self._finish(
+                    call, status, f"stream reset by the server ({_H2_ERRORS.get(code, code)})", now
+                )
         elif ftype == _GOAWAY:
             self._on_goaway(payload, now)
         elif ftype == _PUSH:
@@ -477,8 +533,10 @@ class H2Connection(asyncio.Protocol):
         last_sid = _U32.unpack_from(payload)[0] & 0x7FFFFFFF
         code = _U32.unpack_from(payload, 4)[0]
         debug = payload[8:].decode("utf-8", "replace")
-        reason = f"{self.target.name} is closing the connection (GOAWAY " \
-                 f"{_H2_ERRORS.get(code, code)}{': ' + debug if debug else ''})"
+        reason = (
+            f"{self.target.name} is closing the connection (GOAWAY "
+            f"{_H2_ERRORS.get(code, code)}{': ' + debug if debug else ''})"
+        )
         self.going_away = True
         self.close_reason = reason
         for sid in [s for s in (*self.calls, *self.streams) if s > last_sid]:
@@ -498,13 +556,16 @@ class H2Connection(asyncio.Protocol):
         call.done(call, status, message, now)
         if self._waiting:
             self._start_waiting()
-        elif self.going_away and not self.calls and not self.streams \
-                and self.transport is not None:
+        elif self.going_away and not self.calls and not self.streams and self.transport is not None:
             self.transport.close()
 
     def _start_waiting(self) -> None:
-        while (self._waiting and not self.closed and not self.going_away
-               and len(self.calls) + len(self.streams) < self.max_streams):
+        while (
+            self._waiting
+            and not self.closed
+            and not self.going_away
+            and len(self.calls) + len(self.streams) < self.max_streams
+        ):
             self._open(self._waiting.popleft())
 
     def _reset(self, call: Call, code: int) -> None:
@@ -583,24 +644,33 @@ class _ProtocolError(Exception):
     pass
 
 
-async def connect(target: WireTarget, headers: dict[str, str], timeout: float,
-                  on_closed: Callable[[H2Connection, str], None] | None = None) -> H2Connection:
+async def connect(
+    target: H2Target,
+    headers: dict[str, str],
+    timeout: float,
+    on_closed: Callable[[H2Connection, str], None] | None = None,
+) -> H2Connection:
     """Open a connection and wait for the server's SETTINGS; readable errors on failure."""
     loop = asyncio.get_running_loop()
     conn = H2Connection(target, headers, on_closed)
     try:
         async with asyncio.timeout(timeout):
             await loop.create_connection(
-                lambda: conn, target.host, target.port, ssl=target.ssl,
-                server_hostname=(target.server_hostname or target.host) if target.ssl else None)
+                lambda: conn,
+                target.host,
+                target.port,
+                ssl=target.ssl,
+                server_hostname=(target.server_hostname or target.host) if target.ssl else None,
+            )
             if target.ssl is not None:
                 assert conn.transport is not None
                 ssl_object = conn.transport.get_extra_info("ssl_object")
                 alpn = ssl_object.selected_alpn_protocol() if ssl_object else None
                 if alpn != "h2":
                     await _discard(conn)
-                    raise TLSError(f"{target.name} did not agree to HTTP/2 over TLS "
-                                   f"(ALPN answer {alpn!r})")
+                    raise TLSError(
+                        f"{target.name} did not agree to HTTP/2 over TLS (ALPN answer {alpn!r})"
+                    )
             await conn.ready
     except TimeoutError:
         await _discard(conn)
@@ -608,8 +678,9 @@ async def connect(target: WireTarget, headers: dict[str, str], timeout: float,
     except ConnectionRefusedError:
         raise ConnectionRefusedEtcdError(f"connection refused at {target.name}") from None
     except ssl.SSLCertVerificationError as exc:
-        raise TLSError(f"certificate verify failed at {target.name}: "
-                       f"{exc.verify_message or exc}") from None
+        raise TLSError(
+            f"certificate verify failed at {target.name}: {exc.verify_message or exc}"
+        ) from None
     except ssl.SSLError as exc:
         raise TLSError(f"TLS handshake failed at {target.name}: {exc.reason or exc}") from None
     except OSError as exc:
@@ -627,7 +698,7 @@ async def _discard(conn: H2Connection) -> None:
                 await asyncio.shield(conn.lost)
 
 
-class WireChannel:
+class H2Channel:
     """A gRPC channel: one connection at a time to one of the endpoints, reconnecting.
 
     Calls started while the connection is down wait (and expire at their deadline)
@@ -635,8 +706,9 @@ class WireChannel:
     endpoints in turn, starting after the one that failed, with a backoff of 0.2 to 2 s.
     """
 
-    def __init__(self, targets: list[WireTarget], first: int, headers: dict[str, str],
-                 timeout: float) -> None:
+    def __init__(
+        self, targets: list[H2Target], first: int, headers: dict[str, str], timeout: float
+    ) -> None:
         self._targets = targets
         self._index = first % len(targets)
         self._headers = dict(headers)
@@ -650,7 +722,7 @@ class WireChannel:
         self.reconnects = 0
 
     @property
-    def target(self) -> WireTarget:
+    def target(self) -> H2Target:
         return self._targets[self._index]
 
     async def connect(self) -> None:
@@ -658,8 +730,7 @@ class WireChannel:
         errors: list[EtcdError] = []
         for _ in range(len(self._targets)):
             try:
-                self.conn = await connect(self.target, self._headers, self._timeout,
-                                          self._lost)
+                self.conn = await connect(self.target, self._headers, self._timeout, self._lost)
                 return
             except EtcdError as exc:
                 errors.append(exc)
@@ -686,8 +757,9 @@ class WireChannel:
     def expire(self, now: float, timeout: float) -> None:
         while self._pending and self._pending[0].deadline <= now:
             call = self._pending.popleft()
-            message = _late(timeout) + (f" (last error: {self.last_error})"
-                                        if self.last_error else "")
+            message = _late(timeout) + (
+                f" (last error: {self.last_error})" if self.last_error else ""
+            )
             call.done(call, DEADLINE_EXCEEDED, message, now)
         if self.conn is not None:
             self.conn.expire(now, timeout)
