@@ -1,8 +1,10 @@
-"""What the views need to know about where secrets are kept (not the secrets)."""
+"""What the views need to know about where secrets are kept (not the secrets), the
+error a keyring operation raises, and the secrets an edit brings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,3 +13,26 @@ class BackendInfo:
     secure: bool  # a real OS keyring, or the encrypted file
     persistent: bool  # survives a restart
     problem: str | None = None  # why no OS keyring is usable, and what to do
+
+
+class SecretStoreError(Exception):
+    """A keyring operation failed; the message says what to do, never the secret.
+
+    A model type so that code reading secrets through a protocol (the notification
+    channels) can tell this failure apart without importing the keyring module.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class SecretEdits:
+    """The secrets an edit of a profile or a channel brings, as typed into its dialog.
+
+    ``values``: field -> new value; a field left out (or blank) keeps what is stored.
+    ``files``: what to read from files and keep in the keyring, keyed as the settings
+    store names it (a profile's TLS materials: "ca", "cert", "key") -> path.
+    ``copy_from``: the owner whose stored secrets a new item starts from (a clone).
+    """
+
+    values: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str] = field(default_factory=dict)
+    copy_from: str | None = None

@@ -39,16 +39,16 @@ from etcdmon_gui.model.delivery import (
     DeliveryRecord,
     DeliveryStatus,
 )
-from etcdmon_gui.notify.channels import Channel, DesktopNotifier, build_channel
-from etcdmon_gui.notify.config import ChannelBase, ChannelConfig, RetryPolicy
+from etcdmon_gui.notify.base import Channel, ChannelBase, DesktopNotifier, SecretReader
 from etcdmon_gui.notify.errors import ChannelError
 from etcdmon_gui.notify.payloads import make_test_event
-from etcdmon_gui.store.secrets import SecretStore
+from etcdmon_gui.notify.registry import build_channel
+from etcdmon_gui.notify.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[DeliveryAttempt, DeliveryRecord], None]
-ChannelFactory = Callable[[ChannelBase, SecretStore | None, DesktopNotifier | None], Channel]
+ChannelFactory = Callable[[ChannelBase, SecretReader | None, DesktopNotifier | None], Channel]
 
 
 @dataclass(eq=False)
@@ -75,8 +75,8 @@ class NotificationDispatcher:
 
     def __init__(
         self,
-        secrets: SecretStore | None,
-        channels: Iterable[ChannelConfig | ChannelBase] = (),
+        secrets: SecretReader | None,
+        channels: Iterable[ChannelBase] = (),
         *,
         policy: RetryPolicy | None = None,
         desktop: DesktopNotifier | None = None,
@@ -104,14 +104,16 @@ class NotificationDispatcher:
         self._subscribers: list[Subscriber] = []
         self._channels: dict[str, Channel] = {}
         self.set_channels(channels)
-        self._threads = [threading.Thread(target=self._work, name=f"notify-{i + 1}",
-                                          daemon=True) for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"notify-{i + 1}", daemon=True)
+            for i in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
     # -- configuration --------------------------------------------------------------
 
-    def set_channels(self, configs: Iterable[ChannelConfig | ChannelBase]) -> None:
+    def set_channels(self, configs: Iterable[ChannelBase]) -> None:
         """Replace the channel set. Deliveries already queued finish with the channel
         as it was when they were queued."""
         built: dict[str, Channel] = {}
@@ -140,14 +142,16 @@ class NotificationDispatcher:
         with self._cv:
             notifier = self._desktop
         if notifier is None:
-            raise ChannelError("no desktop notifier in this session (running headless?)",
-                               permanent=True)
+            raise ChannelError(
+                "no desktop notifier in this session (running headless?)", permanent=True
+            )
         notifier(event)
 
     # -- queueing -------------------------------------------------------------------
 
-    def notify(self, event: AlertEvent,
-               channel_ids: Iterable[str] | None = None) -> list[Future[DeliveryRecord]]:
+    def notify(
+        self, event: AlertEvent, channel_ids: Iterable[str] | None = None
+    ) -> list[Future[DeliveryRecord]]:
         """Queue ``event`` for the given channels (default: all; a profile may name them
         by id or by name), skipping channels that are disabled, below their minimum
         severity, or not sending resolved alerts. A channel that cannot be found yields a
@@ -156,22 +160,37 @@ class NotificationDispatcher:
         resolved = event.kind is EventKind.RESOLVED
         with self._cv:
             by_name = {c.name: cid for cid, c in self._channels.items()}
-            ids = list(self._channels) if channel_ids is None else [
-                cid if cid in self._channels else by_name.get(cid, cid) for cid in channel_ids]
+            ids = (
+                list(self._channels)
+                if channel_ids is None
+                else [
+                    cid if cid in self._channels else by_name.get(cid, cid) for cid in channel_ids
+                ]
+            )
             plan = [(cid, self._channels.get(cid)) for cid in dict.fromkeys(ids)]
         futures: list[Future[DeliveryRecord]] = []
         for channel_id, channel in plan:
             if channel is None:
-                futures.append(self._reject(event, channel_id, None, False,
-                                            f"no channel with id {channel_id!r} "
-                                            "(deleted from the settings?)"))
+                futures.append(
+                    self._reject(
+                        event,
+                        channel_id,
+                        None,
+                        False,
+                        f"no channel with id {channel_id!r} (deleted from the settings?)",
+                    )
+                )
             elif channel.config.wants(event.alert.severity, resolved):
                 futures.append(self._queue(channel, event, None, False))
         return futures
 
-    def send_test(self, channel: str | ChannelConfig | ChannelBase, *,
-                  retry: bool = False, secrets: SecretStore | None = None
-                  ) -> Future[DeliveryRecord]:
+    def send_test(
+        self,
+        channel: str | ChannelBase,
+        *,
+        retry: bool = False,
+        secrets: SecretReader | None = None,
+    ) -> Future[DeliveryRecord]:
         """Send a clearly labelled test notification through ``channel`` (a configured
         channel's id, or a config being edited that need not be saved yet, whose secrets
         may come from ``secrets`` instead of the dispatcher's store). By default it is
@@ -181,55 +200,96 @@ class NotificationDispatcher:
             with self._cv:
                 target = self._channels.get(channel)
             if target is None:
-                return self._reject(make_test_event(channel, time.time()), channel, None,
-                                    True, f"no channel with id {channel!r}")
+                return self._reject(
+                    make_test_event(channel, time.time()),
+                    channel,
+                    None,
+                    True,
+                    f"no channel with id {channel!r}",
+                )
         else:
             target = self._factory(channel, secrets or self._secrets, self._call_desktop)
-        return self._queue(target, make_test_event(target.id, time.time()),
-                           None if retry else 1, True)
+        return self._queue(
+            target, make_test_event(target.id, time.time()), None if retry else 1, True
+        )
 
-    def _new_record(self, event: AlertEvent, channel_id: str, channel: Channel | None,
-                    test: bool) -> DeliveryRecord:
+    def _new_record(
+        self, event: AlertEvent, channel_id: str, channel: Channel | None, test: bool
+    ) -> DeliveryRecord:
         a = event.alert
         return DeliveryRecord(
-            delivery_id=next(self._ids), channel_id=channel_id,
+            delivery_id=next(self._ids),
+            channel_id=channel_id,
             channel_name=channel.name if channel else channel_id,
             channel_type=channel.type_name if channel else "unknown",
-            fingerprint=a.fingerprint, rule=a.rule, cluster_name=a.cluster_name,
-            member=a.member, event_kind=event.kind, test=test,
-            status=DeliveryStatus.PENDING, attempts=0, created_at=time.time())
+            fingerprint=a.fingerprint,
+            rule=a.rule,
+            cluster_name=a.cluster_name,
+            member=a.member,
+            event_kind=event.kind,
+            test=test,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            created_at=time.time(),
+        )
 
-    def _reject(self, event: AlertEvent, channel_id: str, channel: Channel | None,
-                test: bool, reason: str) -> Future[DeliveryRecord]:
+    def _reject(
+        self, event: AlertEvent, channel_id: str, channel: Channel | None, test: bool, reason: str
+    ) -> Future[DeliveryRecord]:
         """A delivery that cannot even be tried: one FAILED entry and record."""
         now = time.time()
         with self._cv:
-            record = replace(self._new_record(event, channel_id, channel, test),
-                             status=DeliveryStatus.FAILED, attempts=1, finished_at=now,
-                             error=reason)
+            record = replace(
+                self._new_record(event, channel_id, channel, test),
+                status=DeliveryStatus.FAILED,
+                attempts=1,
+                finished_at=now,
+                error=reason,
+            )
             entry = DeliveryAttempt(
-                delivery_id=record.delivery_id, channel_id=channel_id,
-                channel_name=record.channel_name, channel_type=record.channel_type,
-                fingerprint=record.fingerprint, event_kind=event.kind, test=test, attempt=1,
-                max_attempts=1, at=now, duration_s=0.0, outcome=AttemptOutcome.FAILED,
-                error=reason)
+                delivery_id=record.delivery_id,
+                channel_id=channel_id,
+                channel_name=record.channel_name,
+                channel_type=record.channel_type,
+                fingerprint=record.fingerprint,
+                event_kind=event.kind,
+                test=test,
+                attempt=1,
+                max_attempts=1,
+                at=now,
+                duration_s=0.0,
+                outcome=AttemptOutcome.FAILED,
+                error=reason,
+            )
             self._store(record)
             self._attempts.append(entry)
-        log.error("notification to %r (%s, %s) FAILED: %s", record.channel_name,
-                  record.fingerprint, event.kind.value, reason)
+        log.error(
+            "notification to %r (%s, %s) FAILED: %s",
+            record.channel_name,
+            record.fingerprint,
+            event.kind.value,
+            reason,
+        )
         self._publish(entry, record)
         future: Future[DeliveryRecord] = Future()
         future.set_result(record)
         return future
 
-    def _queue(self, channel: Channel, event: AlertEvent, attempts: int | None,
-               test: bool) -> Future[DeliveryRecord]:
+    def _queue(
+        self, channel: Channel, event: AlertEvent, attempts: int | None, test: bool
+    ) -> Future[DeliveryRecord]:
         """Add a delivery to its lane; it runs when it heads the lane."""
         with self._cv:
             if not self._closed:
                 policy = self._policy
-                job = _Job(self._new_record(event, channel.id, channel, test), channel, event,
-                           attempts or policy.attempts, policy, Future())
+                job = _Job(
+                    self._new_record(event, channel.id, channel, test),
+                    channel,
+                    event,
+                    attempts or policy.attempts,
+                    policy,
+                    Future(),
+                )
                 self._store(job.record)
                 self._unfinished += 1
                 lane = self._lanes.setdefault(job.lane, deque())
@@ -237,8 +297,9 @@ class NotificationDispatcher:
                 if len(lane) == 1:
                     self._schedule(job, time.monotonic())
                 return job.future
-        return self._reject(event, channel.id, channel, test,
-                            "not sent: notifications are shut down")
+        return self._reject(
+            event, channel.id, channel, test, "not sent: notifications are shut down"
+        )
 
     def _schedule(self, job: _Job, due: float) -> None:
         """Put ``job`` on the timeline at ``due`` (time.monotonic(); lock held)."""
@@ -271,10 +332,12 @@ class NotificationDispatcher:
             try:
                 self._attempt(job)
             except Exception:  # a bug here must not end the worker or lose the delivery
-                log.error("notification worker error:\n%s",
-                          job.channel.scrub(traceback.format_exc()))
-                self._finish(job, AttemptOutcome.FAILED, "internal error (see the log)",
-                             time.time(), 0.0)
+                log.error(
+                    "notification worker error:\n%s", job.channel.scrub(traceback.format_exc())
+                )
+                self._finish(
+                    job, AttemptOutcome.FAILED, "internal error (see the log)", time.time(), 0.0
+                )
 
     def _attempt(self, job: _Job) -> None:
         number = job.record.attempts + 1
@@ -289,8 +352,11 @@ class NotificationDispatcher:
         except ChannelError as exc:
             error = exc
         except Exception as exc:  # a channel bug: report it like a failure, scrubbed
-            log.error("channel %r raised:\n%s", job.channel.name,
-                      job.channel.scrub(traceback.format_exc()))
+            log.error(
+                "channel %r raised:\n%s",
+                job.channel.name,
+                job.channel.scrub(traceback.format_exc()),
+            )
             error = ChannelError(f"{type(exc).__name__}: {exc}")
         duration = time.monotonic() - clock
         if error is None:
@@ -307,62 +373,112 @@ class NotificationDispatcher:
             delay = max(delay, min(error.retry_after, job.policy.max_delay_s))
         self._retry(job, reason, started, duration, delay)
 
-    def _attempt_entry(self, job: _Job, outcome: AttemptOutcome, error: str | None,
-                       started: float, duration: float,
-                       next_at: float | None = None) -> DeliveryAttempt:
+    def _attempt_entry(
+        self,
+        job: _Job,
+        outcome: AttemptOutcome,
+        error: str | None,
+        started: float,
+        duration: float,
+        next_at: float | None = None,
+    ) -> DeliveryAttempt:
         r = job.record
         return DeliveryAttempt(
-            delivery_id=r.delivery_id, channel_id=r.channel_id, channel_name=r.channel_name,
-            channel_type=r.channel_type, fingerprint=r.fingerprint, event_kind=r.event_kind,
-            test=r.test, attempt=r.attempts + 1, max_attempts=job.max_attempts, at=started,
-            duration_s=duration, outcome=outcome, error=error, next_attempt_at=next_at)
+            delivery_id=r.delivery_id,
+            channel_id=r.channel_id,
+            channel_name=r.channel_name,
+            channel_type=r.channel_type,
+            fingerprint=r.fingerprint,
+            event_kind=r.event_kind,
+            test=r.test,
+            attempt=r.attempts + 1,
+            max_attempts=job.max_attempts,
+            at=started,
+            duration_s=duration,
+            outcome=outcome,
+            error=error,
+            next_attempt_at=next_at,
+        )
 
-    def _retry(self, job: _Job, reason: str, started: float, duration: float,
-               delay: float) -> None:
+    def _retry(self, job: _Job, reason: str, started: float, duration: float, delay: float) -> None:
         with self._cv:
             job.running = False
             if job.done:
                 return
-            entry = self._attempt_entry(job, AttemptOutcome.RETRYING, reason, started,
-                                        duration, time.time() + delay)
+            entry = self._attempt_entry(
+                job, AttemptOutcome.RETRYING, reason, started, duration, time.time() + delay
+            )
             job.record = replace(job.record, attempts=entry.attempt, error=reason)
             self._store(job.record)
             self._attempts.append(entry)
             record = job.record
-        log.warning("notification to %r (%s, %s) failed, attempt %d of %d, retrying in "
-                    "%.3g s: %s", record.channel_name, record.fingerprint,
-                    record.event_kind.value, entry.attempt, job.max_attempts, delay, reason)
+        log.warning(
+            "notification to %r (%s, %s) failed, attempt %d of %d, retrying in %.3g s: %s",
+            record.channel_name,
+            record.fingerprint,
+            record.event_kind.value,
+            entry.attempt,
+            job.max_attempts,
+            delay,
+            reason,
+        )
         self._publish(entry, record)
         with self._cv:
             if not job.done and not self._closed:
                 self._schedule(job, time.monotonic() + delay)
 
-    def _finish(self, job: _Job, outcome: AttemptOutcome, reason: str | None,
-                started: float, duration: float) -> None:
+    def _finish(
+        self,
+        job: _Job,
+        outcome: AttemptOutcome,
+        reason: str | None,
+        started: float,
+        duration: float,
+    ) -> None:
         with self._cv:
             job.running = False
             if job.done:  # failed by close() while this try was still running
-                log.info("notification %d finished after shutdown: %s", job.record.delivery_id,
-                         outcome.value)
+                log.info(
+                    "notification %d finished after shutdown: %s",
+                    job.record.delivery_id,
+                    outcome.value,
+                )
                 return
             entry = self._attempt_entry(job, outcome, reason, started, duration)
-            status = (DeliveryStatus.DELIVERED if outcome is AttemptOutcome.DELIVERED
-                      else DeliveryStatus.FAILED)
-            job.record = replace(job.record, attempts=entry.attempt, status=status,
-                                 finished_at=time.time(), error=reason)
+            status = (
+                DeliveryStatus.DELIVERED
+                if outcome is AttemptOutcome.DELIVERED
+                else DeliveryStatus.FAILED
+            )
+            job.record = replace(
+                job.record,
+                attempts=entry.attempt,
+                status=status,
+                finished_at=time.time(),
+                error=reason,
+            )
             job.done = True
             self._store(job.record)
             self._attempts.append(entry)
             record = job.record
         if status is DeliveryStatus.DELIVERED:
-            log.log(logging.INFO if entry.attempt > 1 else logging.DEBUG,
-                    "notification to %r (%s, %s) delivered on attempt %d",
-                    record.channel_name, record.fingerprint, record.event_kind.value,
-                    entry.attempt)
+            log.log(
+                logging.INFO if entry.attempt > 1 else logging.DEBUG,
+                "notification to %r (%s, %s) delivered on attempt %d",
+                record.channel_name,
+                record.fingerprint,
+                record.event_kind.value,
+                entry.attempt,
+            )
         else:
-            log.error("notification to %r (%s, %s) FAILED after %d attempt(s): %s",
-                      record.channel_name, record.fingerprint, record.event_kind.value,
-                      entry.attempt, reason)
+            log.error(
+                "notification to %r (%s, %s) FAILED after %d attempt(s): %s",
+                record.channel_name,
+                record.fingerprint,
+                record.event_kind.value,
+                entry.attempt,
+                reason,
+            )
         self._publish(entry, record)
         job.future.set_result(record)
         with self._cv:
@@ -395,6 +511,7 @@ class NotificationDispatcher:
             with self._cv:
                 if callback in self._subscribers:
                     self._subscribers.remove(callback)
+
         return unsubscribe
 
     def _publish(self, entry: DeliveryAttempt, record: DeliveryRecord) -> None:
@@ -437,15 +554,18 @@ class NotificationDispatcher:
                 thread.join(max(0.0, deadline - time.monotonic()))
         stuck = [t.name for t in self._threads if t.is_alive()]
         if stuck and first:
-            log.warning("notification threads still sending at shutdown: %s",
-                        ", ".join(stuck))
+            log.warning("notification threads still sending at shutdown: %s", ", ".join(stuck))
         with self._cv:
-            left = [(job, job.running) for lane in self._lanes.values() for job in lane
-                    if not job.done]
+            left = [
+                (job, job.running) for lane in self._lanes.values() for job in lane if not job.done
+            ]
         for job, running in left:
-            reason = ("notifications were shut down while this was being sent; whether it "
-                      "arrived is unknown" if running else
-                      "not sent: notifications were shut down before it could be delivered")
+            reason = (
+                "notifications were shut down while this was being sent; whether it "
+                "arrived is unknown"
+                if running
+                else "not sent: notifications were shut down before it could be delivered"
+            )
             self._finish(job, AttemptOutcome.FAILED, reason, time.time(), 0.0)
 
     def __enter__(self) -> NotificationDispatcher:

@@ -15,8 +15,9 @@ class ChannelError(Exception):
     retrying. ``retry_after`` is the server's requested wait in seconds, if it gave one.
     """
 
-    def __init__(self, message: str, *, permanent: bool = False,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
@@ -63,8 +64,9 @@ def scrub(text: str, secrets: Iterable[str]) -> str:
     by ``***``. Longest first, so a secret that contains another goes whole. A very
     short secret is only replaced where it stands as a whole word, so that a
     three-letter password does not shred the rest of the message."""
-    for secret, replacement in sorted(_replacements(secrets).items(),
-                                      key=lambda kv: len(kv[0]), reverse=True):
+    for secret, replacement in sorted(
+        _replacements(secrets).items(), key=lambda kv: len(kv[0]), reverse=True
+    ):
         if secret not in text:
             continue
         if len(secret) < 4:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -21,6 +19,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from etcdmon_gui.net import describe_network_error
 from etcdmon_gui.notify.errors import ChannelError, redact_url
 from etcdmon_gui.notify.payloads import USER_AGENT
 
@@ -34,8 +33,9 @@ class _RedactNotifyUrls(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(_marked, "active", False) and isinstance(record.args, tuple):
-            record.args = tuple(redact_url(str(a)) if isinstance(a, httpx.URL) else a
-                                for a in record.args)
+            record.args = tuple(
+                redact_url(str(a)) if isinstance(a, httpx.URL) else a for a in record.args
+            )
         return True
 
 
@@ -61,39 +61,6 @@ class Answer:
     retry_after: float | None
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
-def describe_network_error(exc: BaseException, timeout: float) -> tuple[str, bool]:
-    """A short reason (no URL) and whether it is permanent (retrying cannot help)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {timeout:g} s", False
-    for link in _chain(exc):
-        if isinstance(link, ssl.SSLCertVerificationError):
-            return f"certificate verify failed: {link.verify_message or link.reason}", True
-        if isinstance(link, ssl.SSLError):
-            return f"TLS error: {(link.reason or str(link)).replace('_', ' ').lower()}", False
-        if isinstance(link, ConnectionRefusedError):
-            return "connection refused", False
-        if isinstance(link, socket.gaierror):
-            return f"cannot resolve host ({link.strerror or link})", False
-        if isinstance(link, TimeoutError):
-            return f"timed out after {timeout:g} s", False
-        if isinstance(link, OSError) and link.strerror:
-            return link.strerror, False
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return "invalid URL", True
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return "the server broke the HTTP protocol (or closed the connection)", False
-    return type(exc).__name__, False
-
-
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -108,30 +75,42 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def post(url: str, body: bytes, *, timeout: float, headers: Mapping[str, str] | None = None,
-         verify: bool = True) -> Answer:
+def post(
+    url: str,
+    body: bytes,
+    *,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+    verify: bool = True,
+) -> Answer:
     """POST ``body`` as JSON; raise ``ChannelError`` for a network failure or a non-2xx
     answer (permanent for 4xx other than 408/429). Redirects are not followed: the
     body would go to a server the user did not configure."""
     shown = redact_url(url)
-    all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT,
-                   **(headers or {})}
+    all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     try:
-        with _redacting(), httpx.Client(timeout=httpx.Timeout(timeout), verify=verify,
-                                        follow_redirects=False) as client:
+        with (
+            _redacting(),
+            httpx.Client(
+                timeout=httpx.Timeout(timeout), verify=verify, follow_redirects=False
+            ) as client,
+        ):
             response = client.post(url, content=body, headers=all_headers)
             text = response.text[:300]
     except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as exc:
         reason, permanent = describe_network_error(exc, timeout)
         raise ChannelError(f"POST {shown}: {reason}", permanent=permanent) from None
-    answer = Answer(response.status_code, response.reason_phrase, text.strip(),
-                    _retry_after(response.headers.get("Retry-After")))
+    answer = Answer(
+        response.status_code,
+        response.reason_phrase,
+        text.strip(),
+        _retry_after(response.headers.get("Retry-After")),
+    )
     if 200 <= answer.status < 300:
         return answer
     detail = f": {answer.text.splitlines()[0][:200]}" if answer.text else ""
     message = f"POST {shown} answered {answer.status} {answer.reason}{detail}"
     if 300 <= answer.status < 400:
-        raise ChannelError(message + " (redirects are not followed: check the URL)",
-                           permanent=True)
+        raise ChannelError(message + " (redirects are not followed: check the URL)", permanent=True)
     transient = answer.status in (408, 425, 429) or answer.status >= 500
     raise ChannelError(message, permanent=not transient, retry_after=answer.retry_after)

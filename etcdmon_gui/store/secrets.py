@@ -14,25 +14,32 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import keyring
 import keyring.backend
 import keyring.errors
-import platformdirs
 
 from etcdmon_gui.model.secrets import BackendInfo
+from etcdmon_gui.model.secrets import SecretStoreError as SecretStoreError  # re-exported
+from etcdmon_gui.notify import registry as channel_registry
+from etcdmon_gui.store.files import data_dir
 
 log = logging.getLogger(__name__)
 
 SERVICE = "etcdmon-gui"
 
-# The secret fields a profile (or a notification channel) may own.
-FIELDS = (
-    "password", "tls_key", "tls_cert", "tls_ca",
-    "smtp_password", "slack_webhook", "webhook_url", "webhook_secret", "pagerduty_routing_key",
-)
+#: The secret fields a profile may own (``store.profiles`` says which one needs).
+PROFILE_FIELDS = ("password", "tls_key", "tls_cert", "tls_ca")
+
+
+def known_fields() -> tuple[str, ...]:
+    """Every field a secret may be kept under: a profile's, or one that a notification
+    channel type declares (the channel registry knows them)."""
+    return (*PROFILE_FIELDS, *channel_registry.secret_names())
+
 
 # The OS keyrings. Anything else keyring may discover (files, plaintext, keyrings.cryptfile
 # prompting on a terminal) is only used when the user chooses it explicitly.
@@ -47,11 +54,7 @@ _OS_KEYRINGS = (
 
 def secrets_file_path() -> Path:
     """The encrypted secrets file (keyrings.cryptfile), used when the user chooses it."""
-    return platformdirs.user_data_path("etcdmon-gui") / "secrets.cfg"
-
-
-class SecretStoreError(Exception):
-    """A keyring operation failed; the message says what to do, never the secret."""
+    return data_dir() / "secrets.cfg"
 
 
 class MemoryKeyring(keyring.backend.KeyringBackend):
@@ -72,10 +75,6 @@ class MemoryKeyring(keyring.backend.KeyringBackend):
     def delete_password(self, service: str, username: str) -> None:
         if self._data.pop((service, username), None) is None:
             raise keyring.errors.PasswordDeleteError("no such secret")
-
-
-def _name(backend: keyring.backend.KeyringBackend) -> str:
-    return f"{type(backend).__module__}.{type(backend).__name__}"
 
 
 def system_backend() -> tuple[keyring.backend.KeyringBackend | None, str | None]:
@@ -104,8 +103,9 @@ def encrypted_file_backend(path: Path, master_password: str) -> keyring.backend.
     try:
         from keyrings.cryptfile.cryptfile import CryptFileKeyring
     except ImportError as exc:  # pragma: no cover - declared dependency
-        raise SecretStoreError("keyrings.cryptfile is not installed: pip install "
-                               "keyrings.cryptfile") from exc
+        raise SecretStoreError(
+            "keyrings.cryptfile is not installed: pip install keyrings.cryptfile"
+        ) from exc
     path.parent.mkdir(parents=True, exist_ok=True)
     backend = CryptFileKeyring()
     backend.file_path = str(path)
@@ -132,10 +132,12 @@ class SecretStore:
         backend, problem = system_backend()
         if backend is None:
             log.info("no OS keyring: secrets are kept for this session only")
-            return cls(MemoryKeyring(), BackendInfo("memory (this session only)", False, False,
-                                                    problem))
-        return cls(backend, BackendInfo(str(getattr(backend, "name", type(backend).__name__)),
-                                        True, True))
+            return cls(
+                MemoryKeyring(), BackendInfo("memory (this session only)", False, False, problem)
+            )
+        return cls(
+            backend, BackendInfo(str(getattr(backend, "name", type(backend).__name__)), True, True)
+        )
 
     @classmethod
     def memory(cls) -> SecretStore:
@@ -143,12 +145,28 @@ class SecretStore:
 
     @classmethod
     def encrypted_file(cls, path: Path, master_password: str) -> SecretStore:
-        return cls(encrypted_file_backend(path, master_password),
-                   BackendInfo(f"encrypted file {path}", True, True))
+        return cls(
+            encrypted_file_backend(path, master_password),
+            BackendInfo(f"encrypted file {path}", True, True),
+        )
+
+    @classmethod
+    def open(cls, kind: str, master_password: Callable[[], str]) -> SecretStore:
+        """The store a user chose by name: ``keyring`` (the OS keyring), ``encrypted-file``
+        (its master password from ``ETCDMON_MASTER_PASSWORD``, else ``master_password()``)
+        or ``memory``."""
+        if kind == "memory":
+            return cls.memory()
+        if kind == "encrypted-file":
+            master = os.environ.get("ETCDMON_MASTER_PASSWORD")
+            return cls.encrypted_file(
+                secrets_file_path(), master if master is not None else master_password()
+            )
+        return cls.system()
 
     @staticmethod
     def key(owner: str, field: str) -> str:
-        if field not in FIELDS:
+        if field not in known_fields():
             raise ValueError(f"unknown secret field {field!r}")
         if not owner or "/" in owner:
             raise ValueError(f"bad secret owner id {owner!r}")
@@ -176,13 +194,17 @@ class SecretStore:
             raise SecretStoreError(self._failure("delete", field, exc)) from None
         return True
 
-    def delete_owner(self, owner: str, fields: Iterable[str] = FIELDS) -> None:
-        for field in fields:
+    def delete_owner(self, owner: str, fields: Iterable[str] | None = None) -> None:
+        for field in known_fields() if fields is None else fields:
             self.delete(owner, field)
 
-    def present(self, owner: str, fields: Iterable[str] = FIELDS) -> list[str]:
-        """Which of ``fields`` hold a secret for ``owner``."""
-        return [f for f in fields if self.get(owner, f) is not None]
+    def present(self, owner: str, fields: Iterable[str] | None = None) -> list[str]:
+        """Which of ``fields`` (default: every known one) hold a secret for ``owner``."""
+        return [
+            f
+            for f in (known_fields() if fields is None else fields)
+            if self.get(owner, f) is not None
+        ]
 
     def _failure(self, action: str, field: str, exc: Exception) -> str:
         kind = type(exc).__name__

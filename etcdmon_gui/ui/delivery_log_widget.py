@@ -34,24 +34,21 @@ from PySide6.QtWidgets import (
 )
 
 from etcdmon_gui.model.delivery import AttemptOutcome, DeliveryAttempt, DeliveryRecord
-from etcdmon_gui.model.snapshot import Verdict
-from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS
+from etcdmon_gui.ui.palette import (
+    FAILED_BACKGROUND,
+    FAILED_TEXT,
+    OUTCOME_COLOURS,
+    RETRY_BACKGROUND,
+    RETRY_TEXT,
+)
 from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel
 
 COLUMNS = ("Time", "Channel", "Alert", "Kind", "Attempt", "Outcome", "Error")
-(COL_TIME, COL_CHANNEL, COL_ALERT, COL_KIND, COL_ATTEMPT, COL_OUTCOME,
- COL_ERROR) = range(len(COLUMNS))
+(COL_TIME, COL_CHANNEL, COL_ALERT, COL_KIND, COL_ATTEMPT, COL_OUTCOME, COL_ERROR) = range(
+    len(COLUMNS)
+)
 MAX_ROWS = 1000
 
-FAILED_BACKGROUND = "#fdecea"
-FAILED_TEXT = "#8e1b1b"
-RETRY_BACKGROUND = "#fff6e0"
-RETRY_TEXT = "#7a4a00"
-OUTCOME_COLOURS = {
-    AttemptOutcome.DELIVERED: VERDICT_COLOURS[Verdict.HEALTHY],
-    AttemptOutcome.RETRYING: "#b45f06",
-    AttemptOutcome.FAILED: "#c62828",
-}
 OUTCOME_ROLE = Qt.ItemDataRole.UserRole  # the AttemptOutcome of the row
 
 
@@ -72,8 +69,7 @@ class _Row:
 
 def _when(ts: float, now: float) -> str:
     same_day = time.localtime(ts)[:3] == time.localtime(now)[:3]
-    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S",
-                         time.localtime(ts))
+    return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
 def alert_text(row: _Row) -> str:
@@ -128,12 +124,11 @@ class DeliveryLogModel(RowTableModel[_Row]):
         self.endInsertRows()
         self._trim()
 
-    def set_history(self, entries: Iterable[tuple[DeliveryAttempt, DeliveryRecord | None]]
-                    ) -> None:
+    def set_history(self, entries: Iterable[tuple[DeliveryAttempt, DeliveryRecord | None]]) -> None:
         """Merge the log as the dispatcher had it (any order) with what is shown."""
         rows = {r.key: r for r in (_Row(a, rec) for a, rec in entries)}
         rows.update({r.key: r for r in self._rows})  # live entries carry fresher records
-        merged = sorted(rows.values(), key=lambda r: r.order, reverse=True)[:self.max_rows]
+        merged = sorted(rows.values(), key=lambda r: r.order, reverse=True)[: self.max_rows]
         self.beginResetModel()
         self._rows = merged
         self._keys = {r.key for r in merged}
@@ -194,8 +189,11 @@ class DeliveryLogModel(RowTableModel[_Row]):
             if a.outcome is AttemptOutcome.RETRYING:
                 return QBrush(QColor(RETRY_TEXT))
             return None
-        if role == Qt.ItemDataRole.FontRole and col == COL_OUTCOME and (
-                a.outcome is AttemptOutcome.FAILED):
+        if (
+            role == Qt.ItemDataRole.FontRole
+            and col == COL_OUTCOME
+            and (a.outcome is AttemptOutcome.FAILED)
+        ):
             return self._bold
         if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_ATTEMPT:
             return int(Qt.AlignmentFlag.AlignCenter)
@@ -220,13 +218,18 @@ class DeliveryLogModel(RowTableModel[_Row]):
     def _tooltip(self, row: _Row, col: int) -> str:
         a, r = row.attempt, row.record
         if col == COL_TIME:
-            return (f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(a.at))}, "
-                    f"took {a.duration_s * 1000:.0f} ms")
+            return (
+                f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(a.at))}, "
+                f"took {a.duration_s * 1000:.0f} ms"
+            )
         if col == COL_CHANNEL:
             return f"{a.channel_type} channel {a.channel_id}"
         if col == COL_ALERT:
-            where = f"{r.cluster_name}" + (f" / {r.member}" if r and r.member else "") \
-                if r else "forgotten by now"
+            where = (
+                f"{r.cluster_name}" + (f" / {r.member}" if r and r.member else "")
+                if r
+                else "forgotten by now"
+            )
             return f"fingerprint {a.fingerprint}\n{where}"
         if col == COL_ERROR:
             return a.error or ""
@@ -277,8 +280,7 @@ class DeliveryLogWidget(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setWordWrap(False)
         self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(
-            self.table.fontMetrics().height() + 8)
+        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
         header = self.table.horizontalHeader()
         header.setHighlightSections(False)
         for col in (COL_TIME, COL_KIND, COL_ATTEMPT, COL_OUTCOME):
@@ -304,23 +306,22 @@ class DeliveryLogWidget(QWidget):
         lay.setSpacing(2)
         lay.addLayout(top)
         lay.addWidget(self.table, 1)
-        for signal in (self.model.rowsInserted, self.model.rowsRemoved,
-                       self.model.modelReset):
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._update_summary)
         self._update_summary()
 
     def add_attempt(self, attempt: DeliveryAttempt, record: DeliveryRecord | None) -> None:
         self.model.add_attempt(attempt, record)
 
-    def set_history(self, entries: Sequence[tuple[DeliveryAttempt, DeliveryRecord | None]]
-                    ) -> None:
+    def set_history(self, entries: Sequence[tuple[DeliveryAttempt, DeliveryRecord | None]]) -> None:
         self.model.set_history(entries)
 
     def _update_summary(self, *_: object) -> None:
         shown = self.model.rowCount()
         if not shown:
-            self.summary.setText("No notification has been sent yet. Channels: File → "
-                                 "Notification channels…")
+            self.summary.setText(
+                "No notification has been sent yet. Channels: File → Notification channels…"
+            )
             return
         failed = self.model.failed_count()
         text = f"{shown} attempt{'s' if shown != 1 else ''}, newest first"

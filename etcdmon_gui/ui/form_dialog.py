@@ -11,6 +11,7 @@ from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import QDialog, QLabel, QWidget
 
 from etcdmon_gui.model.secrets import BackendInfo
+from etcdmon_gui.ui.palette import WARNING_COLOUR
 
 
 def field_text(model: type[BaseModel], name: str) -> tuple[str, str]:
@@ -23,9 +24,6 @@ def field_text(model: type[BaseModel], name: str) -> tuple[str, str]:
 def split_list(text: str) -> list[str]:
     """``"a, b,,c"`` -> ``["a", "b", "c"]``: how list fields are typed in one line."""
     return [part.strip() for part in text.split(",") if part.strip()]
-
-
-WARNING_COLOUR = "#b45f06"
 
 
 def backend_text(info: BackendInfo) -> str:

@@ -42,23 +42,24 @@ from PySide6.QtWidgets import (
 )
 
 from etcdmon_gui.formatting import fmt_ms
+from etcdmon_gui.model.profile import LoadResult, Profile, TLSSettings
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
-from etcdmon_gui.store.profiles import LoadResult, Profile, TLSSettings
-from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS, dot_icon
-from etcdmon_gui.ui.form_dialog import (
+from etcdmon_gui.ui.form_dialog import ServiceDialog, backend_text, field_text, split_list
+from etcdmon_gui.ui.palette import (
+    ERROR_COLOUR,
+    NOTICE_BACKGROUND,
+    NOTICE_BORDER,
+    NOTICE_TEXT,
+    PRODUCTION_COLOUR,
+    VERDICT_COLOURS,
     WARNING_COLOUR,
-    ServiceDialog,
-    backend_text,
-    field_text,
-    split_list,
+    dot_icon,
 )
 
 if TYPE_CHECKING:
     from etcdmon_gui.model.secrets import BackendInfo
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
-ERROR_COLOUR = "#c62828"
-PRODUCTION_COLOUR = "#c62828"
 _TLS = (("ca", "CA certificate"), ("cert", "client certificate"), ("key", "client key"))
 
 
@@ -167,8 +168,10 @@ class ProfileManagerDialog(ServiceDialog):
         self.problems_box = QFrame()
         self.problems_box.setObjectName("problemsBox")
         self.problems_box.setStyleSheet(
-            "#problemsBox { background: #fff4ce; border: 1px solid #e0b400; "
-            "border-radius: 4px; } #problemsBox QLabel { color: #4d3800; }")
+            f"#problemsBox {{ background: {NOTICE_BACKGROUND}; "
+            f"border: 1px solid {NOTICE_BORDER}; border-radius: 4px; }} "
+            f"#problemsBox QLabel {{ color: {NOTICE_TEXT}; }}"
+        )
         QVBoxLayout(self.problems_box).addWidget(self.problems)
         self.problems_box.hide()
 
@@ -224,21 +227,30 @@ class ProfileManagerDialog(ServiceDialog):
             in_title = field_text(TLSSettings, f"{what}_in_keyring")[0]
             row.import_box.setToolTip(
                 f"{in_title}: the file is read once and its content kept with the other "
-                "secrets; the file is no longer needed")
+                "secrets; the file is no longer needed"
+            )
             row.import_box.toggled.connect(self._update_placeholders)
         self._row(TLSSettings, "server_name", self.server_name)
         self.form.addRow("", self.insecure)
         self._row(Profile, "username", self.username)
         password_label = QLabel("Password")
         password_label.setBuddy(self.password)
-        password_label.setToolTip("Kept with the secrets, never in the profiles file; "
-                                  "leave blank to keep the stored one")
+        password_label.setToolTip(
+            "Kept with the secrets, never in the profiles file; leave blank to keep the stored one"
+        )
         self.password.setToolTip(password_label.toolTip())
         self.form.addRow(password_label, self.password)
         self._row(Profile, "poll_interval_s", self.poll)
         self._row(Profile, "tags", self.tags, " (comma-separated)")
-        for edit in (self.name, self.endpoints, self.server_name, self.username,
-                     self.password, self.tags, *(r.path for r in self.tls_rows.values())):
+        for edit in (
+            self.name,
+            self.endpoints,
+            self.server_name,
+            self.username,
+            self.password,
+            self.tags,
+            *(r.path for r in self.tls_rows.values()),
+        ):
             edit.textEdited.connect(self._changed)
         for box in (*(r.import_box for r in self.tls_rows.values()), self.insecure):
             box.toggled.connect(self._changed)
@@ -318,8 +330,14 @@ class ProfileManagerDialog(ServiceDialog):
         self.resize(960, 680)
         self.new_profile()
 
-    def _row(self, model: type[BaseModel], name: str, widget: QWidget, hint: str = "",
-             buddy: QWidget | None = None) -> None:
+    def _row(
+        self,
+        model: type[BaseModel],
+        name: str,
+        widget: QWidget,
+        hint: str = "",
+        buddy: QWidget | None = None,
+    ) -> None:
         title, description = field_text(model, name)
         label = QLabel(title)
         label.setBuddy(buddy or widget)
@@ -328,9 +346,7 @@ class ProfileManagerDialog(ServiceDialog):
         self._labels[name] = label
         self.form.addRow(label, widget)
 
-
     # -- what the service reports (slots, GUI thread) -----------------------------------
-
 
     def show_loaded(self, result: LoadResult, backend: BackendInfo) -> None:
         self._profiles = list(result.profiles)
@@ -340,7 +356,8 @@ class ProfileManagerDialog(ServiceDialog):
             lines = "\n".join(f"• {p}" for p in result.problems)
             self.problems.setText(
                 "The profiles file has problems. It is kept exactly as it is, and changes "
-                f"cannot be saved until it is fixed or moved:\n{lines}")
+                f"cannot be saved until it is fixed or moved:\n{lines}"
+            )
             self.problems_box.show()
         else:
             self.problems_box.hide()
@@ -388,27 +405,37 @@ class ProfileManagerDialog(ServiceDialog):
             self._summary(f"Test of “{name}” failed: {error}", ERROR_COLOUR)
             return
         for m in sorted(snapshot.members, key=lambda m: (m.name or "~", m.id)):
-            reachable = "yes" if m.reachable else (
-                f"no{'' if m.responsive else ' (hung)'}: {m.error or 'no answer'}")
-            item = QTreeWidgetItem([m.name or m.id_hex, m.version or "-", reachable,
-                                    fmt_ms(m.rtt_ms)])
-            item.setIcon(0, dot_icon(VERDICT_COLOURS[
-                Verdict.HEALTHY if m.reachable else Verdict.CRITICAL]))
+            reachable = (
+                "yes"
+                if m.reachable
+                else (f"no{'' if m.responsive else ' (hung)'}: {m.error or 'no answer'}")
+            )
+            item = QTreeWidgetItem(
+                [m.name or m.id_hex, m.version or "-", reachable, fmt_ms(m.rtt_ms)]
+            )
+            item.setIcon(
+                0, dot_icon(VERDICT_COLOURS[Verdict.HEALTHY if m.reachable else Verdict.CRITICAL])
+            )
             item.setToolTip(2, reachable)
             item.setToolTip(0, m.endpoint or "")
             self.members.addTopLevelItem(item)
         leader = snapshot.leader
         parts = [f"“{name}”: {snapshot.verdict.name.capitalize()}"]
         if snapshot.members:
-            parts += [f"leader {leader.name or leader.id_hex}" if leader else "no leader",
-                      f"{snapshot.reachable_voters} of {snapshot.voters} voters reachable"]
+            parts += [
+                f"leader {leader.name or leader.id_hex}" if leader else "no leader",
+                f"{snapshot.reachable_voters} of {snapshot.voters} voters reachable",
+            ]
         text = " · ".join(parts)
         details = ([snapshot.error] if snapshot.error else []) + list(snapshot.reasons)
         details += list(snapshot.warnings)
         if details:
             text += "\n" + "\n".join(dict.fromkeys(details))
-        colour = None if snapshot.verdict == Verdict.HEALTHY else (
-            ERROR_COLOUR if snapshot.verdict >= Verdict.CRITICAL else WARNING_COLOUR)
+        colour = (
+            None
+            if snapshot.verdict == Verdict.HEALTHY
+            else (ERROR_COLOUR if snapshot.verdict >= Verdict.CRITICAL else WARNING_COLOUR)
+        )
         self._summary(text, colour)
 
     # -- list actions --------------------------------------------------------------------
@@ -440,20 +467,21 @@ class ProfileManagerDialog(ServiceDialog):
         profile = self._editing
         if profile is None:
             return
-        warning = ("\n\nIt is tagged production." if profile.production else "")
+        warning = "\n\nIt is tagged production." if profile.production else ""
         answer = QMessageBox.question(
-            self, "Delete profile",
+            self,
+            "Delete profile",
             f"Delete the profile “{profile.name}” and the secrets stored for it?{warning}",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No)
+            QMessageBox.StandardButton.No,
+        )
         if answer == QMessageBox.StandardButton.Yes:
             self._set_status(f"Deleting “{profile.name}”…")
             self.deleteRequested.emit(profile.name)
 
     def _style_insecure(self, on: bool) -> None:
         """Skipping verification is never quiet: the box turns red while it is ticked."""
-        self.insecure.setStyleSheet(f"color: {PRODUCTION_COLOUR}; font-weight: bold;"
-                                    if on else "")
+        self.insecure.setStyleSheet(f"color: {PRODUCTION_COLOUR}; font-weight: bold;" if on else "")
 
     # -- form actions --------------------------------------------------------------------
 
@@ -475,12 +503,16 @@ class ProfileManagerDialog(ServiceDialog):
             tls["server_name"] = self.server_name.text().strip()
         if self.insecure.isChecked():
             tls["insecure_skip_verify"] = True
-        base: dict[str, Any] = (self._editing.model_dump() if self._editing else {})
+        base: dict[str, Any] = self._editing.model_dump() if self._editing else {}
         base.update(
-            id=self._form_id, name=self.name.text().strip(),
-            endpoints=split_list(self.endpoints.text()), tls=tls or None,
+            id=self._form_id,
+            name=self.name.text().strip(),
+            endpoints=split_list(self.endpoints.text()),
+            tls=tls or None,
             username=self.username.text().strip() or None,
-            poll_interval_s=self.poll.value(), tags=split_list(self.tags.text()))
+            poll_interval_s=self.poll.value(),
+            tags=split_list(self.tags.text()),
+        )
         secrets = {"password": self.password.text()} if self.password.text() else {}
         if secrets and not base["username"]:
             problems.append((("username",), "a password needs a user name"))
@@ -504,9 +536,13 @@ class ProfileManagerDialog(ServiceDialog):
         self._saving = True
         self._set_status(f"Saving “{result.profile.name}”…")
         self._update_buttons()
-        self.saveRequested.emit(self._editing.name if self._editing else None,
-                                result.profile, result.secrets, result.tls_files,
-                                self._secrets_from)
+        self.saveRequested.emit(
+            self._editing.name if self._editing else None,
+            result.profile,
+            result.secrets,
+            result.tls_files,
+            self._secrets_from,
+        )
 
     def test(self) -> None:
         if self._testing is not None:
@@ -519,8 +555,9 @@ class ProfileManagerDialog(ServiceDialog):
         self._update_buttons()
         self.members.clear()
         self._summary(f"Testing “{result.profile.name}”…", None)
-        self.testRequested.emit(result.profile, result.secrets, result.tls_files,
-                                self._secrets_from)
+        self.testRequested.emit(
+            result.profile, result.secrets, result.tls_files, self._secrets_from
+        )
 
     def connect_selected(self) -> None:
         if self._editing is not None and not self._dirty:
@@ -584,14 +621,18 @@ class ProfileManagerDialog(ServiceDialog):
             self._style_insecure(self.insecure.isChecked())
             self.username.setText((profile.username or "") if profile else "")
             self.password.clear()
-            self.poll.setValue(profile.poll_interval_s if profile else
-                               int(Profile.model_fields["poll_interval_s"].default))
+            self.poll.setValue(
+                profile.poll_interval_s
+                if profile
+                else int(Profile.model_fields["poll_interval_s"].default)
+            )
             self.tags.setText(", ".join(profile.tags) if profile else "")
         finally:
             self._filling = False
         self._dirty = False
-        self.heading.setText(f"Profile “{profile.name}”" if profile and not new
-                             else "New profile (not saved)")
+        self.heading.setText(
+            f"Profile “{profile.name}”" if profile and not new else "New profile (not saved)"
+        )
         self._clear_invalid()
         self._show_errors([])
         self._update_placeholders()
@@ -604,7 +645,8 @@ class ProfileManagerDialog(ServiceDialog):
 
     def _stored(self, field: str) -> bool:
         return self._stored_for(
-            self._secrets_from or (self._editing.id if self._editing else None), field)
+            self._secrets_from or (self._editing.id if self._editing else None), field
+        )
 
     def _update_placeholders(self, *_: object) -> None:
         where = self._backend.name if self._backend else "the keyring"
@@ -631,18 +673,18 @@ class ProfileManagerDialog(ServiceDialog):
         self.test_button.setEnabled(self._testing is None)
         self.connect_button.setEnabled(saved and not self._dirty)
         self.connect_button.setToolTip(
-            "Watch this profile's cluster in the main window" if saved and not self._dirty
-            else "Save the profile first")
+            "Watch this profile's cluster in the main window"
+            if saved and not self._dirty
+            else "Save the profile first"
+        )
 
     def _browse(self, edit: QLineEdit) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a PEM file", edit.text(),
-                                              "PEM files (*.pem *.crt *.key);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a PEM file", edit.text(), "PEM files (*.pem *.crt *.key);;All files (*)"
+        )
         if path:
             edit.setText(path)
             self._changed()
-
-
-
 
     def _show_backend(self, info: BackendInfo) -> None:
         self.backend.setText(backend_text(info))
@@ -650,8 +692,12 @@ class ProfileManagerDialog(ServiceDialog):
 
     def _invalid_widgets(self, loc: tuple[str, ...]) -> list[QLineEdit]:
         head = loc[0] if loc else ""
-        simple = {"name": self.name, "endpoints": self.endpoints, "username": self.username,
-                  "tags": self.tags}
+        simple = {
+            "name": self.name,
+            "endpoints": self.endpoints,
+            "username": self.username,
+            "tags": self.tags,
+        }
         if head in simple:
             return [simple[head]]
         if head == "tls":
@@ -674,4 +720,3 @@ class ProfileManagerDialog(ServiceDialog):
                 edit.setProperty("invalid", False)
                 edit.style().unpolish(edit)
                 edit.style().polish(edit)
-

@@ -1,5 +1,6 @@
-"""The profile manager, offscreen, with a real ProfileService thread, a profiles file in
-tmp_path, session-memory secrets and real sandbox clusters for the connection tests."""
+"""The profile manager, offscreen, with a real profile SettingsService thread, a profiles
+file in tmp_path, session-memory secrets and real sandbox clusters for the connection
+tests."""
 
 from __future__ import annotations
 
@@ -15,21 +16,14 @@ from etcdmon_gui import __version__
 from etcdmon_gui.app import Application
 from etcdmon_gui.app import main as app_main
 from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
-from etcdmon_gui.store.profiles import Profile, ProfileStore, TLSSettings
+from etcdmon_gui.model.profile import Profile, TLSSettings
+from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 
 # The offscreen platform cannot raise a window or pass size hints on; Qt says so at
 # WARNING level when the dialog is shown (a mark replaces the ini list, so both).
-pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints",
-                                       r"This plugin does not support raise\(\)")
-
 SECRET = "s3cret-Pa55word"
-
-
-
-
-
 
 
 def open_dialog(app: Application, qtbot: QtBot) -> ProfileManagerDialog:
@@ -60,8 +54,11 @@ def names(dialog: ProfileManagerDialog) -> list[str]:
 def visible_texts(dialog: ProfileManagerDialog) -> list[str]:
     """Every text the dialog shows, except what is typed into the password field."""
     texts = [dialog.windowTitle()]
-    texts += [e.text() + e.placeholderText() + e.toolTip()
-              for e in dialog.findChildren(QLineEdit) if e is not dialog.password]
+    texts += [
+        e.text() + e.placeholderText() + e.toolTip()
+        for e in dialog.findChildren(QLineEdit)
+        if e is not dialog.password
+    ]
     texts += [label.text() + label.toolTip() for label in dialog.findChildren(QLabel)]
     return texts
 
@@ -85,9 +82,16 @@ def test_added_profile_goes_to_the_file_and_its_password_to_the_secret_store(
     text = store.path.read_text()
     assert SECRET not in text
     doc = yaml.safe_load(text)
-    assert doc["profiles"] == [{
-        "id": saved.id, "name": "dev", "endpoints": ["127.0.0.1:2379", "http://127.0.0.2:2379"],
-        "username": "root", "poll_interval_s": 7, "tags": ["staging", "eu"]}]
+    assert doc["profiles"] == [
+        {
+            "id": saved.id,
+            "name": "dev",
+            "endpoints": ["127.0.0.1:2379", "http://127.0.0.2:2379"],
+            "username": "root",
+            "poll_interval_s": 7,
+            "tags": ["staging", "eu"],
+        }
+    ]
     assert secrets.get(saved.id, "password") == SECRET
     # The form now shows the saved profile; the password is a placeholder, nowhere else.
     assert names(dialog) == ["dev"] and dialog.list.currentRow() == 0
@@ -138,11 +142,19 @@ def test_a_new_user_without_a_password_is_refused(
 
 
 def test_clone_copies_settings_and_secrets_and_delete_removes_both(
-    app: Application, qtbot: QtBot, store: ProfileStore, secrets: SecretStore,
+    app: Application,
+    qtbot: QtBot,
+    store: ProfileStore,
+    secrets: SecretStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    prod = Profile(name="prod", endpoints=["10.0.0.1:2379"], username="root",
-                   tags=["production"], poll_interval_s=10)
+    prod = Profile(
+        name="prod",
+        endpoints=["10.0.0.1:2379"],
+        username="root",
+        tags=["production"],
+        poll_interval_s=10,
+    )
     store.add(prod)
     secrets.set(prod.id, "password", SECRET)
     dialog = open_dialog(app, qtbot)
@@ -157,12 +169,10 @@ def test_clone_copies_settings_and_secrets_and_delete_removes_both(
     assert dialog.name.text() == "prod (copy)" and dialog.list.currentRow() == 1
 
     # Saying No to the confirmation deletes nothing.
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.No)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
     with qtbot.assertNotEmitted(dialog.deleteRequested):
         dialog.delete_button.click()
-    monkeypatch.setattr(QMessageBox, "question",
-                        lambda *a, **k: QMessageBox.StandardButton.Yes)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     with qtbot.waitSignal(app.profile_service.deleted, timeout=5_000):
         dialog.delete_button.click()
     assert [p.name for p in store.load().profiles] == ["prod"]
@@ -222,8 +232,14 @@ def test_a_malformed_file_is_explained_and_never_overwritten(
 def test_test_connection_shows_the_members_of_a_real_cluster(
     app: Application, qtbot: QtBot, store: ProfileStore, cluster: Sandbox
 ) -> None:
-    store.add(Profile(name="prod-eu", endpoints=["10.0.0.1:2379"], tags=["production"],
-                      tls=TLSSettings(ca_file="/etc/etcd/ca.pem", server_name="etcd.eu")))
+    store.add(
+        Profile(
+            name="prod-eu",
+            endpoints=["10.0.0.1:2379"],
+            tags=["production"],
+            tls=TLSSettings(ca_file="/etc/etcd/ca.pem", server_name="etcd.eu"),
+        )
+    )
     store.add(Profile(name="sandbox", endpoints=[cluster.endpoints[0]], poll_interval_s=2))
     dialog = open_dialog(app, qtbot)
     dialog.list.setCurrentRow(1)
@@ -257,7 +273,8 @@ def test_test_connection_to_a_closed_port_says_connection_refused(
     with qtbot.waitSignal(app.profile_service.tested, timeout=15_000):
         dialog.test_button.click()  # unsaved values are tested as they are
     assert dialog.test_summary.text() == (
-        f"“nothing there”: Unreachable\nconnection refused at 127.0.0.1:{port}")
+        f"“nothing there”: Unreachable\nconnection refused at 127.0.0.1:{port}"
+    )
     assert dialog.test_button.isEnabled()
 
 
@@ -307,14 +324,15 @@ def test_imported_tls_files_are_read_by_the_service_into_the_secret_store(
     ca_row.import_box.setChecked(True)
     with qtbot.waitSignal(app.profile_service.failed, timeout=5_000):
         dialog.save_button.click()
-    assert ("cannot read CA certificate file '/nonexistent/ca.pem': No such file or directory"
-            in dialog.errors.text())
+    assert (
+        "cannot read CA certificate file '/nonexistent/ca.pem': No such file or directory"
+        in dialog.errors.text()
+    )
     assert not store.path.exists()
 
     type_into(qtbot, ca_row.path, str(ca))
     saved = save(app, qtbot, dialog)
-    assert yaml.safe_load(store.path.read_text())["profiles"][0]["tls"] == {
-        "ca_in_keyring": True}
+    assert yaml.safe_load(store.path.read_text())["profiles"][0]["tls"] == {"ca_in_keyring": True}
     assert "MIIBfake" not in store.path.read_text()
     assert secrets.get(saved.id, "tls_ca") == pem
     assert ca_row.path.text() == "" and ca_row.import_box.isChecked()

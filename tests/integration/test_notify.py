@@ -30,16 +30,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity
 from etcdmon_gui.model.delivery import AttemptOutcome, DeliveryRecord, DeliveryStatus
-from etcdmon_gui.notify.config import (
-    ChannelBase,
-    EmailChannelConfig,
-    PagerDutyChannelConfig,
-    RetryPolicy,
-    SlackChannelConfig,
-    WebhookChannelConfig,
-)
+from etcdmon_gui.notify.base import ChannelBase
+from etcdmon_gui.notify.channels.email import EmailChannelConfig
+from etcdmon_gui.notify.channels.pagerduty import PagerDutyChannelConfig
+from etcdmon_gui.notify.channels.slack import SlackChannelConfig
+from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
+from etcdmon_gui.notify.retry import RetryPolicy
 from etcdmon_gui.store.secrets import SecretStore
 
 WAIT = 10.0
@@ -51,30 +49,41 @@ HOOK_PATH = "/hooks/T0ABC/B0DEF/xoxbSecretToken42"
 SLACK_PATH = "/services/T000/B000/slackSecretXYZ123"
 ROUTING_KEY = "R0UTINGkey0123456789abcdef012345"
 SIGNING_KEY = "sign-Secret-99-abc"
-SECRETS = (PASSWORD, HOOK_PATH, SLACK_PATH, ROUTING_KEY, SIGNING_KEY,
-           "xoxbSecretToken42", "slackSecretXYZ123")
+SECRETS = (
+    PASSWORD,
+    HOOK_PATH,
+    SLACK_PATH,
+    ROUTING_KEY,
+    SIGNING_KEY,
+    "xoxbSecretToken42",
+    "slackSecretXYZ123",
+)
 
 
-def alert_event(kind: EventKind = EventKind.FIRING, *, fingerprint: str = "9a3e6c1f00b2d4e7",
-                severity: Severity = Severity.CRITICAL, member: str | None = "etcd-2",
-                at: float = 1_714_564_860.0) -> AlertEvent:
+def alert_event(
+    kind: EventKind = EventKind.FIRING,
+    *,
+    fingerprint: str = "9a3e6c1f00b2d4e7",
+    severity: Severity = Severity.CRITICAL,
+    member: str | None = "etcd-2",
+    at: float = 1_714_564_860.0,
+) -> AlertEvent:
     resolved = kind is EventKind.RESOLVED
     alert = Alert(
-        fingerprint=fingerprint, rule="etcdMembersDown", severity=severity,
-        cluster="profile:p1", cluster_name="prod", member=member,
-        state=AlertState.RESOLVED if resolved else AlertState.FIRING, value=1.0,
-        summary="etcd cluster prod: 1 member down", since=1_714_564_800.0,
-        fired_at=1_714_564_800.0, resolved_at=at if resolved else None)
+        fingerprint=fingerprint,
+        rule="etcdMembersDown",
+        severity=severity,
+        cluster="profile:p1",
+        cluster_name="prod",
+        member=member,
+        state=AlertState.RESOLVED if resolved else AlertState.FIRING,
+        value=1.0,
+        summary="etcd cluster prod: 1 member down",
+        since=1_714_564_800.0,
+        fired_at=1_714_564_800.0,
+        resolved_at=at if resolved else None,
+    )
     return AlertEvent(kind=kind, alert=alert, at=at)
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_threads() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    leaked = [t.name for t in threading.enumerate()
-              if t not in before and t.is_alive() and t.name.startswith("notify-")]
-    assert not leaked, f"notification threads still running after the test: {leaked}"
 
 
 @pytest.fixture
@@ -146,8 +155,9 @@ class Receiver:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         # A short poll interval only makes shutdown() return sooner.
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.02,),
-                                       name="receiver")
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, args=(0.02,), name="receiver"
+        )
         self.thread.start()
 
     def url(self, path: str) -> str:
@@ -166,8 +176,9 @@ class Receiver:
 def receiver() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
-    def make(default: tuple[int, bytes] = (200, b"ok"),
-             script: list[tuple[int, bytes]] | None = None) -> Receiver:
+    def make(
+        default: tuple[int, bytes] = (200, b"ok"), script: list[tuple[int, bytes]] | None = None
+    ) -> Receiver:
         r = Receiver(default, list(script or []))
         made.append(r)
         return r
@@ -221,10 +232,14 @@ class Inbox:
     def __init__(self) -> None:
         self.mails: queue.Queue[Mail] = queue.Queue()
 
-    def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
-                     mechanism: str, auth_data: Any) -> AuthResult:
-        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == USER.encode()
-              and auth_data.password == PASSWORD.encode())
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login == USER.encode()
+            and auth_data.password == PASSWORD.encode()
+        )
         session.auth_mechanism = mechanism  # type: ignore[attr-defined]
         return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
@@ -233,12 +248,17 @@ class Inbox:
         message = message_from_bytes(raw, policy=policy.default)
         assert isinstance(message, EmailMessage)
         auth = session.auth_data
-        self.mails.put(Mail(
-            message, str(envelope.mail_from), list(envelope.rcpt_tos),
-            getattr(session, "auth_mechanism", None) if session.authenticated else None,
-            auth.login if isinstance(auth, LoginPassword) else None,
-            server.transport is not None
-            and server.transport.get_extra_info("ssl_object") is not None))
+        self.mails.put(
+            Mail(
+                message,
+                str(envelope.mail_from),
+                list(envelope.rcpt_tos),
+                getattr(session, "auth_mechanism", None) if session.authenticated else None,
+                auth.login if isinstance(auth, LoginPassword) else None,
+                server.transport is not None
+                and server.transport.get_extra_info("ssl_object") is not None,
+            )
+        )
         return "250 Message accepted for delivery"
 
     def next(self) -> Mail:
@@ -251,19 +271,30 @@ class SmtpServer:
     port: int
 
 
-def start_smtp(ca: trustme.CA, *, implicit: bool,
-               exclude: list[str] | None = None) -> tuple[Controller, SmtpServer]:
+def start_smtp(
+    ca: trustme.CA, *, implicit: bool, exclude: list[str] | None = None
+) -> tuple[Controller, SmtpServer]:
     inbox = Inbox()
     port = free_port()
-    common: dict[str, Any] = {"hostname": "127.0.0.1", "port": port,
-                              "server_hostname": "mail.test", "authenticator": inbox.authenticate,
-                              "auth_exclude_mechanism": exclude or []}
+    common: dict[str, Any] = {
+        "hostname": "127.0.0.1",
+        "port": port,
+        "server_hostname": "mail.test",
+        "authenticator": inbox.authenticate,
+        "auth_exclude_mechanism": exclude or [],
+    }
     if implicit:  # SMTPS: TLS from the first byte; no STARTTLS, so AUTH must not wait for it
-        controller = Controller(inbox, ssl_context=server_context(ca), auth_require_tls=False,
-                                **common)
+        controller = Controller(
+            inbox, ssl_context=server_context(ca), auth_require_tls=False, **common
+        )
     else:
-        controller = Controller(inbox, tls_context=server_context(ca), require_starttls=True,
-                                auth_required=True, **common)
+        controller = Controller(
+            inbox,
+            tls_context=server_context(ca),
+            require_starttls=True,
+            auth_required=True,
+            **common,
+        )
     controller.start()
     return controller, SmtpServer(inbox, port)
 
@@ -288,8 +319,9 @@ def smtps(ca: trustme.CA) -> Iterator[SmtpServer]:
 def relay() -> Iterator[SmtpServer]:
     """A plain-text relay without AUTH, like a local MTA on this machine."""
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(),
-                            server_hostname="mail.test")
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=free_port(), server_hostname="mail.test"
+    )
     controller.start()
     yield SmtpServer(inbox, controller.port)
     controller.stop()
@@ -298,9 +330,16 @@ def relay() -> Iterator[SmtpServer]:
 def email(secrets: SecretStore, port: int, ca_file: str | None, **kw: Any) -> EmailChannelConfig:
     kw.setdefault("username", USER)
     config = EmailChannelConfig(
-        id="mail", name="Mail", host="127.0.0.1", port=port, ca_file=ca_file,
-        sender="etcdmon@example.org", recipients=["ops@example.org", "db@example.org"],
-        timeout_s=5, **kw)
+        id="mail",
+        name="Mail",
+        host="127.0.0.1",
+        port=port,
+        ca_file=ca_file,
+        sender="etcdmon@example.org",
+        recipients=["ops@example.org", "db@example.org"],
+        timeout_s=5,
+        **kw,
+    )
     secrets.set(config.id, "smtp_password", PASSWORD)
     return config
 
@@ -312,10 +351,13 @@ def delivered(futures: list[Any]) -> DeliveryRecord:
     return record
 
 
-def test_email_starttls_with_auth(starttls_smtp: SmtpServer, ca_file: str,
-                                  secrets: SecretStore,
-                                  dispatcher_for: Callable[..., NotificationDispatcher],
-                                  request: pytest.FixtureRequest) -> None:
+def test_email_starttls_with_auth(
+    starttls_smtp: SmtpServer,
+    ca_file: str,
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+    request: pytest.FixtureRequest,
+) -> None:
     d = dispatcher_for(email(secrets, starttls_smtp.port, ca_file))
     delivered(d.notify(alert_event()))
     mail = starttls_smtp.inbox.next()
@@ -333,8 +375,12 @@ def test_email_starttls_with_auth(starttls_smtp: SmtpServer, ca_file: str,
     assert msg["X-Etcdmon-Fingerprint"] == "9a3e6c1f00b2d4e7"
 
 
-def test_email_implicit_tls(smtps: SmtpServer, ca_file: str, secrets: SecretStore,
-                            dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+def test_email_implicit_tls(
+    smtps: SmtpServer,
+    ca_file: str,
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     d = dispatcher_for(email(secrets, smtps.port, ca_file, security="tls"))
     delivered(d.notify(alert_event(EventKind.RESOLVED)))
     mail = smtps.inbox.next()
@@ -343,8 +389,8 @@ def test_email_implicit_tls(smtps: SmtpServer, ca_file: str, secrets: SecretStor
 
 
 def test_email_through_a_plain_local_relay(
-        relay: SmtpServer, secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    relay: SmtpServer, secrets: SecretStore, dispatcher_for: Callable[..., NotificationDispatcher]
+) -> None:
     config = email(secrets, relay.port, None, security="none", username=None)
     delivered(dispatcher_for(config).notify(alert_event(EventKind.REPEAT)))
     mail = relay.inbox.next()
@@ -353,8 +399,8 @@ def test_email_through_a_plain_local_relay(
 
 
 def test_email_certificate_is_verified_by_default(
-        smtps: SmtpServer, secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    smtps: SmtpServer, secrets: SecretStore, dispatcher_for: Callable[..., NotificationDispatcher]
+) -> None:
     d = dispatcher_for(email(secrets, smtps.port, None, security="tls"))
     record = d.notify(alert_event())[0].result(WAIT)
     assert record.status is DeliveryStatus.FAILED and record.attempts == 1  # not retried
@@ -363,9 +409,12 @@ def test_email_certificate_is_verified_by_default(
 
 
 def test_email_wrong_password_fails_without_showing_it(
-        smtps: SmtpServer, ca_file: str, secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher],
-        caplog: pytest.LogCaptureFixture) -> None:
+    smtps: SmtpServer,
+    ca_file: str,
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     config = email(secrets, smtps.port, ca_file, security="tls")
     secrets.set(config.id, "smtp_password", "wrong-Pa55word-1")
@@ -380,8 +429,10 @@ def test_email_wrong_password_fails_without_showing_it(
 
 
 def test_generic_webhook_sends_alertmanager_json_signed(
-        receiver: Callable[..., Receiver], secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     r = receiver()
     d = dispatcher_for(webhook(secrets, r.url(HOOK_PATH), sign=True, receiver="etcd-team"))
     delivered(d.notify(alert_event()))
@@ -393,13 +444,26 @@ def test_generic_webhook_sends_alertmanager_json_signed(
         expected = hmac.new(SIGNING_KEY.encode(), posted.body, hashlib.sha256).hexdigest()
         assert posted.headers["X-Etcdmon-Signature"] == f"sha256={expected}"
     body = firing.json()
-    assert set(body) >= {"version", "groupKey", "status", "receiver", "groupLabels",
-                         "commonLabels", "commonAnnotations", "externalURL", "alerts"}
+    assert set(body) >= {
+        "version",
+        "groupKey",
+        "status",
+        "receiver",
+        "groupLabels",
+        "commonLabels",
+        "commonAnnotations",
+        "externalURL",
+        "alerts",
+    }
     assert (body["version"], body["status"], body["receiver"]) == ("4", "firing", "etcd-team")
     (alert,) = body["alerts"]
     assert alert["status"] == "firing"
-    assert alert["labels"] == {"alertname": "etcdMembersDown", "severity": "critical",
-                               "cluster": "prod", "member": "etcd-2"}
+    assert alert["labels"] == {
+        "alertname": "etcdMembersDown",
+        "severity": "critical",
+        "cluster": "prod",
+        "member": "etcd-2",
+    }
     assert alert["annotations"]["summary"] == "etcd cluster prod: 1 member down"
     assert alert["startsAt"] == "2024-05-01T12:00:00.000Z"
     assert alert["endsAt"] == "0001-01-01T00:00:00Z"
@@ -411,8 +475,10 @@ def test_generic_webhook_sends_alertmanager_json_signed(
 
 
 def test_slack_receiver_sees_coloured_attachments(
-        receiver: Callable[..., Receiver], secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     r = receiver()
     slack = SlackChannelConfig(id="slack", name="Slack", timeout_s=5)
     secrets.set(slack.id, "slack_webhook", r.url(SLACK_PATH))
@@ -427,12 +493,15 @@ def test_slack_receiver_sees_coloured_attachments(
 
 
 def test_pagerduty_trigger_then_resolve_with_the_same_dedup_key(
-        receiver: Callable[..., Receiver], secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     answer = json.dumps({"status": "success", "message": "Event processed"}).encode()
     r = receiver(default=(202, answer))
-    pd = PagerDutyChannelConfig(id="pd", name="On call", events_url=r.url("/v2/enqueue"),
-                                timeout_s=5)
+    pd = PagerDutyChannelConfig(
+        id="pd", name="On call", events_url=r.url("/v2/enqueue"), timeout_s=5
+    )
     secrets.set(pd.id, "pagerduty_routing_key", ROUTING_KEY)
     d = dispatcher_for(pd)
     delivered(d.notify(alert_event()))
@@ -446,21 +515,26 @@ def test_pagerduty_trigger_then_resolve_with_the_same_dedup_key(
     assert {b["routing_key"] for b in bodies} == {ROUTING_KEY}
     trigger = bodies[0]["payload"]
     assert trigger["severity"] == "critical" and trigger["source"] == "prod / etcd-2"
-    assert trigger["summary"] == ("etcdMembersDown on prod / etcd-2: "
-                                  "etcd cluster prod: 1 member down")
+    assert trigger["summary"] == (
+        "etcdMembersDown on prod / etcd-2: etcd cluster prod: 1 member down"
+    )
 
 
 def test_a_receiver_failing_twice_gets_it_on_the_third_attempt(
-        receiver: Callable[..., Receiver], secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     r = receiver(script=[(503, b"busy"), (503, b"busy")])
     d = dispatcher_for(webhook(secrets, r.url(HOOK_PATH)))
     record = delivered(d.notify(alert_event()))
     assert record.attempts == 3
     log = [a for a in d.attempts() if a.delivery_id == record.delivery_id]
     assert [(a.attempt, a.outcome) for a in log] == [
-        (1, AttemptOutcome.RETRYING), (2, AttemptOutcome.RETRYING),
-        (3, AttemptOutcome.DELIVERED)]
+        (1, AttemptOutcome.RETRYING),
+        (2, AttemptOutcome.RETRYING),
+        (3, AttemptOutcome.DELIVERED),
+    ]
     assert log[0].error is not None and "503 Service Unavailable: busy" in log[0].error
     assert log[0].fingerprint == "9a3e6c1f00b2d4e7" and log[0].event_kind is EventKind.FIRING
     bodies = [r.next().body for _ in range(3)]
@@ -468,19 +542,23 @@ def test_a_receiver_failing_twice_gets_it_on_the_third_attempt(
 
 
 def test_a_receiver_that_is_down_is_reported_failed(
-        secrets: SecretStore, dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    secrets: SecretStore, dispatcher_for: Callable[..., NotificationDispatcher]
+) -> None:
     d = dispatcher_for(webhook(secrets, f"http://127.0.0.1:{free_port()}{HOOK_PATH}"))
     record = d.notify(alert_event())[0].result(WAIT)
     assert record.status is DeliveryStatus.FAILED and record.attempts == FAST.attempts
     assert "connection refused" in (record.error or "")
     assert [a.outcome for a in d.attempts()] == [AttemptOutcome.RETRYING] * 2 + [
-        AttemptOutcome.FAILED]
+        AttemptOutcome.FAILED
+    ]
     assert d.records(DeliveryStatus.FAILED) == [record]
 
 
 def test_a_rejected_request_is_not_retried(
-        receiver: Callable[..., Receiver], secrets: SecretStore,
-        dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     r = receiver(default=(400, b"invalid_payload"))
     d = dispatcher_for(webhook(secrets, r.url(HOOK_PATH)))
     record = d.notify(alert_event())[0].result(WAIT)
@@ -489,22 +567,33 @@ def test_a_rejected_request_is_not_retried(
 
 
 def test_no_secret_reaches_logs_or_the_delivery_log(
-        receiver: Callable[..., Receiver], secrets: SecretStore, smtps: SmtpServer,
-        ca_file: str, dispatcher_for: Callable[..., NotificationDispatcher],
-        caplog: pytest.LogCaptureFixture) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    smtps: SmtpServer,
+    ca_file: str,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     # Receivers that quote the secret back, as some error pages do.
-    hook = receiver(script=[(503, f"no route {HOOK_PATH}".encode())],
-                    default=(404, f"unknown hook {HOOK_PATH}".encode()))
+    hook = receiver(
+        script=[(503, f"no route {HOOK_PATH}".encode())],
+        default=(404, f"unknown hook {HOOK_PATH}".encode()),
+    )
     slack = receiver(default=(403, f"invalid_token for {SLACK_PATH}".encode()))
-    pd = receiver(default=(400, json.dumps({"status": "invalid event", "errors": [
-        f"routing key {ROUTING_KEY} unknown"]}).encode()))
+    pd = receiver(
+        default=(
+            400,
+            json.dumps(
+                {"status": "invalid event", "errors": [f"routing key {ROUTING_KEY} unknown"]}
+            ).encode(),
+        )
+    )
     down = free_port()
     channels: list[ChannelBase] = [
         webhook(secrets, hook.url(HOOK_PATH), sign=True),
         SlackChannelConfig(id="slack", name="Slack", timeout_s=5),
-        PagerDutyChannelConfig(id="pd", name="PD", events_url=pd.url("/v2/enqueue"),
-                               timeout_s=5),
+        PagerDutyChannelConfig(id="pd", name="PD", events_url=pd.url("/v2/enqueue"), timeout_s=5),
         SlackChannelConfig(id="down", name="Down", timeout_s=5),
         email(secrets, smtps.port, ca_file, security="tls"),
     ]
@@ -517,8 +606,11 @@ def test_no_secret_reaches_logs_or_the_delivery_log(
     assert [r.status for r in records[:4]] == [DeliveryStatus.FAILED] * 4
     assert records[4].status is DeliveryStatus.DELIVERED
     smtps.inbox.next()
-    texts = [caplog.text, *(r.getMessage() for r in caplog.records),
-             *(repr(x) for x in [*d.attempts(), *d.records()])]
+    texts = [
+        caplog.text,
+        *(r.getMessage() for r in caplog.records),
+        *(repr(x) for x in [*d.attempts(), *d.records()]),
+    ]
     for secret in SECRETS:
         assert not any(secret in t for t in texts), secret
     # The URLs are still recognisable, and httpx's own request log was redacted.
@@ -528,8 +620,12 @@ def test_no_secret_reaches_logs_or_the_delivery_log(
 
 
 def test_send_test_reaches_every_kind_of_receiver(
-        receiver: Callable[..., Receiver], secrets: SecretStore, smtps: SmtpServer,
-        ca_file: str, dispatcher_for: Callable[..., NotificationDispatcher]) -> None:
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    smtps: SmtpServer,
+    ca_file: str,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+) -> None:
     hook = receiver()
     pd = receiver(default=(202, b'{"status":"success"}'))
     pd_config = PagerDutyChannelConfig(id="pd", name="PD", events_url=pd.url("/v2/enqueue"))

@@ -7,31 +7,31 @@ import yaml
 from pydantic import ValidationError
 
 from etcdmon_gui.model.alerts import Severity
-from etcdmon_gui.notify.channels import adhoc_webhook
-from etcdmon_gui.notify.config import (
-    PAGERDUTY_EVENTS_URL,
-    EmailChannelConfig,
-    LogChannelConfig,
-    PagerDutyChannelConfig,
-    RetryPolicy,
-    SlackChannelConfig,
-    WebhookChannelConfig,
-    dump_channels,
-    parse_channel,
-    parse_channels,
-)
+from etcdmon_gui.notify.channels.email import EmailChannelConfig
+from etcdmon_gui.notify.channels.log import LogChannelConfig
+from etcdmon_gui.notify.channels.pagerduty import PAGERDUTY_EVENTS_URL, PagerDutyChannelConfig
+from etcdmon_gui.notify.channels.slack import SlackChannelConfig
+from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig, adhoc_webhook
 from etcdmon_gui.notify.errors import redact_url, scrub
-from etcdmon_gui.store.secrets import FIELDS, SecretStore
+from etcdmon_gui.notify.registry import dump_channels, parse_channel, parse_channels
+from etcdmon_gui.notify.retry import RetryPolicy
+from etcdmon_gui.store.secrets import SecretStore, known_fields
 
 
 def test_channels_round_trip_through_yaml() -> None:
     channels = [
-        EmailChannelConfig(id="mail", name="Mail", host="smtp.example.org",
-                           sender="etcdmon@example.org", recipients=["ops@example.org"],
-                           username="etcdmon"),
+        EmailChannelConfig(
+            id="mail",
+            name="Mail",
+            host="smtp.example.org",
+            sender="etcdmon@example.org",
+            recipients=["ops@example.org"],
+            username="etcdmon",
+        ),
         SlackChannelConfig(id="slack", name="Slack", min_severity="warning"),
-        PagerDutyChannelConfig(id="pd", name="On call", min_severity="critical",
-                               send_resolved=True),
+        PagerDutyChannelConfig(
+            id="pd", name="On call", min_severity="critical", send_resolved=True
+        ),
         WebhookChannelConfig(id="hook", name="Hook", sign=True),
         LogChannelConfig(id="log", name="Log", level="warning"),
     ]
@@ -42,26 +42,47 @@ def test_channels_round_trip_through_yaml() -> None:
 
 
 def test_every_secret_field_is_one_the_store_knows() -> None:
-    for cls in (EmailChannelConfig, SlackChannelConfig, PagerDutyChannelConfig,
-                WebhookChannelConfig):
-        assert set(cls.secret_fields) <= set(FIELDS), cls
+    for cls in (
+        EmailChannelConfig,
+        SlackChannelConfig,
+        PagerDutyChannelConfig,
+        WebhookChannelConfig,
+    ):
+        assert set(cls.secret_names()) <= set(known_fields()), cls
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"type": "sms", "name": "x"}, "does not match any of the expected tags"),
-    ({"type": "slack", "name": "x", "id": "a/b"}, "should match pattern"),
-    ({"type": "slack", "name": " x"}, "no leading or trailing spaces"),
-    ({"type": "slack", "name": "x", "webhook": "https://hooks"}, "Extra inputs"),
-    ({"type": "email", "name": "m", "host": "h", "sender": "nobody", "recipients": ["a@b"]},
-     "not an e-mail address"),
-    ({"type": "email", "name": "m", "host": "h", "sender": "a@b", "recipients": []},
-     "at least 1 item"),
-    ({"type": "email", "name": "m", "host": "h", "sender": "a@b", "recipients": ["c@d"],
-      "security": "none", "username": "u"}, "password in clear text"),
-    ({"type": "pagerduty", "name": "p", "events_url": "ftp://x"}, "http:// or https://"),
-    ({"type": "webhook", "name": "w", "signature_header": "Bad Header"}, "should match"),
-    ({"type": "slack", "name": "x", "timeout_s": 0}, "greater than 0"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"type": "sms", "name": "x"}, "does not match any of the expected tags"),
+        ({"type": "slack", "name": "x", "id": "a/b"}, "should match pattern"),
+        ({"type": "slack", "name": " x"}, "no leading or trailing spaces"),
+        ({"type": "slack", "name": "x", "webhook": "https://hooks"}, "Extra inputs"),
+        (
+            {"type": "email", "name": "m", "host": "h", "sender": "nobody", "recipients": ["a@b"]},
+            "not an e-mail address",
+        ),
+        (
+            {"type": "email", "name": "m", "host": "h", "sender": "a@b", "recipients": []},
+            "at least 1 item",
+        ),
+        (
+            {
+                "type": "email",
+                "name": "m",
+                "host": "h",
+                "sender": "a@b",
+                "recipients": ["c@d"],
+                "security": "none",
+                "username": "u",
+            },
+            "password in clear text",
+        ),
+        ({"type": "pagerduty", "name": "p", "events_url": "ftp://x"}, "http:// or https://"),
+        ({"type": "webhook", "name": "w", "signature_header": "Bad Header"}, "should match"),
+        ({"type": "slack", "name": "x", "timeout_s": 0}, "greater than 0"),
+    ],
+)
 def test_invalid_channels_say_why(data: dict[str, object], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         parse_channel(data)
@@ -69,8 +90,9 @@ def test_invalid_channels_say_why(data: dict[str, object], message: str) -> None
 
 def test_ids_are_unique() -> None:
     with pytest.raises(ValueError, match="share the id"):
-        parse_channels([{"type": "log", "id": "a", "name": "x"},
-                        {"type": "log", "id": "a", "name": "y"}])
+        parse_channels(
+            [{"type": "log", "id": "a", "name": "x"}, {"type": "log", "id": "a", "name": "y"}]
+        )
 
 
 def test_defaults() -> None:
@@ -101,22 +123,27 @@ def test_retry_policy_backs_off_exponentially_with_a_cap() -> None:
         RetryPolicy(attempts=0)
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("https://hooks.slack.com/services/T0/B0/XyZ", "https://hooks.slack.com/…"),
-    ("http://127.0.0.1:8080/hook?token=abc", "http://127.0.0.1:8080/…"),
-    ("https://user:pw@example.org/x", "https://example.org/…"),
-    ("http://[::1]:9000/x", "http://[::1]:9000/…"),
-    ("not a url", "<invalid URL>"),
-    ("http://host:99999/x", "<invalid URL>"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://hooks.slack.com/services/T0/B0/XyZ", "https://hooks.slack.com/…"),
+        ("http://127.0.0.1:8080/hook?token=abc", "http://127.0.0.1:8080/…"),
+        ("https://user:pw@example.org/x", "https://example.org/…"),
+        ("http://[::1]:9000/x", "http://[::1]:9000/…"),
+        ("not a url", "<invalid URL>"),
+        ("http://host:99999/x", "<invalid URL>"),
+    ],
+)
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
 
 
 def test_scrub_removes_secrets_urls_and_their_paths() -> None:
     url = "https://hooks.slack.com/services/T0/B0/XyZsecret"
-    text = (f"POST {url} failed; server said /services/T0/B0/XyZsecret is gone; "
-            "key R0UTINGKEY123 rejected; pw abc in a cabin")
+    text = (
+        f"POST {url} failed; server said /services/T0/B0/XyZsecret is gone; "
+        "key R0UTINGKEY123 rejected; pw abc in a cabin"
+    )
     out = scrub(text, [url, "R0UTINGKEY123", "abc", ""])
     assert "XyZsecret" not in out and "R0UTINGKEY123" not in out
     assert "https://hooks.slack.com/…" in out

@@ -17,16 +17,14 @@ import pytest
 from etcdmon_gui.model.alerts import AlertEvent, EventKind, Severity
 from etcdmon_gui.model.delivery import AttemptOutcome, DeliveryAttempt, DeliveryRecord
 from etcdmon_gui.model.delivery import DeliveryStatus as S
-from etcdmon_gui.notify.channels import Channel, DesktopNotifier, build_channel
-from etcdmon_gui.notify.config import (
-    ChannelBase,
-    DesktopChannelConfig,
-    LogChannelConfig,
-    RetryPolicy,
-)
+from etcdmon_gui.notify.base import Channel, ChannelBase, DesktopNotifier, SecretReader
+from etcdmon_gui.notify.channels.desktop import DesktopChannelConfig
+from etcdmon_gui.notify.channels.log import LogChannelConfig
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.errors import ChannelError
 from etcdmon_gui.notify.payloads import TEST_RULE
+from etcdmon_gui.notify.registry import build_channel
+from etcdmon_gui.notify.retry import RetryPolicy
 from etcdmon_gui.store.secrets import SecretStore
 from tests.unit.notify.notify_events import EventFactory
 
@@ -40,8 +38,9 @@ class Scripted(Channel):
     """Plays ``script`` one step per send: None succeeds, an exception is raised, an
     Event is waited for (then the send succeeds). Past the script, sends succeed."""
 
-    def __init__(self, config: ChannelBase, script: list[Step] | None = None,
-                 secret: str | None = None) -> None:
+    def __init__(
+        self, config: ChannelBase, script: list[Step] | None = None, secret: str | None = None
+    ) -> None:
         super().__init__(config)
         self.script = list(script or [])
         self.sent: list[tuple[EventKind, str, float]] = []
@@ -91,17 +90,23 @@ class Fixture:
         with self._logged:
             assert self._logged.wait_for(lambda: len(self.log) >= count, WAIT)
 
-    def start(self, *channels: Channel, policy: RetryPolicy = FAST,
-              workers: int = 2) -> NotificationDispatcher:
+    def start(
+        self, *channels: Channel, policy: RetryPolicy = FAST, workers: int = 2
+    ) -> NotificationDispatcher:
         self.channels = {c.id: c for c in channels}
 
-        def factory(config: ChannelBase, secrets: SecretStore | None,
-                    desktop: DesktopNotifier | None) -> Channel:
+        def factory(
+            config: ChannelBase, secrets: SecretReader | None, desktop: DesktopNotifier | None
+        ) -> Channel:
             return self.channels.get(config.id) or build_channel(config, secrets, desktop)
 
         self.dispatcher = NotificationDispatcher(
-            SecretStore.memory(), [c.config for c in channels], policy=policy,
-            workers=workers, channel_factory=factory)
+            SecretStore.memory(),
+            [c.config for c in channels],
+            policy=policy,
+            workers=workers,
+            channel_factory=factory,
+        )
         self.dispatcher.subscribe(self._append)
         return self.dispatcher
 
@@ -114,16 +119,18 @@ def fx() -> Iterator[Fixture]:
         f.dispatcher.close()
 
 
-def test_retries_with_exponential_backoff_then_delivers(fx: Fixture,
-                                                        event: EventFactory) -> None:
+def test_retries_with_exponential_backoff_then_delivers(fx: Fixture, event: EventFactory) -> None:
     ch = channel(script=[ChannelError("HTTP 503"), ChannelError("HTTP 503"), None])
     d = fx.start(ch, policy=FAST.model_copy(update={"attempts": 5}))
     (future,) = d.notify(event())
     record = future.result(WAIT)
     assert record.status is S.DELIVERED and record.attempts == 3 and record.error is None
     entries = d.attempts()
-    assert [e.outcome for e in entries] == [AttemptOutcome.RETRYING, AttemptOutcome.RETRYING,
-                                            AttemptOutcome.DELIVERED]
+    assert [e.outcome for e in entries] == [
+        AttemptOutcome.RETRYING,
+        AttemptOutcome.RETRYING,
+        AttemptOutcome.DELIVERED,
+    ]
     assert [e.attempt for e in entries] == [1, 2, 3]
     assert entries[0].error == "HTTP 503" and entries[2].error is None
     # The waits double: 0.02 s, then 0.04 s.
@@ -154,8 +161,9 @@ def test_a_permanent_error_is_not_retried(fx: Fixture, event: EventFactory) -> N
 
 
 def test_retry_after_is_honoured_within_the_cap(fx: Fixture, event: EventFactory) -> None:
-    ch = channel(script=[ChannelError("429", retry_after=0.15),
-                         ChannelError("429", retry_after=60.0)])
+    ch = channel(
+        script=[ChannelError("429", retry_after=0.15), ChannelError("429", retry_after=60.0)]
+    )
     d = fx.start(ch, policy=FAST.model_copy(update={"max_delay_s": 0.25}))
     assert d.notify(event())[0].result(WAIT).status is S.DELIVERED
     first, second, _ = d.attempts()
@@ -171,8 +179,7 @@ def test_one_alert_keeps_its_order_while_retrying(fx: Fixture, event: EventFacto
     assert [k for k, _, _ in ch.sent] == [EventKind.FIRING] * 3 + [EventKind.RESOLVED]
 
 
-def test_a_stuck_delivery_does_not_hold_up_other_alerts(fx: Fixture,
-                                                         event: EventFactory) -> None:
+def test_a_stuck_delivery_does_not_hold_up_other_alerts(fx: Fixture, event: EventFactory) -> None:
     gate = threading.Event()
     ch = channel(script=[gate])
     d = fx.start(ch, workers=2)
@@ -185,8 +192,7 @@ def test_a_stuck_delivery_does_not_hold_up_other_alerts(fx: Fixture,
     assert d.wait_idle(WAIT)
 
 
-def test_unknown_channel_is_a_failed_delivery_not_silence(fx: Fixture,
-                                                          event: EventFactory) -> None:
+def test_unknown_channel_is_a_failed_delivery_not_silence(fx: Fixture, event: EventFactory) -> None:
     d = fx.start(channel())
     (future,) = d.notify(event(), ["gone"])
     record = future.result(0)
@@ -195,8 +201,7 @@ def test_unknown_channel_is_a_failed_delivery_not_silence(fx: Fixture,
     assert d.attempts()[0].outcome is AttemptOutcome.FAILED
 
 
-def test_a_profile_may_name_channels_by_id_or_by_name(fx: Fixture,
-                                                      event: EventFactory) -> None:
+def test_a_profile_may_name_channels_by_id_or_by_name(fx: Fixture, event: EventFactory) -> None:
     d = fx.start(channel("a"), channel("b"), channel("c"))
     records = [f.result(WAIT) for f in d.notify(event(), ["a", "chan b"])]
     assert sorted(r.channel_id for r in records) == ["a", "b"]
@@ -208,18 +213,20 @@ def test_channel_filters(fx: Fixture, event: EventFactory) -> None:
     off = channel("off", enabled=False)
     every = channel("every")
     d = fx.start(quiet, off, every)
-    assert [f.result(WAIT).channel_id for f in d.notify(event(severity=Severity.WARNING))] \
-        == ["every"]
-    assert [f.result(WAIT).channel_id for f in d.notify(event(EventKind.RESOLVED))] \
-        == ["every"]
-    assert [f.result(WAIT).channel_id for f in d.notify(event(fingerprint="z"))] \
-        == ["quiet", "every"]
-    assert [f.result(WAIT).channel_id for f in d.notify(event(fingerprint="y"), ["every"])] \
-        == ["every"]
+    assert [f.result(WAIT).channel_id for f in d.notify(event(severity=Severity.WARNING))] == [
+        "every"
+    ]
+    assert [f.result(WAIT).channel_id for f in d.notify(event(EventKind.RESOLVED))] == ["every"]
+    assert [f.result(WAIT).channel_id for f in d.notify(event(fingerprint="z"))] == [
+        "quiet",
+        "every",
+    ]
+    assert [f.result(WAIT).channel_id for f in d.notify(event(fingerprint="y"), ["every"])] == [
+        "every"
+    ]
 
 
-def test_close_fails_what_is_queued_and_is_idempotent(fx: Fixture,
-                                                      event: EventFactory) -> None:
+def test_close_fails_what_is_queued_and_is_idempotent(fx: Fixture, event: EventFactory) -> None:
     ch = channel(script=[ChannelError("503")])
     d = fx.start(ch, policy=FAST.model_copy(update={"base_delay_s": 30.0, "max_delay_s": 60}))
     (waiting,) = d.notify(event(fingerprint="a"))
@@ -256,8 +263,9 @@ def test_close_is_bounded_when_a_send_hangs(fx: Fixture, event: EventFactory) ->
     assert [r.status for r in d.records()] == [S.FAILED]
 
 
-def test_subscribers_may_fail_and_unsubscribe(fx: Fixture, event: EventFactory,
-                                              caplog: pytest.LogCaptureFixture) -> None:
+def test_subscribers_may_fail_and_unsubscribe(
+    fx: Fixture, event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     d = fx.start(channel())
     seen: list[int] = []
 
@@ -273,16 +281,21 @@ def test_subscribers_may_fail_and_unsubscribe(fx: Fixture, event: EventFactory,
     assert "subscriber failed" in caplog.text
 
 
-def test_a_channel_bug_is_reported_without_its_secrets(fx: Fixture, event: EventFactory,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_a_channel_bug_is_reported_without_its_secrets(
+    fx: Fixture, event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     secret = "https://hooks.example/T0/B0/s3cr3tPATH"
-    ch = Scripted(LogChannelConfig(id="c1", name="buggy"),
-                  [RuntimeError(f"boom at {secret}")] * 3, secret=secret)
+    ch = Scripted(
+        LogChannelConfig(id="c1", name="buggy"),
+        [RuntimeError(f"boom at {secret}")] * 3,
+        secret=secret,
+    )
     d = fx.start(ch)
     record = d.notify(event())[0].result(WAIT)
     assert record.status is S.FAILED
-    assert record.error is not None and "RuntimeError: boom at https://hooks.example/…" in \
-        record.error
+    assert (
+        record.error is not None and "RuntimeError: boom at https://hooks.example/…" in record.error
+    )
     assert "s3cr3tPATH" not in caplog.text and "Traceback" in caplog.text
     assert all("s3cr3tPATH" not in repr(x) for x in [*d.attempts(), *d.records()])
 
@@ -318,8 +331,9 @@ def test_desktop_channel_calls_the_gui_notifier(fx: Fixture, event: EventFactory
     assert [e.alert.fingerprint for e in shown] == ["x"]
 
 
-def test_log_channel_logs_at_its_level(fx: Fixture, event: EventFactory,
-                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_log_channel_logs_at_its_level(
+    fx: Fixture, event: EventFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     d = NotificationDispatcher(None, [LogChannelConfig(id="l", name="log", level="warning")])
     fx.dispatcher = d
     with caplog.at_level(logging.INFO, logger="etcdmon_gui.notify.channels"):
