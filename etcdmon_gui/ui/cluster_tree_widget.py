@@ -8,14 +8,14 @@ the details behind it.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
 
-from etcdmon_gui.formatting import fmt_bytes, fmt_ms
+from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_percent
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.ui.palette import CRITICAL_COLOUR, VERDICT_COLOURS, dot_icon, verdict_icon
 
-COLUMNS = ("Cluster / member", "State", "Role", "Version", "DB size", "Raft index", "Lag",
-           "RTT")
+COLUMNS = ("Cluster / member", "State", "Role", "Version", "DB size", "Raft index", "Lag", "RTT")
 KEY_ROLE = Qt.ItemDataRole.UserRole  # cluster key on roots
 # Member ids are uint64, too big for a QVariant int: item data holds them as hex text.
 MEMBER_ROLE = Qt.ItemDataRole.UserRole + 1  # member id (hex) on children
@@ -24,30 +24,6 @@ IDENT_ROLE = Qt.ItemDataRole.UserRole + 2  # "cluster/member/endpoint" on childr
 
 def _ident(m: MemberStatus) -> str:
     return f"{m.cluster_id or 0:x}/{m.id_hex}/{m.endpoint}"
-
-VERDICT_COLOURS = {
-    Verdict.HEALTHY: "#2e9d4f",
-    Verdict.DEGRADED: "#e0a100",
-    Verdict.CRITICAL: "#d93a3a",
-    Verdict.UNREACHABLE: "#8a8a8a",
-}
-_icon_cache: dict[str, QIcon] = {}
-
-
-def dot_icon(colour: str) -> QIcon:
-    """A filled circle, readable on light and dark palettes."""
-    icon = _icon_cache.get(colour)
-    if icon is None:
-        pix = QPixmap(14, 14)
-        pix.fill(Qt.GlobalColor.transparent)
-        painter = QPainter(pix)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setBrush(QColor(colour))
-        painter.setPen(QColor(colour).darker(140))
-        painter.drawEllipse(1, 1, 12, 12)
-        painter.end()
-        icon = _icon_cache[colour] = QIcon(pix)
-    return icon
 
 
 def member_role(m: MemberStatus) -> str:
@@ -76,14 +52,14 @@ def db_text(m: MemberStatus) -> str:
     if m.db_size is None:
         return "-"
     if quota:
-        return f"{fmt_bytes(m.db_size)} ({m.db_size / quota:.1%})"
+        return f"{fmt_bytes(m.db_size)} ({fmt_percent(m.db_size / quota)})"
     return fmt_bytes(m.db_size)
 
 
 def member_tooltip(m: MemberStatus) -> str:
     lines = [f"<b>{m.name or '(unnamed)'}</b> — id {m.id_hex}", f"endpoint: {m.endpoint}"]
     if m.error:
-        lines.append(f"<span style='color:#d93a3a'>error: {m.error}</span>")
+        lines.append(f"<span style='color:{CRITICAL_COLOUR}'>error: {m.error}</span>")
     if m.reachable:
         lines += [
             f"version {m.version}, term {m.raft_term}, index {m.raft_index}, "
@@ -134,7 +110,7 @@ class ClusterTreeWidget(QTreeWidget):
             return
         root = QTreeWidgetItem([title, "connecting…"])
         root.setData(0, KEY_ROLE, key)
-        root.setIcon(0, dot_icon(VERDICT_COLOURS[Verdict.UNREACHABLE]))
+        root.setIcon(0, verdict_icon(Verdict.UNREACHABLE))
         root.setToolTip(0, key)
         self.addTopLevelItem(root)
         root.setExpanded(True)
@@ -142,23 +118,16 @@ class ClusterTreeWidget(QTreeWidget):
         if self.currentItem() is None:
             self.setCurrentItem(root)
 
-    def cluster_keys(self) -> list[str]:
-        return list(self._roots)
-
     def root(self, key: str) -> QTreeWidgetItem | None:
         return self._roots.get(key)
 
-    def member_item(self, key: str, member_id: int) -> QTreeWidgetItem | None:
-        root = self._roots.get(key)
-        if root is None:
-            return None
-        wanted = f"{member_id:x}"
-        return next((c for c in _children(root) if c.data(0, MEMBER_ROLE) == wanted), None)
-
     def update_snapshot(self, snap: ClusterSnapshot) -> None:
-        root = self._roots.get(snap.key)
-        if root is None:
-            return
+        """Show ``snap`` under its cluster's root, added before with ``add_cluster``.
+
+        The main window drops snapshots of clusters it does not show before they get
+        here, so there is always a root.
+        """
+        root = self._roots[snap.key]
         colour = VERDICT_COLOURS[snap.verdict]
         root.setIcon(0, dot_icon(colour))
         root.setText(1, snap.verdict.name.capitalize())
@@ -189,9 +158,16 @@ class ClusterTreeWidget(QTreeWidget):
     def _fill_member(self, item: QTreeWidgetItem, m: MemberStatus) -> None:
         state, colour = member_state(m)
         lag = "-" if m.raft_lag is None else str(m.raft_lag)
-        texts = (m.name or m.endpoint or m.id_hex, state, member_role(m), m.version or "-",
-                 db_text(m), "-" if m.raft_index is None else str(m.raft_index), lag,
-                 fmt_ms(m.rtt_ms))
+        texts = (
+            m.name or m.endpoint or m.id_hex,
+            state,
+            member_role(m),
+            m.version or "-",
+            db_text(m),
+            "-" if m.raft_index is None else str(m.raft_index),
+            lag,
+            fmt_ms(m.rtt_ms),
+        )
         tip = member_tooltip(m)
         grey = self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         normal = self.palette().color(QPalette.ColorRole.Text)

@@ -42,8 +42,11 @@ class ConnectDialog(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         form = QFormLayout(self)
         form.addRow("&Endpoints", self.endpoints)
-        for label, edit in (("&CA certificate", self.cacert), ("Client &certificate", self.cert),
-                            ("Client &key", self.key)):
+        for label, edit in (
+            ("&CA certificate", self.cacert),
+            ("Client &certificate", self.cert),
+            ("Client &key", self.key),
+        ):
             form.addRow(label, self._with_browse(edit))
         form.addRow("&User", self.user)
         form.addRow("&Password", self.password)
@@ -66,8 +69,9 @@ class ConnectDialog(QDialog):
         return box
 
     def _browse(self, edit: QLineEdit) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a PEM file", "",
-                                              "PEM files (*.pem *.crt *.key);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose a PEM file", "", "PEM files (*.pem *.crt *.key);;All files (*)"
+        )
         if path:
             edit.setText(path)
 
@@ -76,7 +80,10 @@ class ConnectDialog(QDialog):
             return edit.text().strip() or None
 
         return ConnectRequest(
-            endpoints=self.endpoints.text().strip(), cacert=text(self.cacert),
-            cert=text(self.cert), key=text(self.key), user=text(self.user),
+            endpoints=self.endpoints.text().strip(),
+            cacert=text(self.cacert),
+            cert=text(self.cert),
+            key=text(self.key),
+            user=text(self.user),
             password=self.password.text() or None,
         )

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import html
-import time
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
-from etcdmon_gui.ui.cluster_tree_widget import VERDICT_COLOURS
+from etcdmon_gui.ui.palette import (
+    CRITICAL_COLOUR,
+    INSECURE_COLOUR,
+    TEXT_ON_COLOUR,
+    UNKNOWN_COLOUR,
+    VERDICT_COLOURS,
+)
 
-
-def clock(ts: float) -> str:
-    return time.strftime("%H:%M:%S", time.localtime(ts))
+clock = fmt_clock  # the channels dialog imports it from here
 
 
 class BannerWidget(QFrame):
@@ -23,8 +27,8 @@ class BannerWidget(QFrame):
         super().__init__(parent)
         self.setObjectName("banner")
         self.setStyleSheet(
-            "#banner { background: #d93a3a; border-radius: 4px; }"
-            "#banner QLabel { color: white; }"
+            f"#banner {{ background: {CRITICAL_COLOUR}; border-radius: 4px; }}"
+            f"#banner QLabel {{ color: {TEXT_ON_COLOUR}; }}"
         )
         self.label = QLabel()
         self.label.setWordWrap(True)
@@ -35,7 +39,7 @@ class BannerWidget(QFrame):
         self.hide()
 
     def show_error(self, message: str, next_try_at: float | None) -> None:
-        retry = f" Next try at {clock(next_try_at)}." if next_try_at else ""
+        retry = f" Next try at {fmt_clock(next_try_at)}." if next_try_at else ""
         self.label.setText(f"<b>Cannot reach the cluster:</b> {html.escape(message)}.{retry}")
         self.show()
 
@@ -57,13 +61,17 @@ class HeaderWidget(QWidget):
         self.banner = BannerWidget()
         self.warnings = QLabel()  # insecure settings: never silent while they apply
         self.warnings.setWordWrap(True)
-        self.warnings.setStyleSheet("color: #b45309; font-weight: bold;")
+        self.warnings.setStyleSheet(f"color: {INSECURE_COLOUR}; font-weight: bold;")
         self.warnings.hide()
 
         facts = QGridLayout()
         for col, (title, value) in enumerate(
-            (("Leader", self.leader), ("Quorum", self.quorum), ("Alarms", self.alarms),
-             ("Last sweep", self.last))
+            (
+                ("Leader", self.leader),
+                ("Quorum", self.quorum),
+                ("Alarms", self.alarms),
+                ("Last sweep", self.last),
+            )
         ):
             caption = QLabel(title)
             caption.setStyleSheet("color: palette(placeholder-text);")
@@ -84,10 +92,10 @@ class HeaderWidget(QWidget):
         self._set_chip(None)
 
     def _set_chip(self, verdict: Verdict | None) -> None:
-        colour = VERDICT_COLOURS[verdict] if verdict is not None else "#8a8a8a"
+        colour = VERDICT_COLOURS[verdict] if verdict is not None else UNKNOWN_COLOUR
         self.verdict.setText(verdict.name.capitalize() if verdict is not None else "—")
         self.verdict.setStyleSheet(
-            f"background: {colour}; color: white; font-weight: bold; font-size: 15pt;"
+            f"background: {colour}; color: {TEXT_ON_COLOUR}; font-weight: bold; font-size: 15pt;"
             "border-radius: 6px; padding: 8px 14px;"
         )
 
@@ -117,12 +125,14 @@ class HeaderWidget(QWidget):
             f"{'held' if snap.has_quorum else 'LOST'} — {snap.reachable_voters}/{snap.voters} "
             f"voters, {snap.quorum_size} needed"
         )
-        self.alarms.setText(", ".join(f"{a.alarm} on {a.member_id:x}" for a in snap.alarms)
-                            or "none")
-        self.last.setText(f"{clock(snap.taken_at)} ({snap.duration_s * 1000:.0f} ms)")
+        self.alarms.setText(
+            ", ".join(f"{a.alarm} on {a.member_id:x}" for a in snap.alarms) or "none"
+        )
+        self.last.setText(f"{fmt_clock(snap.taken_at)} ({fmt_seconds_as_ms(snap.duration_s, 0)})")
         if snap.verdict == Verdict.UNREACHABLE:
-            self.banner.show_error(snap.error or "no member answered",
-                                   snap.taken_at + snap.duration_s + interval_s)
+            self.banner.show_error(
+                snap.error or "no member answered", snap.taken_at + snap.duration_s + interval_s
+            )
         else:
             self.banner.hide()
 

@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
 )
 
 from etcdmon_gui import __version__
+from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
 from etcdmon_gui.ui.connect_dialog import ConnectDialog, ConnectRequest
 from etcdmon_gui.ui.delivery_log_widget import DeliveryLogWidget
-from etcdmon_gui.ui.header_widget import HeaderWidget, clock
+from etcdmon_gui.ui.header_widget import HeaderWidget
 from etcdmon_gui.ui.member_detail_widget import MemberDetailWidget, cluster_rows, member_rows
 from etcdmon_gui.ui.notification_banner import NotificationBanner
 
@@ -83,8 +84,11 @@ class MainWindow(QMainWindow):
         self.header = HeaderWidget()
         self.tree = ClusterTreeWidget()
         self.charts_stack = QStackedWidget()
-        self.charts_stack.addWidget(QLabel("Connect to a cluster to see its charts.",
-                                           alignment=Qt.AlignmentFlag.AlignCenter))
+        self.charts_stack.addWidget(
+            QLabel(
+                "Connect to a cluster to see its charts.", alignment=Qt.AlignmentFlag.AlignCenter
+            )
+        )
         self.detail = MemberDetailWidget()
         self.alerts = AlertTableWidget()
         self.notification_banner = NotificationBanner()
@@ -147,8 +151,9 @@ class MainWindow(QMainWindow):
         self.channels_action.triggered.connect(self.channelsRequested)
         self.benchmark_action = QAction("&Benchmark…", self)
         self.benchmark_action.setShortcut(QKeySequence("Ctrl+B"))
-        self.benchmark_action.setToolTip("Load the cluster shown and measure throughput "
-                                         "and latency")
+        self.benchmark_action.setToolTip(
+            "Load the cluster shown and measure throughput and latency"
+        )
         self.benchmark_action.triggered.connect(self.benchmarkRequested)
         self.about_action = QAction("&About", self)
         self.about_action.triggered.connect(self._show_about)
@@ -192,8 +197,13 @@ class MainWindow(QMainWindow):
         return f"{text}\n\n{self._about_details}" if self._about_details else text
 
     def _show_about(self) -> None:
-        box = QMessageBox(QMessageBox.Icon.NoIcon, "About etcdmon", self.about_text(),
-                          QMessageBox.StandardButton.Ok, self)
+        box = QMessageBox(
+            QMessageBox.Icon.NoIcon,
+            "About etcdmon",
+            self.about_text(),
+            QMessageBox.StandardButton.Ok,
+            self,
+        )
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.exec()
 
@@ -211,8 +221,7 @@ class MainWindow(QMainWindow):
             self.intervalRequested.emit(view.key, seconds)
 
     def _show_firing_count(self, count: int) -> None:
-        self.bottom.setTabText(self.alerts_tab, f"&Alerts ({count} firing)" if count
-                               else "&Alerts")
+        self.bottom.setTabText(self.alerts_tab, f"&Alerts ({count} firing)" if count else "&Alerts")
 
     def show_alerts_tab(self) -> None:
         self.bottom.setCurrentWidget(self.alerts)
@@ -254,8 +263,8 @@ class MainWindow(QMainWindow):
             self.header.show_snapshot(snap, view.interval_s)
             self._show_detail()
         self.statusBar().showMessage(
-            f"{len(self._views)} cluster(s) · last sweep {clock(snap.taken_at)} of {snap.key} "
-            f"({snap.duration_s * 1000:.0f} ms)"
+            f"{len(self._views)} cluster(s) · last sweep {fmt_clock(snap.taken_at)} of {snap.key} "
+            f"({fmt_seconds_as_ms(snap.duration_s, 0)})"
         )
 
     def show_failure(self, key: str, message: str) -> None:
@@ -264,8 +273,9 @@ class MainWindow(QMainWindow):
             return
         view.failure = message
         if key == self._current:
-            self.header.show_failure(message, None if view.paused else
-                                     time.time() + view.interval_s)
+            self.header.show_failure(
+                message, None if view.paused else time.time() + view.interval_s
+            )
 
     def show_worker_state(self, key: str, paused: bool, interval_s: int) -> None:
         view = self._views.get(key)
@@ -318,9 +328,12 @@ class MainWindow(QMainWindow):
     def _restore(self) -> None:
         self.main.setSizes([560, 840])  # first run: room for the tree's columns
         self.right.setSizes([560, 300])  # most of the height for the charts
-        for name, restore in (("geometry", self.restoreGeometry), ("state", self.restoreState),
-                              ("mainSplitter", self.main.restoreState),
-                              ("rightSplitter", self.right.restoreState)):
+        for name, restore in (
+            ("geometry", self.restoreGeometry),
+            ("state", self.restoreState),
+            ("mainSplitter", self.main.restoreState),
+            ("rightSplitter", self.right.restoreState),
+        ):
             value = self.settings.value(f"window/{name}")
             if value is not None:
                 restore(value)

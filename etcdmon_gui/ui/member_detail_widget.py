@@ -12,7 +12,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_percent, fmt_rate, fmt_seconds_as_ms
+from etcdmon_gui.formatting import (
+    fmt_bytes,
+    fmt_count,
+    fmt_ms,
+    fmt_percent,
+    fmt_rate,
+    fmt_seconds_as_ms,
+)
 from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
@@ -22,10 +29,6 @@ def _q(q: Quantiles | None) -> str:
     if q is None:
         return "-"
     return " / ".join(fmt_seconds_as_ms(v) for v in (q.p50, q.p95, q.p99))
-
-
-def _num(v: float | None) -> str:
-    return "-" if v is None else f"{v:.0f}"
 
 
 def _expiry(not_after: float, now: float) -> str:
@@ -47,8 +50,10 @@ def cert_rows(check: CertCheck | None, now: float) -> list[tuple[str, str]]:
             ("Certificate names (SAN)", ", ".join(leaf.sans) or "-"),
             ("Certificate expires", _expiry(leaf.not_after, now)),
         ]
-    rows += [(f"Chain #{i}", f"{c.subject} — expires {_expiry(c.not_after, now)}")
-             for i, c in enumerate(check.chain[1:], start=2)]
+    rows += [
+        (f"Chain #{i}", f"{c.subject} — expires {_expiry(c.not_after, now)}")
+        for i, c in enumerate(check.chain[1:], start=2)
+    ]
     return rows
 
 
@@ -64,8 +69,7 @@ def member_rows(m: MemberStatus, now: float | None = None) -> list[tuple[str, st
         ("Version", m.version or "-"),
         ("Cluster ID", f"{m.cluster_id:x}" if m.cluster_id else "-"),
         ("Leader seen", f"{m.leader_id:x}" if m.leader_id else "-"),
-        ("Raft term / index / applied", f"{m.raft_term} / {m.raft_index} / "
-                                        f"{m.raft_applied_index}"),
+        ("Raft term / index / applied", f"{m.raft_term} / {m.raft_index} / {m.raft_applied_index}"),
         ("Raft lag", "-" if m.raft_lag is None else str(m.raft_lag)),
         ("DB size / in use", f"{fmt_bytes(m.db_size)} / {fmt_bytes(m.db_size_in_use)}"),
         ("Alarms", ", ".join(m.alarms) or "none"),
@@ -85,14 +89,18 @@ def member_rows(m: MemberStatus, now: float | None = None) -> list[tuple[str, st
         ("WAL fsync P50 / P95 / P99", _q(mm.wal_fsync)),
         ("Backend commit P50 / P95 / P99", _q(mm.backend_commit)),
         ("Peer RTT P50 / P95 / P99", _q(mm.peer_rtt)),
-        ("Proposals committed / applied", f"{fmt_rate(mm.proposals_committed_per_s)} / "
-                                          f"{fmt_rate(mm.proposals_applied_per_s)}"),
-        ("Proposals pending / failed", f"{_num(mm.proposals_pending)} / "
-                                       f"{fmt_rate(mm.proposals_failed_per_s)}"),
+        (
+            "Proposals committed / applied",
+            f"{fmt_rate(mm.proposals_committed_per_s)} / {fmt_rate(mm.proposals_applied_per_s)}",
+        ),
+        (
+            "Proposals pending / failed",
+            f"{fmt_count(mm.proposals_pending)} / {fmt_rate(mm.proposals_failed_per_s)}",
+        ),
         ("gRPC requests", fmt_rate(mm.grpc_requests_total_per_s)),
         ("gRPC failure ratio", fmt_percent(mm.grpc_failure_ratio)),
         ("Quota", fmt_bytes(mm.quota_bytes)),
-        ("Leader changes seen", _num(mm.leader_changes_total)),
+        ("Leader changes seen", fmt_count(mm.leader_changes_total)),
         ("Resident memory", fmt_bytes(mm.rss_bytes)),
     ]
     busiest = sorted(mm.grpc_requests_per_s.items(), key=lambda kv: -kv[1])[:5]
@@ -112,15 +120,18 @@ def cluster_rows(s: ClusterSnapshot) -> list[tuple[str, str]]:
         ("Members", str(len(s.members))),
         ("Learners", ", ".join(f"{x:x}" for x in s.learners) or "none"),
         ("Split-brain", s.split_brain_reason or "no"),
-        ("Leader changes (seen here / etcd counter)",
-         f"{s.leader_changes} / {_num(s.leader_changes_seen_total)}"),
+        (
+            "Leader changes (seen here / etcd counter)",
+            f"{s.leader_changes} / {fmt_count(s.leader_changes_seen_total)}",
+        ),
         ("Max raft lag", "-" if s.max_raft_index_lag is None else str(s.max_raft_index_lag)),
         ("Warnings", "; ".join(s.warnings) or "none"),
-        ("Client certificate", "-" if s.client_cert is None else
-         f"{s.client_cert.subject} — expires {_expiry(s.client_cert.not_after, s.taken_at)}"),
-        ("Nearest certificate expiry", "-" if s.cert_days_left is None
-         else f"{s.cert_days_left:.0f} days"),
-        ("Sweep", f"{s.duration_s * 1000:.0f} ms"),
+        ("Client certificate", _client_cert(s)),
+        (
+            "Nearest certificate expiry",
+            "-" if s.cert_days_left is None else f"{s.cert_days_left:.0f} days",
+        ),
+        ("Sweep", fmt_seconds_as_ms(s.duration_s, 0)),
     ]
 
 
@@ -152,3 +163,9 @@ class MemberDetailWidget(QTableWidget):
             if key is not None and value is not None and key.text() == name:
                 return value.text()
         return None
+
+
+def _client_cert(s: ClusterSnapshot) -> str:
+    if s.client_cert is None:
+        return "-"
+    return f"{s.client_cert.subject} — expires {_expiry(s.client_cert.not_after, s.taken_at)}"

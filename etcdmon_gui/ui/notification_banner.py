@@ -12,7 +12,7 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from etcdmon_gui.model.alerts import Severity
-from etcdmon_gui.ui.alert_table_widget import SEVERITY_COLOURS
+from etcdmon_gui.ui.palette import SEVERITY_COLOURS, TEXT_ON_COLOUR
 
 DEFAULT_TIMEOUT_MS = 8000
 
@@ -30,8 +30,9 @@ class NotificationBanner(QFrame):
 
     clicked = Signal()
 
-    def __init__(self, parent: QWidget | None = None, *,
-                 timeout_ms: int = DEFAULT_TIMEOUT_MS) -> None:
+    def __init__(
+        self, parent: QWidget | None = None, *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    ) -> None:
         super().__init__(parent)
         self.setObjectName("notificationBanner")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -97,6 +98,6 @@ class NotificationBanner(QFrame):
         self.setStyleSheet(
             f"#notificationBanner {{ background: {SEVERITY_COLOURS[severity]}; "
             "border-radius: 4px; }"
-            "#notificationBanner QLabel { color: white; }"
+            f"#notificationBanner QLabel {{ color: {TEXT_ON_COLOUR}; }}"
             "#notificationTitle { font-weight: bold; }"
         )

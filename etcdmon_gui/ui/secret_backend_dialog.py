@@ -17,10 +17,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from etcdmon_gui.ui.palette import CRITICAL_COLOUR
+
 
 class SecretBackendDialog(QDialog):
-    def __init__(self, problem: str, *, file_only: bool = False,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self, problem: str, *, file_only: bool = False, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Where should etcdmon keep passwords and keys?")
         intro = QLabel(problem[:1].upper() + problem[1:])
@@ -32,7 +35,7 @@ class SecretBackendDialog(QDialog):
         self.password.setEchoMode(QLineEdit.EchoMode.Password)
         self.password.setPlaceholderText("master password")
         self.error = QLabel()
-        self.error.setStyleSheet("color: #d93a3a;")
+        self.error.setStyleSheet(f"color: {CRITICAL_COLOUR};")
         self.error.hide()
         self.encrypted.toggled.connect(self.password.setEnabled)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok)

@@ -19,16 +19,10 @@ from PySide6.QtCore import QObject, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from etcdmon_gui.formatting import fmt_duration, fmt_time
 from etcdmon_gui.model.alerts import Alert, AlertEvent, EventKind, Severity
-from etcdmon_gui.ui.alert_table_widget import (
-    HEALTHY_COLOUR,
-    SEVERITY_COLOURS,
-    counts_as_firing,
-    fmt_duration,
-    fmt_time,
-    where,
-    worst_firing,
-)
+from etcdmon_gui.ui.alert_text import counts_as_firing, where, worst_firing
+from etcdmon_gui.ui.palette import HEALTHY_COLOUR, SEVERITY_COLOURS, TEXT_ON_COLOUR
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +64,7 @@ def tray_icon(colour: str, firing: int = 0) -> QIcon:
                 text = str(firing) if firing < 10 else "9+"
                 font.setPixelSize(int(size * (0.55 if len(text) == 1 else 0.4)))
                 painter.setFont(font)
-                painter.setPen(QColor("white"))
+                painter.setPen(QColor(TEXT_ON_COLOUR))
                 painter.drawText(QRectF(0, 0, size, size), Qt.AlignmentFlag.AlignCenter, text)
             painter.end()
             icon.addPixmap(pix)
@@ -83,21 +77,32 @@ def event_message(event: AlertEvent) -> tuple[str, str, Severity]:
     a = event.alert
     if event.kind == EventKind.RESOLVED:
         return f"Resolved: {a.rule}", f"{where(a)} — was: {a.summary}", Severity.INFO
-    return (f"{a.severity.name.capitalize()} alert firing: {a.rule}", f"{a.summary}\n{where(a)}",
-            a.severity)
+    return (
+        f"{a.severity.name.capitalize()} alert firing: {a.rule}",
+        f"{a.summary}\n{where(a)}",
+        a.severity,
+    )
 
 
 def summary_message(events: Sequence[AlertEvent]) -> tuple[str, str, Severity]:
     """One popup for many events: counts in the title, the first few named below."""
     firing = [e for e in events if e.kind == EventKind.FIRING]
     resolved = len(events) - len(firing)
-    counts = ", ".join(part for part in (f"{len(firing)} firing" if firing else "",
-                                         f"{resolved} resolved" if resolved else "") if part)
+    counts = ", ".join(
+        part
+        for part in (
+            f"{len(firing)} firing" if firing else "",
+            f"{resolved} resolved" if resolved else "",
+        )
+        if part
+    )
     title = f"{len(events)} alerts changed: {counts}"
-    lines = [f"{e.kind.value}: {e.alert.rule} ({where(e.alert)})" for e in
-             sorted(events, key=lambda e: (e.kind != EventKind.FIRING, -e.alert.severity))]
+    lines = [
+        f"{e.kind.value}: {e.alert.rule} ({where(e.alert)})"
+        for e in sorted(events, key=lambda e: (e.kind != EventKind.FIRING, -e.alert.severity))
+    ]
     if len(lines) > SUMMARY_LINES:
-        lines[SUMMARY_LINES - 1:] = [f"…and {len(lines) - SUMMARY_LINES + 1} more"]
+        lines[SUMMARY_LINES - 1 :] = [f"…and {len(lines) - SUMMARY_LINES + 1} more"]
     severity = max((e.alert.severity for e in firing), default=Severity.INFO)
     return title, "\n".join(lines), severity
 
@@ -302,8 +307,10 @@ class AlertTray(QObject):
     # -- upkeep -------------------------------------------------------------------------------
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
-        if reason in (QSystemTrayIcon.ActivationReason.Trigger,
-                      QSystemTrayIcon.ActivationReason.DoubleClick):
+        if reason in (
+            QSystemTrayIcon.ActivationReason.Trigger,
+            QSystemTrayIcon.ActivationReason.DoubleClick,
+        ):
             self.showRequested.emit()
 
     def _update_icon(self) -> None:
@@ -314,13 +321,16 @@ class AlertTray(QObject):
         if self._worst is None:
             tip = "etcdmon — no alerts firing"
         else:
-            tip = (f"etcdmon — {self._firing} alert{'s' if self._firing != 1 else ''} firing "
-                   f"(worst: {self._worst.name.lower()})")
+            tip = (
+                f"etcdmon — {self._firing} alert{'s' if self._firing != 1 else ''} firing "
+                f"(worst: {self._worst.name.lower()})"
+            )
         until = self._muted_until
         if until is not None:
             tip += f"\nnotifications muted until {fmt_time(until, self.clock())}"
-            self.mute_action.setText(f"Unmute notifications (muted until "
-                                     f"{fmt_time(until, self.clock())})")
+            self.mute_action.setText(
+                f"Unmute notifications (muted until {fmt_time(until, self.clock())})"
+            )
         else:
             self.mute_action.setText(f"Mute notifications for {fmt_duration(self.mute_s)}")
         self.tray_icon.setToolTip(tip)

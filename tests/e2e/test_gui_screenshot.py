@@ -25,17 +25,34 @@ def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
         "TMPDIR": str(tmp_path),  # the sandbox's data dirs, so leftovers can be found
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "etcdmon_gui.app", "--sandbox", "--interval", "1",
-         "--screenshot", str(png), "--after", "8"],
-        capture_output=True, text=True, timeout=90, env=env, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "etcdmon_gui.app",
+            "--sandbox",
+            "--interval",
+            "1",
+            "--screenshot",
+            str(png),
+            "--after",
+            "8",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env=env,
+        stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 0, proc.stderr
     image = QImage(str(png))
     assert not image.isNull() and image.width() >= 800 and image.height() >= 600
     # Not blank: many distinct colours (text, chart lines, the verdict chip).
     step = 7
-    colours = {image.pixel(x, y) for x in range(0, image.width(), step)
-               for y in range(0, image.height(), step)}
+    colours = {
+        image.pixel(x, y)
+        for x in range(0, image.width(), step)
+        for y in range(0, image.height(), step)
+    }
     assert len(colours) > 50, f"only {len(colours)} colours: the window looks blank"
     # The sandbox's etcd processes (data dirs under TMPDIR) went away with the app.
     assert list(tmp_path.glob("etcdmon-sandbox-*")) == []
@@ -52,9 +69,14 @@ def test_sigterm_shuts_down_cleanly_and_takes_the_sandbox_along(tmp_path: Path) 
         "XDG_DATA_HOME": str(tmp_path / "data"),
         "TMPDIR": str(tmp_path),
     }
-    with subprocess.Popen([sys.executable, "-m", "etcdmon_gui.app", "--sandbox"], env=env,
-                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen(
+        [sys.executable, "-m", "etcdmon_gui.app", "--sandbox"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
         try:
             # The sandbox is up once its members' logs exist (one per member).
             deadline = time.monotonic() + 60

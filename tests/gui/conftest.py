@@ -39,8 +39,7 @@ def no_leaked_qthreads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     monkeypatch.setattr(QThread, "start", start)
     yield
-    leaked = [t.objectName() or repr(t) for t in started
-              if shiboken6.isValid(t) and t.isRunning()]
+    leaked = [t.objectName() or repr(t) for t in started if shiboken6.isValid(t) and t.isRunning()]
     assert not leaked, f"QThreads still running after the test: {leaked}"
 
 
@@ -66,12 +65,14 @@ def secrets() -> SecretStore:
 
 
 @pytest.fixture
-def app(qapp: QApplication, qtbot: QtBot, tmp_path: Path, store: ProfileStore,
-        secrets: SecretStore) -> Iterator[Application]:
+def app(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, store: ProfileStore, secrets: SecretStore
+) -> Iterator[Application]:
     """The whole application, shown offscreen, with its files under ``tmp_path``."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    application = Application(qapp, settings, interval_s=1, profiles=store, secrets=secrets,
-                              data_dir=tmp_path)
+    application = Application(
+        qapp, settings, interval_s=1, profiles=store, secrets=secrets, data_dir=tmp_path
+    )
     qtbot.addWidget(application.window)
     application.window.show()
     yield application

@@ -18,8 +18,9 @@ from PySide6.QtGui import QColor, QGuiApplication, QImage
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
+from etcdmon_gui.formatting import fmt_time
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity
-from etcdmon_gui.ui.alert_table_widget import (
+from etcdmon_gui.ui.alert_table_model import (
     ALERT_ROLE,
     COL_CLUSTER,
     COL_MEMBER,
@@ -30,16 +31,12 @@ from etcdmon_gui.ui.alert_table_widget import (
     COL_STATE,
     COL_VALUE,
     COLUMNS,
-    HEALTHY_COLOUR,
     HISTORY_LEN,
-    SEVERITY_COLOURS,
-    AlertTableWidget,
-    fmt_time,
 )
+from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.notification_banner import NotificationBanner
+from etcdmon_gui.ui.palette import HEALTHY_COLOUR, SEVERITY_COLOURS
 from etcdmon_gui.ui.tray import AlertTray
-
-pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
 
 T0 = 1_700_000_000.0
 
@@ -71,12 +68,26 @@ def alert(
         "active_at": since - 60,
         "fired_at": since if state in (AlertState.FIRING, AlertState.RESOLVED) else None,
         "last_notified": since if state == AlertState.FIRING else None,
-        "labels": {"alertname": rule, "severity": severity.name.lower(),
-                   "cluster": cluster_name, "member": member or ""},
+        "labels": {
+            "alertname": rule,
+            "severity": severity.name.lower(),
+            "cluster": cluster_name,
+            "member": member or "",
+        },
     }
     fields.update(extra)
-    return Alert(f"{rule}/{cluster}/{member}", rule, severity, cluster, cluster_name, member,
-                 state, value, since=since, **fields)  # type: ignore[arg-type]
+    return Alert(
+        f"{rule}/{cluster}/{member}",
+        rule,
+        severity,
+        cluster,
+        cluster_name,
+        member,
+        state,
+        value,
+        since=since,
+        **fields,
+    )  # type: ignore[arg-type]
 
 
 def event(a: Alert, kind: EventKind | None = None) -> AlertEvent:
@@ -89,18 +100,50 @@ def mixed_alerts() -> list[Alert]:
     """Six alerts of every state, two clusters, silenced and acknowledged ones."""
     return [
         alert("etcdNoLeader", member="etcd-2", value=1.0),
-        alert("etcdHighFsyncDurations", member="etcd-1", severity=Severity.WARNING,
-              value=0.7312, acknowledged=True, since=T0 - 3 * 3600),
-        alert("etcdMembersDown", member="etcd-3", severity=Severity.WARNING, value=1.0,
-              silenced_until=math.inf),
-        alert("etcdDatabaseQuotaLowSpace", member="infra-0", cluster="infra-key",
-              cluster_name="infra", state=AlertState.PENDING, value=96.4, since=T0 - 45,
-              fired_at=None),
-        alert("etcdHighNumberOfLeaderChanges", member=None, severity=Severity.WARNING,
-              state=AlertState.RESOLVED, value=2.0, since=T0 - 120, resolved_at=T0 - 120,
-              fired_at=T0 - 1500),
-        alert("etcdCertificateExpiry", member="infra-1", cluster="infra-key",
-              cluster_name="infra", severity=Severity.INFO, value=12.0, since=T0 - 86_400 * 2),
+        alert(
+            "etcdHighFsyncDurations",
+            member="etcd-1",
+            severity=Severity.WARNING,
+            value=0.7312,
+            acknowledged=True,
+            since=T0 - 3 * 3600,
+        ),
+        alert(
+            "etcdMembersDown",
+            member="etcd-3",
+            severity=Severity.WARNING,
+            value=1.0,
+            silenced_until=math.inf,
+        ),
+        alert(
+            "etcdDatabaseQuotaLowSpace",
+            member="infra-0",
+            cluster="infra-key",
+            cluster_name="infra",
+            state=AlertState.PENDING,
+            value=96.4,
+            since=T0 - 45,
+            fired_at=None,
+        ),
+        alert(
+            "etcdHighNumberOfLeaderChanges",
+            member=None,
+            severity=Severity.WARNING,
+            state=AlertState.RESOLVED,
+            value=2.0,
+            since=T0 - 120,
+            resolved_at=T0 - 120,
+            fired_at=T0 - 1500,
+        ),
+        alert(
+            "etcdCertificateExpiry",
+            member="infra-1",
+            cluster="infra-key",
+            cluster_name="infra",
+            severity=Severity.INFO,
+            value=12.0,
+            since=T0 - 86_400 * 2,
+        ),
     ]
 
 
@@ -136,8 +179,10 @@ def select(table: AlertTableWidget, *rules: str) -> None:
     for rule in rules:
         selection.select(table.proxy.index(row_of(table, rule), 0), flags)
     if rules:
-        selection.setCurrentIndex(table.proxy.index(row_of(table, rules[0]), 0),
-                                  QItemSelectionModel.SelectionFlag.NoUpdate)
+        selection.setCurrentIndex(
+            table.proxy.index(row_of(table, rules[0]), 0),
+            QItemSelectionModel.SelectionFlag.NoUpdate,
+        )
 
 
 # -- the table --------------------------------------------------------------------------
@@ -145,14 +190,20 @@ def select(table: AlertTableWidget, *rules: str) -> None:
 
 def test_rows_show_every_column(table: AlertTableWidget, clock: FakeClock) -> None:
     table.set_alerts(mixed_alerts())
-    assert [table.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(8)] == \
-        list(COLUMNS)
+    assert [table.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(8)] == list(COLUMNS)
     assert table.proxy.rowCount() == 6
     r = row_of(table, "etcdHighFsyncDurations")
     cells = [table.proxy.index(r, c).data() for c in range(len(COLUMNS))]
-    assert cells == ["firing · acked", "warning", "etcdHighFsyncDurations", "prod", "etcd-1",
-                     "0.7312", fmt_time(T0 - 3 * 3600, clock.now),
-                     fmt_time(T0 - 3 * 3600, clock.now)]
+    assert cells == [
+        "firing · acked",
+        "warning",
+        "etcdHighFsyncDurations",
+        "prod",
+        "etcd-1",
+        "0.7312",
+        fmt_time(T0 - 3 * 3600, clock.now),
+        fmt_time(T0 - 3 * 3600, clock.now),
+    ]
     icon = table.proxy.index(r, COL_SEVERITY).data(Qt.ItemDataRole.DecorationRole)
     assert icon.pixmap(14).toImage().pixelColor(7, 7) == QColor(SEVERITY_COLOURS[Severity.WARNING])
 
@@ -177,8 +228,9 @@ def test_default_order_is_firing_first_then_worst(table: AlertTableWidget) -> No
     assert shown(table)[-1] == "etcdHighNumberOfLeaderChanges"  # resolved last
 
 
-def test_updates_in_place_keep_the_selection(qtbot: QtBot, table: AlertTableWidget,
-                                             clock: FakeClock) -> None:
+def test_updates_in_place_keep_the_selection(
+    qtbot: QtBot, table: AlertTableWidget, clock: FakeClock
+) -> None:
     alerts = mixed_alerts()
     table.set_alerts(alerts)
     table.select_fingerprint(alerts[1].fingerprint)
@@ -206,9 +258,18 @@ def test_details_pane_shows_rule_timeline_labels_and_history(
         table.set_alerts([dataclasses.replace(base, value=float(i))])
     table.select_fingerprint(base.fingerprint)
     text = table.details.text.toPlainText()
-    for expected in ("etcdHighFsyncDurations", base.summary, "firing", "Timeline",
-                     "condition true (pending)", "last notified", "alertname=", "prod",
-                     "etcd-1", base.fingerprint):
+    for expected in (
+        "etcdHighFsyncDurations",
+        base.summary,
+        "firing",
+        "Timeline",
+        "condition true (pending)",
+        "last notified",
+        "alertname=",
+        "prod",
+        "etcd-1",
+        base.fingerprint,
+    ):
         assert expected in text, expected
     values = table.details.sparkline.values()
     assert len(values) == HISTORY_LEN
@@ -250,10 +311,11 @@ def test_sorting_by_any_column(qtbot: QtBot, table: AlertTableWidget) -> None:
     table.set_alerts(mixed_alerts())
     header = table.table.horizontalHeader()
     value_x = header.sectionViewportPosition(COL_VALUE) + 5
-    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton,
-                     pos=QPoint(value_x, 5))
-    values = [table.proxy.index(r, COL_VALUE).data(ALERT_ROLE).value
-              for r in range(table.proxy.rowCount())]
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(value_x, 5))
+    values = [
+        table.proxy.index(r, COL_VALUE).data(ALERT_ROLE).value
+        for r in range(table.proxy.rowCount())
+    ]
     assert values == sorted(values)
     table.table.sortByColumn(COL_VALUE, Qt.SortOrder.DescendingOrder)
     assert shown(table, COL_VALUE)[0] == "96.4"
@@ -393,8 +455,9 @@ def test_renders_mixed_alerts_to_a_png(table: AlertTableWidget, tmp_path: Path) 
 # -- the tray ---------------------------------------------------------------------------
 
 
-def make_tray(qtbot: QtBot, clock: FakeClock, *, available: bool = True,
-              gather_ms: int = 0) -> tuple[AlertTray, list[tuple[str, str]]]:
+def make_tray(
+    qtbot: QtBot, clock: FakeClock, *, available: bool = True, gather_ms: int = 0
+) -> tuple[AlertTray, list[tuple[str, str]]]:
     tray = AlertTray(clock=clock, tray_available=lambda: available, gather_ms=gather_ms)
     popups: list[tuple[str, str]] = []
     tray.popupShown.connect(lambda title, message: popups.append((title, message)))
@@ -447,8 +510,9 @@ def test_few_events_pop_up_one_by_one_then_the_rest_is_summarised(
     tray, popups = make_tray(qtbot, clock)
     one = alert("etcdNoLeader", member="etcd-2")
     tray.notify([event(one)])
-    assert popups == [("Critical alert firing: etcdNoLeader",
-                       "etcdNoLeader on etcd-2\nprod / etcd-2")]
+    assert popups == [
+        ("Critical alert firing: etcdNoLeader", "etcdNoLeader on etcd-2\nprod / etcd-2")
+    ]
     gone = dataclasses.replace(one, state=AlertState.RESOLVED)
     tray.notify([event(gone, EventKind.RESOLVED), event(alert("etcdMembersDown"))])
     assert popups[1][0] == "Resolved: etcdNoLeader"
@@ -507,17 +571,18 @@ def test_mute_suppresses_popups_for_an_hour(qtbot: QtBot, clock: FakeClock) -> N
 
 def test_menu_asks_to_show_the_window_and_to_quit(qtbot: QtBot, clock: FakeClock) -> None:
     tray, _ = make_tray(qtbot, clock)
-    assert [a.text() for a in tray.menu.actions() if not a.isSeparator()] == \
-        ["Show window", "Mute notifications for 1 h", "Quit"]
+    assert [a.text() for a in tray.menu.actions() if not a.isSeparator()] == [
+        "Show window",
+        "Mute notifications for 1 h",
+        "Quit",
+    ]
     with qtbot.waitSignal(tray.showRequested, timeout=1000):
         tray.show_action.trigger()
     with qtbot.waitSignal(tray.quitRequested, timeout=1000):
         tray.quit_action.trigger()
 
 
-def test_without_a_tray_notifications_show_in_the_window(
-    qtbot: QtBot, clock: FakeClock
-) -> None:
+def test_without_a_tray_notifications_show_in_the_window(qtbot: QtBot, clock: FakeClock) -> None:
     tray, popups = make_tray(qtbot, clock, available=False)
     assert not tray.show()
     window = QWidget()
@@ -532,8 +597,11 @@ def test_without_a_tray_notifications_show_in_the_window(
 
     with qtbot.waitSignal(tray.inWindowNotification, timeout=1000) as blocker:
         tray.notify([event(alert("etcdMembersDown", severity=Severity.WARNING))])
-    assert blocker.args == ["Warning alert firing: etcdMembersDown",
-                            "etcdMembersDown on etcd-1\nprod / etcd-1", Severity.WARNING]
+    assert blocker.args == [
+        "Warning alert firing: etcdMembersDown",
+        "etcdMembersDown on etcd-1\nprod / etcd-1",
+        Severity.WARNING,
+    ]
     assert len(popups) == 1
     assert banner.isVisible()
     assert banner.title.text() == "Warning alert firing: etcdMembersDown"

@@ -7,22 +7,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.app import Application
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, parse_endpoints
 from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.model.bench import BenchProgress, BenchResult, Phase
-from etcdmon_gui.store.profiles import Profile
+from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
+from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.ui.bench_dialog import BenchDialog
 
 # The offscreen platform cannot raise a window; showing a dialog asks it to.
-pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints",
-                                       r"This plugin does not support raise\(\)")
-
 RUN_TIMEOUT_MS = 60_000
 
 
@@ -54,31 +50,35 @@ def test_put_runs_show_results_compare_and_export(
 ) -> None:
     dialog = open_dialog(app, qtbot, cluster)
     dialog.select("put")
-    dialog.clients.setValue(20)
-    dialog.conns.setValue(4)
-    dialog.total.setValue(2000)
+    dialog.form.clients.setValue(20)
+    dialog.form.conns.setValue(4)
+    dialog.form.total.setValue(2000)
     first = run(app, qtbot, dialog)
 
     assert dialog.stack.currentWidget() is dialog.results_page
     assert not dialog.running and dialog.start_button.isEnabled()
     assert first.total == 2000 and first.errors == 0 and first.requests_per_s > 0
     assert first.cleanup.deleted > 0 and first.cleanup.error is None
-    shown_rps = float(dialog.summary_values["Requests/s"].text()
-                      .removeprefix("<b>").removesuffix("</b>").replace(",", ""))
+    shown_rps = float(
+        dialog.results_page.summary_values["Requests/s"]
+        .text()
+        .removeprefix("<b>")
+        .removesuffix("</b>")
+        .replace(",", "")
+    )
     assert shown_rps > 0
-    rows = dialog.percentile_rows()
-    assert [name for name, _ in rows] == ["p10", "p25", "p50", "p75", "p90", "p95", "p99",
-                                          "p99.9"]
+    rows = dialog.results_page.percentile_rows()
+    assert [name for name, _ in rows] == ["p10", "p25", "p50", "p75", "p90", "p95", "p99", "p99.9"]
     assert all(value.endswith(" ms") for _, value in rows)
-    assert dialog.comparison_rows()[0][1] == "put"
+    assert dialog.results_page.comparison_rows()[0][1] == "put"
     assert "deleted" in dialog.status.text()
 
     # A second run (another workload) is compared with the first.
     dialog.select("txn-put")
-    dialog.total.setValue(500)
+    dialog.form.total.setValue(500)
     second = run(app, qtbot, dialog)
     assert second.spec.workload.value == "txn-put"
-    table = dialog.comparison_rows()
+    table = dialog.results_page.comparison_rows()
     assert len(table) == 2
     assert table[0][1] == "txn-put" and "(this run)" in table[0][0]
     assert table[1][1] == "put" and table[1][4] == f"{first.requests_per_s:,.1f}"
@@ -99,23 +99,27 @@ def test_progress_arrives_and_cancel_ends_the_run_with_cleanup(
 ) -> None:
     dialog = open_dialog(app, qtbot, cluster)
     dialog.select("put")
-    dialog.limit_mode.setCurrentIndex(1)
-    dialog.duration.setValue(60)
-    dialog.clients.setValue(20)
-    dialog.conns.setValue(4)
+    dialog.form.limit_mode.setCurrentIndex(1)
+    dialog.form.duration.setValue(60)
+    dialog.form.clients.setValue(20)
+    dialog.form.conns.setValue(4)
     reports: list[BenchProgress] = []
     app.bench.progress.connect(lambda _key, p: reports.append(p))
 
     dialog.start_button.click()
     assert dialog.stack.currentWidget() is dialog.live_page
-    qtbot.waitUntil(lambda: sum(p.phase is Phase.RUNNING and p.done > 0
-                                for p in reports) >= 3, timeout=15_000)
-    assert dialog.progress.value() > 0 and "requests" in dialog.progress.format()
-    assert "elapsed" in dialog.eta_label.text() and "left" in dialog.eta_label.text()
-    assert "requests/s" in dialog.live_numbers.text()
-    qtbot.waitUntil(lambda: dialog._live.n >= 2, timeout=5_000)
-    qtbot.waitUntil(lambda: dialog.rps_curve.getData()[0] is not None
-                    and len(dialog.rps_curve.getData()[0]) >= 2, timeout=2_000)
+    qtbot.waitUntil(
+        lambda: sum(p.phase is Phase.RUNNING and p.done > 0 for p in reports) >= 3, timeout=15_000
+    )
+    live = dialog.live_page
+    assert live.progress.value() > 0 and "requests" in live.progress.format()
+    assert "elapsed" in live.eta_label.text() and "left" in live.eta_label.text()
+    assert "requests/s" in live.numbers.text()
+    qtbot.waitUntil(lambda: live.series.n >= 2, timeout=5_000)
+    qtbot.waitUntil(
+        lambda: live.rps_curve.getData()[0] is not None and len(live.rps_curve.getData()[0]) >= 2,
+        timeout=2_000,
+    )
     assert grab(dialog).save("/tmp/bench_dialog_live.png")
 
     t0 = time.monotonic()
@@ -129,7 +133,7 @@ def test_progress_arrives_and_cancel_ends_the_run_with_cleanup(
     assert result.cleanup.deleted > 0 and result.cleanup.compacted_revision is not None
     assert dialog.status.text().startswith("Cancelled.")
     assert f"deleted {result.cleanup.deleted:,} keys" in dialog.status.text()
-    assert "Cancelled" in dialog.notice.text()
+    assert "Cancelled" in dialog.results_page.notice.text()
     assert not dialog.running and dialog.start_button.isEnabled()
 
 
@@ -140,17 +144,22 @@ def test_check_perf_s_is_judged_pass_or_fail_with_reasons(
     dialog.select("check perf s")
     spec = dialog.spec()
     assert (spec.clients, spec.conns, spec.rate, spec.key_size, spec.val_size) == (
-        50, 50, 150.0, 256, 1024)
+        50,
+        50,
+        150.0,
+        256,
+        1024,
+    )
     assert spec.duration_s == 60 and spec.random_keys
-    dialog.duration.setValue(3)  # shortened for the test
+    dialog.form.duration.setValue(3)  # shortened for the test
     with qtbot.waitSignal(app.bench.judged, timeout=RUN_TIMEOUT_MS) as judged:
         result = run(app, qtbot, dialog)
     verdict = judged.args[1]
     assert verdict.result is result and dialog.verdict is verdict
-    assert dialog.verdict_badge.text() == ("PASS" if verdict.passed else "FAIL")
-    assert dialog.check_box.isVisible()
-    assert "Throughput" in dialog.check_lines.text()
-    assert dialog.comparison_rows()[0][1] == "check perf s"
+    assert dialog.results_page.verdict_badge.text() == ("PASS" if verdict.passed else "FAIL")
+    assert dialog.results_page.check_box.isVisible()
+    assert "Throughput" in dialog.results_page.check_lines.text()
+    assert dialog.results_page.comparison_rows()[0][1] == "check perf s"
     assert grab(dialog).save("/tmp/bench_dialog_checkperf.png")
 
 
@@ -160,19 +169,19 @@ def test_a_production_profile_needs_its_typed_name(
     profile = Profile(name="prod-eu", endpoints=cluster.endpoints, tags=["production"])
     app.connect_profile(profile)
     dialog = app.show_benchmark()
-    assert dialog is not None and dialog.confirm.isVisible()
+    assert dialog is not None and dialog.form.confirm.isVisible()
     qtbot.addWidget(dialog)
-    dialog.total.setValue(300)
+    dialog.form.total.setValue(300)
 
     for typed in ("", "prod"):
-        dialog.confirm.setText(typed)
+        dialog.form.confirm.setText(typed)
         with qtbot.waitSignal(app.bench.failed, timeout=10_000) as blocker:
             dialog.start_button.click()
         assert "tagged production" in blocker.args[1]
         assert "tagged production" in dialog.status.text()
         assert dialog.results == [] and not dialog.running
 
-    dialog.confirm.setText("prod-eu")
+    dialog.form.confirm.setText("prod-eu")
     result = run(app, qtbot, dialog)
     assert result.total == 300 and result.errors == 0
 
@@ -187,10 +196,11 @@ def test_shutdown_during_a_run_cancels_it_and_stops_the_thread(
     app: Application, qtbot: QtBot, cluster: Sandbox
 ) -> None:
     dialog = open_dialog(app, qtbot, cluster)
-    dialog.limit_mode.setCurrentIndex(1)
-    dialog.duration.setValue(60)
-    with qtbot.waitSignal(app.bench.progress, timeout=15_000,
-                          check_params_cb=lambda _k, p: p.phase is Phase.RUNNING):
+    dialog.form.limit_mode.setCurrentIndex(1)
+    dialog.form.duration.setValue(60)
+    with qtbot.waitSignal(
+        app.bench.progress, timeout=15_000, check_params_cb=lambda _k, p: p.phase is Phase.RUNNING
+    ):
         dialog.start_button.click()
     t0 = time.monotonic()
     app.shutdown()

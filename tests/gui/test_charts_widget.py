@@ -23,8 +23,6 @@ from etcdmon_gui.ui.charts_widget import DEFAULT_WINDOW_S, PLOT_KEYS, ChartsWidg
 
 # The offscreen platform cannot pass a top-level window's size constraints on; Qt says
 # so at WARNING level whenever a widget with a layout is shown.
-pytestmark = pytest.mark.qt_log_ignore(r"This plugin does not support propagateSizeHints")
-
 
 T0 = 1_700_000_000.0
 IDS = (0x8E9E05C52164694D, 0x91BC3C398FB3C146, 0xFD422379FDA50E48, 0x1A2B3C, 0x4D5E6F)
@@ -326,7 +324,7 @@ def test_crosshair_reads_values_under_the_mouse(qtbot: QtBot, charts: ChartsWidg
 
 def test_hiding_a_member_from_the_legend(qtbot: QtBot, charts: ChartsWidget) -> None:
     feed(qtbot, charts, [snapshot(T0 + i) for i in range(10)])
-    legend_sample = charts._legend.items[1][0]  # etcd-2
+    legend_sample = charts._grid.legend.items[1][0]  # etcd-2
     view = charts.plot("wal").scene().views()[0]
     pos = view.mapFromScene(legend_sample.sceneBoundingRect().center())
     with qtbot.waitSignal(charts.redrawn, timeout=2000):

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.app import Application
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, parse_endpoints
 from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
+from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.snapshot import Verdict
 from etcdmon_gui.ui.cluster_tree_widget import MEMBER_ROLE
 
@@ -26,8 +26,9 @@ def roles(app: Application, key: str) -> list[str]:
     return [root.child(i).text(2) for i in range(root.childCount())]
 
 
-def test_tree_shows_three_members_and_one_leader(app: Application, qtbot: QtBot,
-                                                 cluster: Sandbox) -> None:
+def test_tree_shows_three_members_and_one_leader(
+    app: Application, qtbot: QtBot, cluster: Sandbox
+) -> None:
     handle = app.watch_config(config(cluster.endpoints[0]))
     qtbot.waitUntil(lambda: len(roles(app, handle.key)) == 3, timeout=10_000)
     assert roles(app, handle.key).count("leader") == 1
@@ -42,8 +43,9 @@ def test_tree_shows_three_members_and_one_leader(app: Application, qtbot: QtBot,
     assert app.window.detail.value("Reachable") == "yes"
 
 
-def test_killed_leader_shows_in_tree_and_header(app: Application, qtbot: QtBot,
-                                                cluster: Sandbox) -> None:
+def test_killed_leader_shows_in_tree_and_header(
+    app: Application, qtbot: QtBot, cluster: Sandbox
+) -> None:
     handle = app.watch_config(config(cluster.endpoints_arg))
     qtbot.waitUntil(lambda: roles(app, handle.key).count("leader") == 1, timeout=10_000)
     root = app.window.tree.root(handle.key)
@@ -55,8 +57,11 @@ def test_killed_leader_shows_in_tree_and_header(app: Application, qtbot: QtBot,
     def new_leader_and_old_down() -> bool:
         rows = {root.child(i).text(0): root.child(i) for i in range(root.childCount())}
         old = rows[leader_name]
-        return (old.text(1).startswith("down") and old.text(2) == "—"
-                and [r.text(2) for r in rows.values()].count("leader") == 1)
+        return (
+            old.text(1).startswith("down")
+            and old.text(2) == "—"
+            and [r.text(2) for r in rows.values()].count("leader") == 1
+        )
 
     qtbot.waitUntil(new_leader_and_old_down, timeout=20_000)
     assert app.window.header.verdict.text() == "Degraded"
@@ -73,15 +78,17 @@ def test_charts_receive_points(app: Application, qtbot: QtBot, cluster: Sandbox)
         pass
 
 
-def test_changing_the_interval_takes_effect(app: Application, qtbot: QtBot,
-                                            cluster: Sandbox) -> None:
+def test_changing_the_interval_takes_effect(
+    app: Application, qtbot: QtBot, cluster: Sandbox
+) -> None:
     app.interval_s = 60
     handle = app.watch_config(config(cluster.endpoints[0]))
     worker = handle  # its signals arrive in the GUI thread
     with qtbot.waitSignal(worker.snapshotReady, timeout=10_000):
         pass  # the first sweep happens at once
-    with qtbot.waitSignal(worker.stateChanged, timeout=5_000,
-                          check_params_cb=lambda key, paused, s: s == 1):
+    with qtbot.waitSignal(
+        worker.stateChanged, timeout=5_000, check_params_cb=lambda key, paused, s: s == 1
+    ):
         app.window.interval.setValue(1)
     # With 60 s still in force, two more sweeps could not arrive within 5 s.
     with qtbot.waitSignals([worker.snapshotReady, worker.snapshotReady], timeout=5_000):
@@ -93,8 +100,9 @@ def test_pause_stops_sweeps(app: Application, qtbot: QtBot, cluster: Sandbox) ->
     handle = app.watch_config(config(cluster.endpoints[0]))
     with qtbot.waitSignal(handle.snapshotReady, timeout=10_000):
         pass
-    with qtbot.waitSignal(handle.stateChanged, timeout=5_000,
-                          check_params_cb=lambda key, paused, s: paused):
+    with qtbot.waitSignal(
+        handle.stateChanged, timeout=5_000, check_params_cb=lambda key, paused, s: paused
+    ):
         app.window.pause_action.setChecked(True)
     with qtbot.assertNotEmitted(handle.snapshotReady, wait=2_500):
         pass
@@ -119,8 +127,9 @@ def test_unreachable_cluster_shows_a_banner_and_the_rest_stays_usable(
     assert bad.key != good.key
 
 
-def test_close_while_a_member_hangs_exits_quickly(app: Application, qtbot: QtBot,
-                                                  cluster: Sandbox) -> None:
+def test_close_while_a_member_hangs_exits_quickly(
+    app: Application, qtbot: QtBot, cluster: Sandbox
+) -> None:
     handle = app.watch_config(config(cluster.endpoints_arg, timeout_s=5.0))
     with qtbot.waitSignal(handle.snapshotReady, timeout=10_000):
         pass
@@ -163,29 +172,46 @@ def test_snapshot_of_unknown_cluster_is_dropped(app: Application) -> None:
     from etcdmon_gui.model.snapshot import ClusterSnapshot
 
     stale = ClusterSnapshot(
-        key="gone", taken_at=0, duration_s=0, cluster_id=None, cluster_ids=(), members=(),
-        leader_id=None, leader_changes=0, leader_changes_seen_total=None, voters=0,
-        reachable_voters=0, quorum_size=1, has_quorum=False, split_brain=False,
-        split_brain_reason=None, max_raft_index_lag=None, learners=(), alarms=(),
-        verdict=Verdict.UNREACHABLE, reasons=("x",),
+        key="gone",
+        taken_at=0,
+        duration_s=0,
+        cluster_id=None,
+        cluster_ids=(),
+        members=(),
+        leader_id=None,
+        leader_changes=0,
+        leader_changes_seen_total=None,
+        voters=0,
+        reachable_voters=0,
+        quorum_size=1,
+        has_quorum=False,
+        split_brain=False,
+        split_brain_reason=None,
+        max_raft_index_lag=None,
+        learners=(),
+        alarms=(),
+        verdict=Verdict.UNREACHABLE,
+        reasons=("x",),
     )
     app.window.show_snapshot(stale)
     assert app.window.tree.root("gone") is None
 
 
-def test_alert_table_and_tray_follow_a_firing_alert(app: Application, qtbot: QtBot,
-                                                    cluster: Sandbox) -> None:
+def test_alert_table_and_tray_follow_a_firing_alert(
+    app: Application, qtbot: QtBot, cluster: Sandbox
+) -> None:
     from etcdmon_gui.model.alerts import AlertState, Severity
 
     cfg = config(cluster.endpoints[0], timeout_s=1.0)
-    app.watch(cfg.key, "prod", lambda: cfg,
-              alert_overrides={"etcdMembersDown": {"for": "0s"}})
+    app.watch(cfg.key, "prod", lambda: cfg, alert_overrides={"etcdMembersDown": {"for": "0s"}})
     table = app.window.alerts
     cluster.stop_member(2)
 
     def down_alert(state: AlertState) -> bool:
-        return any(a.rule == "etcdMembersDown" and a.member == "m2" and a.state == state
-                   for a in table.model.alerts())
+        return any(
+            a.rule == "etcdMembersDown" and a.member == "m2" and a.state == state
+            for a in table.model.alerts()
+        )
 
     qtbot.waitUntil(lambda: down_alert(AlertState.FIRING), timeout=15_000)
     assert app.tray.worst_severity() == Severity.WARNING
@@ -196,8 +222,9 @@ def test_alert_table_and_tray_follow_a_firing_alert(app: Application, qtbot: QtB
     assert app.window.bottom.tabText(app.window.alerts_tab) == "&Alerts"
 
 
-def test_a_malformed_rules_file_is_reported_in_the_window(app: Application, qtbot: QtBot,
-                                                         tmp_path: Path) -> None:
+def test_a_malformed_rules_file_is_reported_in_the_window(
+    app: Application, qtbot: QtBot, tmp_path: Path
+) -> None:
     (tmp_path / "rules.yaml").write_text("rules:\n- name: etcdNoLeader\n  severity: loud\n")
     app.watch_config(config(f"127.0.0.1:{free_ports(1)[0]}", timeout_s=0.5))
     banner = app.window.notification_banner
@@ -208,7 +235,7 @@ def test_a_malformed_rules_file_is_reported_in_the_window(app: Application, qtbo
 
 def test_a_desktop_channel_test_shows_through_the_tray(app: Application, qtbot: QtBot) -> None:
     from etcdmon_gui.model.delivery import DeliveryStatus
-    from etcdmon_gui.notify.config import DesktopChannelConfig
+    from etcdmon_gui.notify.channels.desktop import DesktopChannelConfig
 
     with qtbot.waitSignal(app.tray.popupShown, timeout=5_000) as shown:
         future = app.dispatcher.send_test(DesktopChannelConfig(id="desk", name="desktop"))

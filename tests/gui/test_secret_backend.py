@@ -14,8 +14,7 @@ from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
 class Scripted(SecretBackendDialog):
     """The real dialog, answered by a list of (use_file, password) instead of a person."""
 
-    def __init__(self, problem: str, file_only: bool,
-                 answers: list[tuple[bool, str]]) -> None:
+    def __init__(self, problem: str, file_only: bool, answers: list[tuple[bool, str]]) -> None:
         super().__init__(problem, file_only=file_only)
         self.answers = answers
         self.errors: list[str] = []
@@ -53,8 +52,9 @@ def test_encrypted_file_asks_again_after_a_wrong_master_password(qtbot: QtBot) -
     store = choose_secret_store("keyring", dialog_factory=make)
     assert store.info.persistent and store.get("p", "password") == "pw1"
     assert "no usable OS keyring" in problems[0]  # the dialog says why it asks
-    assert dialogs[0].errors == [f"wrong master password for the encrypted secrets file "
-                                 f"{secrets_file_path()}"]
+    assert dialogs[0].errors == [
+        f"wrong master password for the encrypted secrets file {secrets_file_path()}"
+    ]
     assert b"pw1" not in secrets_file_path().read_bytes()
 
 
