@@ -48,7 +48,10 @@ def start_to_first_window(runs: int, tmp: str) -> list[float]:
     for _ in range(runs):
         out = subprocess.run(
             [sys.executable, "-c", _FIRST_PAINT, repr(time.time()), f"{tmp}/s.ini"],
-            capture_output=True, text=True, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         times.append(float(out.stdout.strip().splitlines()[-1]))
     return times
@@ -59,17 +62,19 @@ def stall_with_hung_member(seconds: float) -> tuple[float, float, int]:
     from PySide6.QtWidgets import QApplication
 
     from etcdmon_gui.app import Application
-    from etcdmon_gui.etcd.endpoints import ConnectionConfig, parse_endpoints
     from etcdmon_gui.etcd.sandbox import GentleLoad, Sandbox
+    from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 
     qapp = QApplication.instance() or QApplication([])
     with Sandbox(3) as sandbox:
         load = GentleLoad(sandbox).start()
-        app = Application(qapp, QSettings("/tmp/etcdmon-bench.ini", QSettings.Format.IniFormat),
-                          interval_s=1)
+        app = Application(
+            qapp, QSettings("/tmp/etcdmon-bench.ini", QSettings.Format.IniFormat), interval_s=1
+        )
         app.window.show()
         handle = app.watch_config(
-            ConnectionConfig(parse_endpoints(sandbox.endpoints_arg), timeout_s=2.0))
+            ConnectionConfig(parse_endpoints(sandbox.endpoints_arg), timeout_s=2.0)
+        )
         sweeps = []
         handle.worker.snapshotReady.connect(lambda s: sweeps.append(s))
         sandbox.pause_member(2)
@@ -104,12 +109,16 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         starts = start_to_first_window(args.starts, tmp)
-    print(f"start to first window: median {statistics.median(starts):.2f} s, "
-          f"max {max(starts):.2f} s over {len(starts)} starts (target <= 1.5 s)")
+    print(
+        f"start to first window: median {statistics.median(starts):.2f} s, "
+        f"max {max(starts):.2f} s over {len(starts)} starts (target <= 1.5 s)"
+    )
     worst, p99, sweeps = stall_with_hung_member(args.seconds)
-    print(f"GUI event-loop stall over {args.seconds:g} s of 1 s sweeps with one member "
-          f"SIGSTOPped ({sweeps} sweeps): longest {worst:.1f} ms, p99 {p99:.1f} ms "
-          f"(target <= 50 ms)")
+    print(
+        f"GUI event-loop stall over {args.seconds:g} s of 1 s sweeps with one member "
+        f"SIGSTOPped ({sweeps} sweeps): longest {worst:.1f} ms, p99 {p99:.1f} ms "
+        f"(target <= 50 ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ import argparse
 import statistics
 import time
 
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, parse_endpoints
 from etcdmon_gui.etcd.metrics_scrape import MetricsScraper, parse_page
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import Sandbox
+from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 
 

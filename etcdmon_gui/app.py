@@ -2,9 +2,10 @@
 
 ``main()`` parses the command line, builds the window and, for every cluster to watch,
 a ``MonitorWorker`` in its own thread wired to the window through queued signals. The
-profile store and the secret store are built here too and handed to the one
-``ProfileService`` thread behind the profile manager; the notification dispatcher and
-the ``ChannelService`` thread behind the channels dialog and the delivery log. One
+profile store and the secret store are built here too and handed to the
+``SettingsService`` thread behind the profile manager; the notification dispatcher, the
+channel registry's types and a second ``SettingsService`` thread go to the channels
+dialog, and the dispatcher's delivery log to the Deliveries tab. One
 ``Application.shutdown`` (idempotent; on ``aboutToQuit``) stops the services and the
 workers, then the dispatcher, then the sandbox. ``--screenshot`` renders the window to a
 PNG after ``--after`` seconds and exits, for the README and for checks.
@@ -26,31 +27,29 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from etcdmon_gui import __version__
 from etcdmon_gui.bench.checkperf import PRESETS, check_perf_spec
-from etcdmon_gui.connection_options import (
+from etcdmon_gui.connection_args import (
     UsageError,
     add_connection_options,
+    config_from_flags,
     connection_config,
-)
-from etcdmon_gui.etcd.endpoints import (
-    ConnectionConfig,
-    TLSConfig,
     from_environment,
-    parse_endpoints,
-    read_file,
+    profile_store,
 )
-from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent, Severity
 from etcdmon_gui.model.bench import BenchSpec, CheckPerfPreset
+from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
+from etcdmon_gui.model.errors import EtcdError
+from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.notify import registry as channel_registry
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
-from etcdmon_gui.profile_cli import profile_store
-from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
+from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory
 from etcdmon_gui.store.profiles import (
-    Profile,
+    ProfileSettings,
     ProfileStore,
     ProfileStoreError,
     user_rules_path,
@@ -70,13 +69,11 @@ from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
 from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
-from etcdmon_gui.workers.channel_worker import (
-    ChannelService,
-    ChannelServiceHandle,
-)
+from etcdmon_gui.workers.delivery_relay import DeliveryRelay
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
-from etcdmon_gui.workers.profile_worker import ProfileService, ProfileServiceHandle
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
+from etcdmon_gui.workers.settings_service import SettingsService, SettingsServiceHandle
+from etcdmon_gui.workers.settings_testers import ChannelTester, ConnectionTester
 
 log = logging.getLogger(__name__)
 
@@ -85,18 +82,14 @@ ConfigFactory = Callable[[], ConnectionConfig]
 
 def config_from_request(request: ConnectRequest) -> ConnectionConfig:
     """Build a connection from the dialog's text; reads files, so call it off the GUI thread."""
-    tls = None
-    if request.cacert or request.cert or request.key:
-        tls = TLSConfig(
-            ca=read_file(request.cacert, "CA certificate") if request.cacert else None,
-            cert=read_file(request.cert, "client certificate") if request.cert else None,
-            key=read_file(request.key, "client key") if request.key else None,
-        )
-    text = request.endpoints
-    if tls is not None:
-        text = ",".join(e if "://" in e else f"https://{e.strip()}" for e in text.split(","))
-    return ConnectionConfig(parse_endpoints(text), tls=tls, user=request.user,
-                            password=request.password if request.user else None)
+    return config_from_flags(
+        request.endpoints,
+        cacert=request.cacert,
+        cert=request.cert,
+        key=request.key,
+        user=request.user,
+        password=request.password,
+    )
 
 
 def describe_backend(info: BackendInfo) -> str:
@@ -119,9 +112,16 @@ class Application(QObject):
 
     desktopEvent = Signal(object)
 
-    def __init__(self, qapp: QApplication, settings: QSettings, interval_s: int = 5, *,
-                 profiles: ProfileStore | None = None,
-                 secrets: SecretStore | None = None, data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        qapp: QApplication,
+        settings: QSettings,
+        interval_s: int = 5,
+        *,
+        profiles: ProfileStore | None = None,
+        secrets: SecretStore | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         super().__init__()
         self.qapp = qapp
         self.interval_s = interval_s
@@ -131,8 +131,11 @@ class Application(QObject):
         self.profiles = profiles if profiles is not None else ProfileStore()
         # Only asks keyring which backends exist; no secret is read here.
         self.secrets = secrets if secrets is not None else SecretStore.system()
-        self.profile_service = ProfileServiceHandle(
-            ProfileService(self.profiles, self.secrets), self)
+        self.profile_service = SettingsServiceHandle(
+            SettingsService(ProfileSettings(self.profiles, self.secrets), ConnectionTester()),
+            "profiles",
+            self,
+        )
         self.profile_dialog: ProfileManagerDialog | None = None
         self.channels_dialog: ChannelsDialog | None = None
         # Per watched cluster: how to build its connection (the monitor's own factory)
@@ -168,15 +171,21 @@ class Application(QObject):
 
     # -- clusters ---------------------------------------------------------------------
 
-    def watch(self, key: str, title: str, make_config: ConfigFactory,
-              interval_s: int | None = None,
-              alert_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-              channels: Sequence[str] | None = None) -> WorkerHandle:
+    def watch(
+        self,
+        key: str,
+        title: str,
+        make_config: ConfigFactory,
+        interval_s: int | None = None,
+        alert_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+        channels: Sequence[str] | None = None,
+    ) -> WorkerHandle:
         """Start watching a cluster; the config is built in the worker's thread."""
         if key in self.workers:
             return self.workers[key]
-        self.alert_handle.requestCluster.emit(key, title, dict(alert_overrides or {}),
-                                              list(channels) if channels else None)
+        self.alert_handle.requestCluster.emit(
+            key, title, dict(alert_overrides or {}), list(channels) if channels else None
+        )
 
         def factory() -> tuple[Sweeper, ClusterProbe]:
             probe = ClusterProbe(make_config())
@@ -205,11 +214,14 @@ class Application(QObject):
         """Watch a saved profile; its files and secrets are read in the worker's thread."""
         secrets = self.secrets
         self.watched_profiles.setdefault(f"profile:{profile.id}", profile)
-        return self.watch(f"profile:{profile.id}", profile.name,
-                          lambda: profile_connection_config(profile, secrets),
-                          interval_s=profile.poll_interval_s,
-                          alert_overrides=profile.alert_overrides,
-                          channels=profile.channels)
+        return self.watch(
+            f"profile:{profile.id}",
+            profile.name,
+            lambda: profile_connection_config(profile, secrets),
+            interval_s=profile.poll_interval_s,
+            alert_overrides=profile.alert_overrides,
+            channels=profile.channels,
+        )
 
     # -- dialogs backed by a service thread --------------------------------------------
 
@@ -240,9 +252,9 @@ class Application(QObject):
     def show_channels(self) -> ChannelsDialog:
         """Open (or raise) the channels dialog; it loads the channels when shown."""
         if self.channels_dialog is None:
-            self.channels_dialog = ChannelsDialog(self.window)
+            self.channels_dialog = ChannelsDialog(channel_registry.kinds(), self.window)
             self._wire_service_dialog(self.channels_dialog, self.channel_service)
-            self.channel_service.delivery.connect(self.channels_dialog.show_delivery)
+            self.delivery_log.delivery.connect(self.channels_dialog.show_delivery)
         self._raise(self.channels_dialog)
         return self.channels_dialog
 
@@ -255,22 +267,30 @@ class Application(QObject):
         """
         key = key or self.window.current_key()
         if key is None or key not in self.config_factories:
-            text = ("No cluster is shown: connect to one (File → Connect… or a profile) "
-                    "and select it, then choose Tools → Benchmark….")
+            text = (
+                "No cluster is shown: connect to one (File → Connect… or a profile) "
+                "and select it, then choose Tools → Benchmark…."
+            )
             self.window.statusBar().showMessage(f"Benchmark: {text}", 10_000)
-            self.window.notification_banner.show_notification("Benchmark", text,
-                                                              Severity.WARNING)
+            self.window.notification_banner.show_notification("Benchmark", text, Severity.WARNING)
             return None
         dialog = self.bench_dialogs.get(key)
         if dialog is None:
             profile = self.watched_profiles.get(key)
             title = profile.name if profile is not None else key
             choices = {name: (p, check_perf_spec(p)) for name, p in PRESETS.items()}
-            dialog = BenchDialog(key, title, choices,
-                                 production_name=profile.name if profile is not None
-                                 and profile.production else None, parent=self.window)
+            dialog = BenchDialog(
+                key,
+                title,
+                choices,
+                production_name=profile.name
+                if profile is not None and profile.production
+                else None,
+                parent=self.window,
+            )
             dialog.startRequested.connect(
-                lambda spec, preset, typed, k=key: self._start_bench(k, spec, preset, typed))
+                lambda spec, preset, typed, k=key: self._start_bench(k, spec, preset, typed)
+            )
             dialog.cancelRequested.connect(self.bench.cancel)
             dialog.exportRequested.connect(self.bench.export_csv)
             self.bench.started.connect(dialog.show_started)
@@ -284,23 +304,27 @@ class Application(QObject):
         self._raise(dialog)
         return dialog
 
-    def _start_bench(self, key: str, spec: BenchSpec, preset: CheckPerfPreset | None,
-                     typed: str) -> None:
+    def _start_bench(
+        self, key: str, spec: BenchSpec, preset: CheckPerfPreset | None, typed: str
+    ) -> None:
         dialog = self.bench_dialogs[key]
         if self._shut:
             return
         if self.bench.busy:
             other = self.bench_dialogs.get(self.bench.busy_key or "")
             name = other.cluster_title if other is not None else self.bench.busy_key
-            dialog.show_refused(f"A benchmark of {name} is still running; one runs at a "
-                                "time.")
+            dialog.show_refused(f"A benchmark of {name} is still running; one runs at a time.")
             return
         profile = self.watched_profiles.get(key)
         request = BenchRequest(
-            key=key, spec=spec, make_config=self.config_factories[key],
+            key=key,
+            spec=spec,
+            make_config=self.config_factories[key],
             profile_name=profile.name if profile is not None else "",
             tags=tuple(profile.tags) if profile is not None else (),
-            typed=typed or None, check_preset=preset)
+            typed=typed or None,
+            check_preset=preset,
+        )
         if self.bench.run(request):
             dialog.show_queued(key)
 
@@ -310,8 +334,9 @@ class Application(QObject):
         self.sandbox = SandboxWorker(members)
         self.window.statusBar().showMessage(f"Starting a local {members}-member etcd sandbox…")
         self.sandbox.ready.connect(self._sandbox_ready)
-        self.sandbox.failed.connect(lambda msg: self.window.header.show_failure(
-            f"the sandbox did not start: {msg}", None))
+        self.sandbox.failed.connect(
+            lambda msg: self.window.header.show_failure(f"the sandbox did not start: {msg}", None)
+        )
         self.sandbox.start()
         return self.sandbox
 
@@ -336,7 +361,8 @@ class Application(QObject):
         self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
         for dialog in self.bench_dialogs.values():
             dialog.running = False  # nothing more will come; closing must not cancel
-        self.channel_service.shutdown()  # before close(): no relayed delivery after this
+        self.channel_service.shutdown()
+        self.delivery_log.detach()  # before close(): no relayed delivery after this
         self.alert_handle.shutdown()
         self.dispatcher.close()
         self.tray.hide()
@@ -347,7 +373,7 @@ class Application(QObject):
 
     def _build_alerting(self, data_dir: Path | None) -> None:
         """Alert worker (rules, history) -> dispatcher (channels) and the views; the
-        channel service (settings, tests, delivery log) beside the dispatcher."""
+        channel service (settings, tests) and the delivery log beside the dispatcher."""
         channel_store = ChannelStore(data_dir / "channels.yaml" if data_dir else None)
         try:
             channels = channel_store.load()
@@ -356,20 +382,34 @@ class Application(QObject):
             self.window.statusBar().showMessage(f"Notification channels not loaded: {exc}")
         # Desktop channels show through the tray, which already pops up every alert
         # transition; what it adds is the channel's "Send test notification".
-        self.dispatcher = NotificationDispatcher(self.secrets, channels,
-                                                 desktop=self.desktopEvent.emit)
-        self.channel_service = ChannelServiceHandle(
-            ChannelService(channel_store, self.secrets, self.dispatcher), self)
-        deliveries = self.window.deliveries
-        self.channel_service.delivery.connect(deliveries.add_attempt)
-        self.channel_service.history.connect(deliveries.set_history)
+        self.dispatcher = NotificationDispatcher(
+            self.secrets, channels, desktop=self.desktopEvent.emit
+        )
+        self.channel_service = SettingsServiceHandle(
+            SettingsService(
+                ChannelSettings(channel_store, self.secrets),
+                ChannelTester(self.dispatcher),
+                on_change=self.dispatcher.set_channels,
+            ),
+            "channels",
+            self,
+        )
         self.channel_service.start()
-        self.channel_service.load_history()
+        self.delivery_log = DeliveryRelay(self.dispatcher, self)
+        deliveries = self.window.deliveries
+        self.delivery_log.delivery.connect(deliveries.add_attempt)
+        self.delivery_log.history.connect(deliveries.set_history)
+        self.delivery_log.attach()
+        self.delivery_log.load_history()
         history_path = data_dir / "history.sqlite3" if data_dir else None
         self.alert_handle = AlertHandle(
-            AlertWorker(lambda: AlertHistory(history_path), sinks=[self.dispatcher.notify],
-                        rules_path=(data_dir / "rules.yaml") if data_dir else user_rules_path()),
-            self)
+            AlertWorker(
+                lambda: AlertHistory(history_path),
+                sinks=[self.dispatcher.notify],
+                rules_path=(data_dir / "rules.yaml") if data_dir else user_rules_path(),
+            ),
+            self,
+        )
         self.tray = AlertTray(self)
         table = self.window.alerts
         self.alert_handle.alertsChanged.connect(table.set_alerts)
@@ -378,7 +418,9 @@ class Application(QObject):
         self.desktopEvent.connect(self._desktop_test)
         self.alert_handle.rulesProblem.connect(
             lambda text: self.window.notification_banner.show_notification(
-                "Alert rules", text, Severity.WARNING))
+                "Alert rules", text, Severity.WARNING
+            )
+        )
         table.silenceRequested.connect(self.alert_handle.requestSilence)
         table.acknowledgeRequested.connect(self.alert_handle.requestAcknowledge)
         self.tray.inWindowNotification.connect(self.window.notification_banner.show_notification)
@@ -402,8 +444,9 @@ class Application(QObject):
 DialogFactory = Callable[[str, bool], SecretBackendDialog]
 
 
-def choose_secret_store(kind: str, *, ask: bool = True,
-                        dialog_factory: DialogFactory | None = None) -> SecretStore:
+def choose_secret_store(
+    kind: str, *, ask: bool = True, dialog_factory: DialogFactory | None = None
+) -> SecretStore:
     """The store for this session: the OS keyring, or, when there is none (or the user
     asked for ``--secrets encrypted-file``), what the user picks in a dialog: the
     encrypted file (master password asked until it opens the file) or memory."""
@@ -416,8 +459,9 @@ def choose_secret_store(kind: str, *, ask: bool = True,
         problem = store.info.problem or "No OS keyring is usable."
     else:
         problem = "Secrets are kept in an encrypted file: type its master password."
-    make = dialog_factory or (lambda text, file_only: SecretBackendDialog(
-        text, file_only=file_only))
+    make = dialog_factory or (
+        lambda text, file_only: SecretBackendDialog(text, file_only=file_only)
+    )
     dialog = make(problem, kind == "encrypted-file")
     path = secrets_file_path()
     while dialog.exec() == SecretBackendDialog.DialogCode.Accepted:
@@ -445,13 +489,20 @@ def stop_on_signals(qapp: QApplication) -> QTimer:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etcdmon-gui", description="Watch etcd clusters.")
     parser.add_argument("--version", action="version", version=f"etcdmon-gui {__version__}")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="start a local etcd cluster with a gentle load and watch it")
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="start a local etcd cluster with a gentle load and watch it",
+    )
     parser.add_argument("--members", type=int, default=3, help="sandbox size (default 3)")
-    parser.add_argument("--interval", type=int, default=5,
-                        help="seconds between sweeps, 1-60 (default 5)")
-    parser.add_argument("--screenshot", metavar="PATH",
-                        help="save the window as PNG after --after seconds, then exit")
+    parser.add_argument(
+        "--interval", type=int, default=5, help="seconds between sweeps, 1-60 (default 5)"
+    )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PATH",
+        help="save the window as PNG after --after seconds, then exit",
+    )
     parser.add_argument("--after", type=float, default=8.0, metavar="SECONDS")
     parser.add_argument("--debug", action="store_true", help="log details")
     add_connection_options(parser)
@@ -460,8 +511,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     config = profile = None
     try:  # start-up: the small profiles file is read here, its secrets in the worker
         if args.profile:
@@ -475,11 +528,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     assert isinstance(qapp, QApplication)
     qapp.setApplicationName("etcdmon-gui")
     qapp.setOrganizationName("etcdmon")
-    app = Application(qapp, QSettings(), interval_s=max(1, min(60, args.interval)),
-                      profiles=profile_store(args),
-                      # A sandbox needs no secret: ask only when someone may store one.
-                      secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or
-                                                                         args.sandbox)))
+    app = Application(
+        qapp,
+        QSettings(),
+        interval_s=max(1, min(60, args.interval)),
+        profiles=profile_store(args),
+        # A sandbox needs no secret: ask only when someone may store one.
+        secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or args.sandbox)),
+    )
     if args.sandbox:
         app.start_sandbox(args.members)
     if profile is not None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import trustme
 
-from etcdmon_gui.etcd.endpoints import TLSConfig
 from etcdmon_gui.etcd.sandbox import SandboxTLS
+from etcdmon_gui.model.connection import TLSConfig
 
 
 @dataclass
@@ -24,8 +24,9 @@ class Pki:
     def create(cls, directory: Path, server_not_after: dt.datetime | None = None) -> Pki:
         """CA, a server certificate for 127.0.0.1/localhost and a client certificate."""
         ca = trustme.CA()
-        server = ca.issue_cert("127.0.0.1", "localhost", common_name="etcd-server",
-                               not_after=server_not_after)
+        server = ca.issue_cert(
+            "127.0.0.1", "localhost", common_name="etcd-server", not_after=server_not_after
+        )
         client = ca.issue_cert("etcdmon-client", common_name="etcdmon-client")
         ca.cert_pem.write_to_path(str(directory / "ca.pem"))
         server.cert_chain_pems[0].write_to_path(str(directory / "server.pem"))
@@ -44,8 +45,9 @@ class Pki:
         args.update(kw)
         return TLSConfig(**args)  # type: ignore[arg-type]
 
-    def sandbox_tls(self, *, client_cert_auth: bool = True, cert: Path | None = None,
-                    key: Path | None = None) -> SandboxTLS:
+    def sandbox_tls(
+        self, *, client_cert_auth: bool = True, cert: Path | None = None, key: Path | None = None
+    ) -> SandboxTLS:
         """Serve https with the server certificate (or ``cert``/``key``)."""
         return SandboxTLS(
             cert_file=cert or self.dir / "server.pem",

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, parse_endpoints
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import distro_etcd, etcd_version
+from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 
 FIXTURES = Path(__file__).parent / "fixtures"

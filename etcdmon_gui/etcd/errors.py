@@ -1,9 +1,9 @@
-"""Typed, readable errors for everything that can go wrong talking to etcd.
+"""grpc failures -> the readable errors of ``model.errors``.
 
-Every failure the user can see passes through ``from_rpc_error`` or one of these
-classes, so the message says what went wrong and where in words ("connection refused
-at 127.0.0.1:2379"), never as a grpc repr. No message ever contains a secret: only
-endpoints, user names and server-provided reasons go in.
+Every failure of a call passes through ``from_rpc_error``, so the message says what
+went wrong and where in words ("connection refused at 127.0.0.1:2379"), never as a
+grpc repr. No message ever contains a secret: only endpoints, user names and
+server-provided reasons go in.
 """
 
 from __future__ import annotations
@@ -12,50 +12,17 @@ import re
 
 import grpc
 
-
-class EtcdError(Exception):
-    """Base class: ``str(exc)`` is a complete, readable sentence."""
-
-
-class BadEndpointError(EtcdError, ValueError):
-    """An endpoint string that cannot be understood."""
-
-
-class ConfigError(EtcdError, ValueError):
-    """Inconsistent connection settings (e.g. a client key without a certificate)."""
-
-
-class ConnectionRefusedEtcdError(EtcdError):
-    pass
-
-
-class UnreachableError(EtcdError):
-    """Could not reach the endpoint (DNS, routing, reset)."""
-
-
-class DeadlineError(EtcdError):
-    """The endpoint accepted the call but did not answer in time."""
-
-
-class TLSError(EtcdError):
-    pass
-
-
-class AuthenticationError(EtcdError):
-    pass
-
-
-class PermissionDeniedError(EtcdError):
-    pass
-
-
-class NoLeaderError(EtcdError):
-    pass
-
-
-class ServerError(EtcdError):
-    """Any other error etcd reported, with etcd's own reason."""
-
+from etcdmon_gui.model.errors import (
+    AuthenticationError,
+    ConnectionRefusedEtcdError,
+    DeadlineError,
+    EtcdError,
+    NoLeaderError,
+    PermissionDeniedError,
+    ServerError,
+    TLSError,
+    UnreachableError,
+)
 
 _CLIENT_CERT_REJECTED = (
     "the server rejected the client certificate: it is missing, expired, or not signed by a "
@@ -64,21 +31,31 @@ _CLIENT_CERT_REJECTED = (
 _TLS_HINTS = (
     ("ALERT_CERTIFICATE_EXPIRED", "the server rejected the client certificate: it has expired"),
     ("ALERT_BAD_CERTIFICATE", _CLIENT_CERT_REJECTED),
-    ("ALERT_CERTIFICATE_REQUIRED", "the server requires a client certificate "
-     "(use --cert and --key)"),
+    (
+        "ALERT_CERTIFICATE_REQUIRED",
+        "the server requires a client certificate (use --cert and --key)",
+    ),
     ("ALERT_UNKNOWN_CA", _CLIENT_CERT_REJECTED),
     # TLS 1.3: the server checks the client certificate after the handshake, so its
     # rejection arrives as an undecryptable record rather than a handshake alert.
     ("TSI_DATA_CORRUPTED", _CLIENT_CERT_REJECTED),
-    ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed: the server's certificate is not "
-     "signed by the given CA (check --cacert), or it has expired"),
+    (
+        "CERTIFICATE_VERIFY_FAILED",
+        "certificate verify failed: the server's certificate is not "
+        "signed by the given CA (check --cacert), or it has expired",
+    ),
     ("certificate expired", "certificate verify failed: certificate has expired"),
-    ("WRONG_VERSION_NUMBER", "TLS handshake failed: the endpoint does not speak TLS "
-     "(use http:// instead of https://)"),
+    (
+        "WRONG_VERSION_NUMBER",
+        "TLS handshake failed: the endpoint does not speak TLS (use http:// instead of https://)",
+    ),
     ("tls: bad certificate", _CLIENT_CERT_REJECTED),
     ("certificate required", "the server requires a client certificate (use --cert and --key)"),
-    ("Peer name", "certificate verify failed: the server's certificate is not valid for this "
-     "host name (set a server-name override)"),
+    (
+        "Peer name",
+        "certificate verify failed: the server's certificate is not valid for this "
+        "host name (set a server-name override)",
+    ),
 )
 
 
@@ -125,8 +102,9 @@ def from_rpc_error(
         if details.startswith("etcdserver:"):  # reachable; etcd itself declined, e.g.
             return ServerError(f"{endpoint}: {details}")  # "leader changed"
         if any(x in lowered for x in ("broken pipe", "stream removed", "connection reset by")):
-            return UnreachableError(f"connection to {endpoint} was lost (the member closed it "
-                                    "or went away)")
+            return UnreachableError(
+                f"connection to {endpoint} was lost (the member closed it or went away)"
+            )
         if "socket closed" in lowered or "connection reset" in lowered:
             return UnreachableError(
                 f"{endpoint} closed the connection (TLS expected? client certificate "
@@ -135,8 +113,9 @@ def from_rpc_error(
         return UnreachableError(f"cannot reach {endpoint}: {_last_reason(details)}")
     if code == grpc.StatusCode.INVALID_ARGUMENT and "authentication failed" in details:
         who = f" for user '{user}'" if user else ""
-        return AuthenticationError(f"authentication failed{who} at {endpoint}: wrong user name "
-                                   "or password")
+        return AuthenticationError(
+            f"authentication failed{who} at {endpoint}: wrong user name or password"
+        )
     if code == grpc.StatusCode.UNAUTHENTICATED or "user name is empty" in details:
         if "user name is empty" in details:
             return AuthenticationError(

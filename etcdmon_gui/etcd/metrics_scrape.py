@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Final
 
@@ -29,6 +28,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from etcdmon_gui.model.metrics import Histogram, RawScrape
+from etcdmon_gui.net import describe_network_error, first_line, seconds
 
 __all__ = [
     "GRPC_HANDLED",
@@ -178,61 +178,16 @@ def parse_page(text: str, taken_at: float) -> RawScrape:
         for sample in family.samples:
             if sample.name == GRPC_HANDLED:
                 lab = sample.labels
-                key = (lab.get("grpc_method", ""), lab.get("grpc_type", ""),
-                       lab.get("grpc_code", ""))
+                key = (
+                    lab.get("grpc_method", ""),
+                    lab.get("grpc_type", ""),
+                    lab.get("grpc_code", ""),
+                )
                 grpc[key] = grpc.get(key, 0.0) + float(sample.value)
             else:
                 scalars[sample_key(sample.name, sample.labels)] = float(sample.value)
     histograms = {key: part.build() for key, part in parts.items()}
-    return RawScrape(taken_at=taken_at, scalars=scalars, histograms=histograms,
-                     grpc_handled=grpc)
-
-
-def _seconds(value: float) -> str:
-    text = f"{value:.1f}"
-    return text if float(text) == value else f"{value:g}"
-
-
-def _chain(exc: BaseException) -> Iterable[BaseException]:
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        yield cur
-        cur = cur.__cause__ or cur.__context__
-
-
-def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    line = line.rstrip(".")
-    return line[:1].lower() + line[1:] if line[:2] != line[:2].upper() else line
-
-
-def _describe(exc: BaseException, timeout: float) -> str:
-    """A short lower-case reason for a failed fetch (without the URL)."""
-    if isinstance(exc, httpx.TimeoutException):
-        return f"timed out after {_seconds(timeout)} s"
-    for link in _chain(exc):
-        if isinstance(link, ssl.SSLCertVerificationError):
-            reason = link.verify_message or link.reason or "unknown reason"
-            return f"certificate verify failed: {_first_line(str(reason))}"
-        if isinstance(link, ssl.SSLError):
-            reason = (link.reason or "").replace("_", " ").lower()
-            return f"TLS error: {reason or _first_line(str(link))}"
-        if isinstance(link, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(link, socket.gaierror):
-            return f"cannot resolve host ({_first_line(link.strerror or str(link))})"
-        if isinstance(link, TimeoutError):
-            return f"timed out after {_seconds(timeout)} s"
-        if isinstance(link, OSError) and link.strerror:
-            return _first_line(link.strerror)
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL):
-        return f"invalid URL ({_first_line(str(exc))})"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"protocol error ({_first_line(str(exc))})"
-    text = _first_line(str(exc))
-    return text or type(exc).__name__
+    return RawScrape(taken_at=taken_at, scalars=scalars, histograms=histograms, grpc_handled=grpc)
 
 
 class MetricsScraper:
@@ -265,8 +220,9 @@ class MetricsScraper:
             http2=False,
             trust_env=False,
             follow_redirects=False,
-            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32,
-                                keepalive_expiry=60.0),
+            limits=httpx.Limits(
+                max_connections=None, max_keepalive_connections=32, keepalive_expiry=60.0
+            ),
             headers={"Accept": "text/plain;version=0.0.4;q=1,*/*;q=0.1"},
         )
 
@@ -288,15 +244,17 @@ class MetricsScraper:
                     size += len(chunk)
                     if size > MAX_PAGE_BYTES:
                         raise MetricsError(
-                            f"metrics at {url}: page larger than {MAX_PAGE_BYTES} bytes")
+                            f"metrics at {url}: page larger than {MAX_PAGE_BYTES} bytes"
+                        )
                     if time.monotonic() > deadline:
                         raise MetricsError(
-                            f"metrics at {url}: timed out after {_seconds(self._timeout)} s")
+                            f"metrics at {url}: timed out after {seconds(self._timeout)} s"
+                        )
                     chunks.append(chunk)
         except MetricsError:
             raise
         except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError, OSError) as exc:
-            reason = _describe(exc, self._timeout)
+            reason, _ = describe_network_error(exc, self._timeout)
             _log.debug("metrics fetch %s failed: %r", url, exc)
             raise MetricsError(f"metrics at {url}: {reason}") from exc
         # The text exposition format is UTF-8 by definition.
@@ -311,7 +269,7 @@ class MetricsScraper:
             return parse_page(text, taken_at)
         except (ValueError, KeyError, IndexError) as exc:
             _log.debug("metrics parse %s failed: %r", url, exc)
-            detail = _first_line(str(exc)) or type(exc).__name__
+            detail = first_line(str(exc)) or type(exc).__name__
             raise MetricsError(f"metrics at {url}: malformed page ({detail})") from exc
 
     def close(self) -> None:

@@ -28,19 +28,19 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from pyetcd import etcdrpc
 
 from etcdmon_gui.etcd import tls as tls_mod
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, Endpoint, parse_endpoint
-from etcdmon_gui.etcd.errors import (
+from etcdmon_gui.etcd.errors import from_rpc_error
+from etcdmon_gui.etcd.metrics_scrape import MetricsError, MetricsScraper
+from etcdmon_gui.etcd.tls_inspect import cert_info, client_cert_info, inspect_server
+from etcdmon_gui.model.certs import CertCheck
+from etcdmon_gui.model.connection import ConnectionConfig, Endpoint, parse_endpoint
+from etcdmon_gui.model.errors import (
     AuthenticationError,
     BadEndpointError,
     DeadlineError,
     EtcdError,
     PermissionDeniedError,
     UnreachableError,
-    from_rpc_error,
 )
-from etcdmon_gui.etcd.metrics_scrape import MetricsError, MetricsScraper
-from etcdmon_gui.etcd.tls_inspect import cert_info, client_cert_info, inspect_server
-from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import RawScrape
 from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep, StatusAnswer
 from etcdmon_gui.model.snapshot import AlarmInfo
@@ -189,15 +189,16 @@ class ClusterProbe:
         """
         assert self._tls is not None
         try:
-            pem = tls_mod.fetch_server_certificate(ep.host, ep.port, self._tls,
-                                                   self.config.timeout_s)
+            pem = tls_mod.fetch_server_certificate(
+                ep.host, ep.port, self._tls, self.config.timeout_s
+            )
         except (OSError, ValueError) as exc:
-            raise UnreachableError(f"cannot read the certificate of {ep.target}: "
-                                   f"{exc}") from None
+            raise UnreachableError(f"cannot read the certificate of {ep.target}: {exc}") from None
         leaf = cert_info(pem)
         name = self._tls.server_name or next(iter(leaf.sans), None) or ep.host
-        creds = grpc.ssl_channel_credentials(root_certificates=pem, private_key=self._tls.key,
-                                             certificate_chain=self._tls.cert)
+        creds = grpc.ssl_channel_credentials(
+            root_certificates=pem, private_key=self._tls.key, certificate_chain=self._tls.cert
+        )
         return creds, name
 
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
@@ -245,11 +246,15 @@ class ClusterProbe:
     def warnings(self) -> tuple[str, ...]:
         found = []
         if self.config.password and any(not e.secure for e in self.config.endpoints):
-            found.append("the password and auth token travel unencrypted over plain http; "
-                         "use https:// endpoints with --cacert")
+            found.append(
+                "the password and auth token travel unencrypted over plain http; "
+                "use https:// endpoints with --cacert"
+            )
         if self._tls is not None and self._tls.insecure_skip_verify:
-            found.append("TLS certificates are NOT verified (insecure-skip-verify): anyone "
-                         "between you and the cluster could pose as it")
+            found.append(
+                "TLS certificates are NOT verified (insecure-skip-verify): anyone "
+                "between you and the cluster could pose as it"
+            )
         return tuple(found)
 
     def sweep(self) -> RawSweep:
@@ -263,10 +268,22 @@ class ClusterProbe:
                 self._token = None  # expired token: get a fresh one and try once more
                 members = self._sweep_once()
         except EtcdError as exc:
-            return RawSweep(started_wall, time.perf_counter() - t0, (), str(exc), self.warnings(),
-                            self._client_cert)
-        return RawSweep(started_wall, time.perf_counter() - t0, members, None, self.warnings(),
-                        self._client_cert)
+            return RawSweep(
+                started_wall,
+                time.perf_counter() - t0,
+                (),
+                str(exc),
+                self.warnings(),
+                self._client_cert,
+            )
+        return RawSweep(
+            started_wall,
+            time.perf_counter() - t0,
+            members,
+            None,
+            self.warnings(),
+            self._client_cert,
+        )
 
     def _sweep_once(self) -> tuple[MemberProbe, ...]:
         """Discover and probe in one overlapping wave, so a hung endpoint costs one deadline.
@@ -313,16 +330,25 @@ class ClusterProbe:
             if key in owner:
                 probes.append(self._collect(info, launched[owner[key]]))
             else:
-                why = "no client URL (not started yet?)" if not info.client_urls else (
-                    f"unusable client URL {info.client_urls[0]!r}")
+                why = (
+                    "no client URL (not started yet?)"
+                    if not info.client_urls
+                    else (f"unusable client URL {info.client_urls[0]!r}")
+                )
                 probes.append(MemberProbe(info, None, status_error=f"member {info.id:x}: {why}"))
         # A configured endpoint that answered nothing and is no known member's URL.
         owned = set(owner.values())
         for ep, failure in unanswered:
             if ep.url not in owned:
                 info = MemberInfo(0, "", (), (ep.url,), False, None)
-                probes.append(MemberProbe(info, ep.url, status_error=str(failure),
-                                          unresponsive=isinstance(failure, DeadlineError)))
+                probes.append(
+                    MemberProbe(
+                        info,
+                        ep.url,
+                        status_error=str(failure),
+                        unresponsive=isinstance(failure, DeadlineError),
+                    )
+                )
         return tuple(probes)
 
     def _launch_member(self, info: MemberInfo, launched: dict[str, _Calls]) -> str | None:
@@ -385,7 +411,8 @@ class ClusterProbe:
         self._wait(scrape, self.config.timeout_s + 1.0)
         if not scrape.done():
             scrape_error = f"metrics at {self._metrics_url(ep)}: " + (
-                "cancelled" if self._closed else "timed out")
+                "cancelled" if self._closed else "timed out"
+            )
         elif isinstance(scrape.exception(), MetricsError):
             scrape_error = str(scrape.exception())
         else:
@@ -396,8 +423,17 @@ class ClusterProbe:
                 self._certs[ep.url] = calls.cert.result()
         alarms = _alarms_from_errors(status_answer.errors) if status_answer else ()
         return MemberProbe(
-            info, ep.url, status_answer, status_error, unresponsive, alarms,
-            probe_s, probe_error, raw, scrape_error, self._certs.get(ep.url),
+            info,
+            ep.url,
+            status_answer,
+            status_error,
+            unresponsive,
+            alarms,
+            probe_s,
+            probe_error,
+            raw,
+            scrape_error,
+            self._certs.get(ep.url),
         )
 
     def _wait(self, future: Future[Any], timeout: float) -> None:

@@ -203,9 +203,7 @@ class Sandbox:
                 self.wait_healthy(timeout)
                 return self
             except SandboxError as exc:
-                in_use = any(
-                    "address already in use" in self._log_tail(m) for m in self.members
-                )
+                in_use = any("address already in use" in self._log_tail(m) for m in self.members)
                 self._terminate_all()
                 if not in_use or attempt == 2:
                     logs = self._logs_summary()
@@ -293,9 +291,7 @@ class Sandbox:
                         if r.status_code == 200 and r.json().get("health") == "true":
                             pending.discard(m.name)
                 if pending and time.monotonic() > deadline:
-                    raise SandboxError(
-                        f"members {sorted(pending)} not healthy after {timeout:g} s"
-                    )
+                    raise SandboxError(f"members {sorted(pending)} not healthy after {timeout:g} s")
                 if pending:
                     time.sleep(0.05)
 
@@ -392,8 +388,7 @@ class GentleLoad:
         self._period = 1.0 / rate
         self._keys = keys
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="etcdmon-sandbox-load",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="etcdmon-sandbox-load", daemon=True)
 
     def start(self) -> GentleLoad:
         self._thread.start()

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import grpc
 
-from etcdmon_gui.etcd.endpoints import TLSConfig
-from etcdmon_gui.etcd.errors import ConfigError
+from etcdmon_gui.model.connection import TLSConfig
+from etcdmon_gui.model.errors import ConfigError
 
 
 def grpc_credentials(tls: TLSConfig | None) -> grpc.ChannelCredentials:
@@ -71,10 +71,19 @@ def fetch_server_certificate(host: str, port: int, tls: TLSConfig, timeout: floa
     The client certificate is presented too, since a server that requires one may
     otherwise refuse the handshake before showing its own.
     """
-    ctx = ssl_context(TLSConfig(ca=tls.ca, cert=tls.cert, key=tls.key,
-                                server_name=tls.server_name, insecure_skip_verify=True))
-    with socket.create_connection((host, port), timeout=timeout) as sock, \
-            ctx.wrap_socket(sock, server_hostname=tls.server_name or host) as tls_sock:
+    ctx = ssl_context(
+        TLSConfig(
+            ca=tls.ca,
+            cert=tls.cert,
+            key=tls.key,
+            server_name=tls.server_name,
+            insecure_skip_verify=True,
+        )
+    )
+    with (
+        socket.create_connection((host, port), timeout=timeout) as sock,
+        ctx.wrap_socket(sock, server_hostname=tls.server_name or host) as tls_sock,
+    ):
         der = tls_sock.getpeercert(binary_form=True)
     if der is None:
         raise ssl.SSLError("the server presented no certificate")

@@ -21,10 +21,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 
-from etcdmon_gui.etcd.endpoints import Endpoint, TLSConfig
-from etcdmon_gui.etcd.errors import ConfigError
 from etcdmon_gui.etcd.tls import ssl_context
 from etcdmon_gui.model.certs import CertCheck, CertInfo
+from etcdmon_gui.model.connection import Endpoint, TLSConfig
+from etcdmon_gui.model.errors import ConfigError
+from etcdmon_gui.net import first_line, seconds
 
 log = logging.getLogger(__name__)
 
@@ -151,17 +152,6 @@ def client_cert_info(tls: TLSConfig | None) -> CertInfo | None:
 # -- looking at a server ----------------------------------------------------------------
 
 
-def _seconds(value: float) -> str:
-    text = f"{value:.1f}"
-    return text if float(text) == value else f"{value:g}"
-
-
-def _sentence(text: str) -> str:
-    """First line, no trailing period, lower-case start unless it is an acronym."""
-    line = text.strip().splitlines()[0].rstrip(".") if text.strip() else ""
-    return line[:1].lower() + line[1:] if line[:2] != line[:2].upper() else line
-
-
 class _Stage:
     """Where a connection attempt got to, so a timeout can say what it was waiting for."""
 
@@ -172,11 +162,11 @@ class _Stage:
 def _describe(exc: BaseException, where: str, timeout: float, stage: _Stage) -> str:
     """A readable sentence for a failed attempt (verification failures excluded)."""
     if isinstance(exc, TimeoutError):
-        return f"timed out after {_seconds(timeout)} s {stage.name} {where}"
+        return f"timed out after {seconds(timeout)} s {stage.name} {where}"
     if isinstance(exc, ConnectionRefusedError):
         return f"connection refused at {where}"
     if isinstance(exc, socket.gaierror):
-        return f"cannot resolve host of {where}: {_sentence(exc.strerror or str(exc))}"
+        return f"cannot resolve host of {where}: {first_line(exc.strerror or str(exc))}"
     if isinstance(exc, ssl.SSLEOFError | ConnectionResetError | BrokenPipeError):
         return (
             f"{where} closed the connection during the TLS handshake (not a TLS endpoint, or "
@@ -198,18 +188,18 @@ def _describe(exc: BaseException, where: str, timeout: float, stage: _Stage) -> 
                 f"{where} rejected the client certificate: it is missing, expired, or not "
                 "signed by a CA the server trusts"
             )
-        text = (exc.reason or "").replace("_", " ").lower() or _sentence(str(exc))
+        text = (exc.reason or "").replace("_", " ").lower() or first_line(str(exc))
         return f"TLS handshake failed at {where}: {text}"
     if isinstance(exc, OSError) and exc.strerror:
-        return f"cannot reach {where}: {_sentence(exc.strerror)}"
+        return f"cannot reach {where}: {first_line(exc.strerror)}"
     if isinstance(exc, ValueError):  # e.g. a certificate that cryptography cannot parse
-        return f"cannot check the certificate of {where}: {_sentence(str(exc))}"
-    return f"cannot reach {where}: {_sentence(str(exc)) or type(exc).__name__}"
+        return f"cannot check the certificate of {where}: {first_line(str(exc))}"
+    return f"cannot reach {where}: {first_line(str(exc)) or type(exc).__name__}"
 
 
 def _verify_error(exc: ssl.SSLCertVerificationError) -> str:
     reason = exc.verify_message or exc.reason or "unknown reason"
-    return f"certificate verify failed: {_sentence(str(reason))}"
+    return f"certificate verify failed: {first_line(str(reason))}"
 
 
 def _peer_chain(sock: ssl.SSLSocket, verified: bool, ca: bytes | None) -> tuple[CertInfo, ...]:
@@ -279,8 +269,9 @@ def inspect_server(endpoint: Endpoint, tls: TLSConfig | None, timeout: float) ->
     try:
         # Always try to verify, even for a connection told to skip it: this check is
         # where the user learns what that setting hides.
-        verifying = ssl_context(dataclasses.replace(tls, insecure_skip_verify=False)
-                                if tls is not None else None)
+        verifying = ssl_context(
+            dataclasses.replace(tls, insecure_skip_verify=False) if tls is not None else None
+        )
     except ConfigError as exc:
         return failed(str(exc))
     try:

@@ -112,8 +112,12 @@ class ClusterSnapshot:
 
         Negative once one has expired; ``None`` without TLS. What an expiry alert uses.
         """
-        days = [d for m in self.members if m.server_cert is not None
-                if (d := m.server_cert.days_left(self.taken_at)) is not None]
+        days = [
+            d
+            for m in self.members
+            if m.server_cert is not None
+            if (d := m.server_cert.days_left(self.taken_at)) is not None
+        ]
         if self.client_cert is not None:
             days.append(self.client_cert.days_left(self.taken_at))
         return min(days) if days else None

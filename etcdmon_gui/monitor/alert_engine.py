@@ -26,6 +26,7 @@ from etcdmon_gui.monitor.rule_inputs import SIGNALS, Reading, SignalHistory
 log = logging.getLogger(__name__)
 
 DEFAULT_REPEAT_S = 4 * 3600
+KEEP_RESOLVED_S = 3600  # a resolved alert stays in memory (and the live table) this long
 UNTIL_RESOLVED = math.inf
 
 
@@ -49,10 +50,17 @@ def render(template: str, **values: object) -> str:
 class AlertEngine:
     """Alert state for one or more clusters. Not thread-safe: one owner thread."""
 
-    def __init__(self, rules: Sequence[Rule], *, repeat_s: float = DEFAULT_REPEAT_S,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        repeat_s: float = DEFAULT_REPEAT_S,
+        keep_resolved_s: float = KEEP_RESOLVED_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.rules = list(rules)
         self.repeat_s = repeat_s
+        self.keep_resolved_s = keep_resolved_s
         self.clock = clock
         self._alerts: dict[str, Alert] = {}
         self._history: dict[str, SignalHistory] = {}
@@ -87,8 +95,11 @@ class AlertEngine:
                 targets: list[tuple[str | None, Reading]] = [(None, signal.cluster(snap, history))]
             elif snap.error:
                 # Nothing answered: members' states are unknown, not healed. Keep them.
-                seen.update(fp for fp, a in self._alerts.items()
-                            if a.cluster == snap.key and a.rule == rule.name)
+                seen.update(
+                    fp
+                    for fp, a in self._alerts.items()
+                    if a.cluster == snap.key and a.rule == rule.name
+                )
                 continue
             else:
                 assert signal.member is not None
@@ -104,32 +115,63 @@ class AlertEngine:
                 event = self._resolve(fp, alert, now)
                 if event is not None:
                     events.append(event)
+        self.forget_resolved(self.keep_resolved_s)
         return events
 
-    def _step(self, fp: str, rule: Rule, cluster: str, cluster_name: str, member: str | None,
-              reading: Reading, now: float) -> AlertEvent | None:
+    def _step(
+        self,
+        fp: str,
+        rule: Rule,
+        cluster: str,
+        cluster_name: str,
+        member: str | None,
+        reading: Reading,
+        now: float,
+    ) -> AlertEvent | None:
         alert = self._alerts.get(fp)
         if reading.value is None:
             return None  # unknown this time (no answer, no such metric): no transition
-        summary = render(rule.summary, cluster=cluster_name, member=member or "",
-                         value=reading.value,
-                         detail=reading.detail, threshold=rule.threshold)
+        summary = render(
+            rule.summary,
+            cluster=cluster_name,
+            member=member or "",
+            value=reading.value,
+            detail=reading.detail,
+            threshold=rule.threshold,
+        )
         if not rule.holds(reading.value):
             if alert is not None and alert.state in (AlertState.PENDING, AlertState.FIRING):
                 return self._resolve(fp, alert, now)
             return None
         if alert is None or alert.state == AlertState.RESOLVED:
-            alert = Alert(fp, rule.name, rule.severity, cluster, cluster_name, member,
-                          AlertState.PENDING, reading.value, summary, since=now, active_at=now,
-                          labels={"alertname": rule.name, "severity": rule.severity.name.lower(),
-                                  "cluster": cluster_name, "member": member or ""})
+            alert = Alert(
+                fp,
+                rule.name,
+                rule.severity,
+                cluster,
+                cluster_name,
+                member,
+                AlertState.PENDING,
+                reading.value,
+                summary,
+                since=now,
+                active_at=now,
+                labels={
+                    "alertname": rule.name,
+                    "severity": rule.severity.name.lower(),
+                    "cluster": cluster_name,
+                    "member": member or "",
+                },
+            )
         else:
-            alert = dataclasses.replace(alert, value=reading.value, summary=summary,
-                                        severity=rule.severity)
+            alert = dataclasses.replace(
+                alert, value=reading.value, summary=summary, severity=rule.severity
+            )
         event = None
         if alert.state == AlertState.PENDING and now - (alert.active_at or now) >= rule.for_s:
-            alert = dataclasses.replace(alert, state=AlertState.FIRING, since=now, fired_at=now,
-                                        last_notified=now)
+            alert = dataclasses.replace(
+                alert, state=AlertState.FIRING, since=now, fired_at=now, last_notified=now
+            )
             event = AlertEvent(EventKind.FIRING, alert, now)
         elif alert.state == AlertState.FIRING:
             repeat = rule.repeat_s if rule.repeat_s is not None else self.repeat_s
@@ -146,12 +188,15 @@ class AlertEngine:
         if alert.state != AlertState.FIRING:
             return None
         silenced = self._silenced(alert, now)
-        resolved = dataclasses.replace(alert, state=AlertState.RESOLVED, since=now,
-                                       resolved_at=now, acknowledged=False,
-                                       silenced_until=None if alert.silenced_until ==
-                                       UNTIL_RESOLVED else alert.silenced_until,
-                                       silence_reason=None if alert.silenced_until ==
-                                       UNTIL_RESOLVED else alert.silence_reason)
+        resolved = dataclasses.replace(
+            alert,
+            state=AlertState.RESOLVED,
+            since=now,
+            resolved_at=now,
+            acknowledged=False,
+            silenced_until=None if alert.silenced_until == UNTIL_RESOLVED else alert.silenced_until,
+            silence_reason=None if alert.silenced_until == UNTIL_RESOLVED else alert.silence_reason,
+        )
         self._alerts[fp] = resolved
         return None if silenced else AlertEvent(EventKind.RESOLVED, resolved, now)
 
@@ -166,8 +211,9 @@ class AlertEngine:
 
     def silence(self, fp: str, until: float, reason: str = "") -> Alert:
         """Mute an alert until ``until`` (UNIX time) or ``UNTIL_RESOLVED``, saying why."""
-        alert = dataclasses.replace(self._alerts[fp], silenced_until=until,
-                                    silence_reason=reason or None)
+        alert = dataclasses.replace(
+            self._alerts[fp], silenced_until=until, silence_reason=reason or None
+        )
         self._alerts[fp] = alert
         return alert
 

@@ -33,8 +33,12 @@ from etcdmon_gui.monitor.rule_inputs import SIGNALS
 SCHEMA_VERSION = 1
 
 OPS: dict[str, Callable[[float, float], bool]] = {
-    ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-    "==": operator.eq, "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -83,8 +87,9 @@ class Rule(BaseModel):
             try:
                 return Severity[value.upper()]
             except KeyError:
-                raise ValueError(f"severity is one of info, warning, critical, not "
-                                 f"{value!r}") from None
+                raise ValueError(
+                    f"severity is one of info, warning, critical, not {value!r}"
+                ) from None
         return value
 
     @field_validator("signal")
@@ -110,8 +115,11 @@ class RulesError(ValueError):
 
 
 def _problems(source: str, index: int, label: str, exc: ValidationError) -> list[str]:
-    return [f"{source}: rule {label}: field {'.'.join(map(str, e['loc'])) or '-'}: "
-            f"{str(e['msg']).removeprefix('Value error, ')}" for e in exc.errors()]
+    return [
+        f"{source}: rule {label}: field {'.'.join(map(str, e['loc'])) or '-'}: "
+        f"{str(e['msg']).removeprefix('Value error, ')}"
+        for e in exc.errors()
+    ]
 
 
 def _raw_rules(text: str, source: str) -> list[dict[str, Any]]:
@@ -120,16 +128,19 @@ def _raw_rules(text: str, source: str) -> list[dict[str, Any]]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f", line {mark.line + 1}" if mark else ""
-        raise RulesError(f"{source}{where}: not valid YAML: "
-                         f"{getattr(exc, 'problem', None) or exc}") from None
+        raise RulesError(
+            f"{source}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        ) from None
     if data is None:
         return []
     if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
         raise RulesError(f"{source}: expected a mapping with schema_version and a rules list")
     version = data.get("schema_version", SCHEMA_VERSION)
     if version != SCHEMA_VERSION:
-        raise RulesError(f"{source}: schema_version {version!r} is not supported "
-                         f"(this version reads {SCHEMA_VERSION})")
+        raise RulesError(
+            f"{source}: schema_version {version!r} is not supported "
+            f"(this version reads {SCHEMA_VERSION})"
+        )
     rules = data.get("rules") or []
     for i, r in enumerate(rules):
         if not isinstance(r, dict) or not isinstance(r.get("name"), str):
@@ -147,15 +158,18 @@ def parse_rules(text: str, source: str) -> list[Rule]:
         except ValidationError as exc:
             problems += _problems(source, i, raw["name"], exc)
     names = [r.name for r in rules]
-    problems += [f"{source}: rule {n}: defined twice" for n in sorted(
-        {n for n in names if names.count(n) > 1})]
+    problems += [
+        f"{source}: rule {n}: defined twice"
+        for n in sorted({n for n in names if names.count(n) > 1})
+    ]
     if problems:
         raise RulesError("\n".join(problems))
     return rules
 
 
-def apply_overrides(rules: Sequence[Rule], overrides: Mapping[str, Mapping[str, Any]],
-                    source: str) -> list[Rule]:
+def apply_overrides(
+    rules: Sequence[Rule], overrides: Mapping[str, Mapping[str, Any]], source: str
+) -> list[Rule]:
     """Change fields of rules by name; a name not among ``rules`` must be a full rule."""
     by_name = {r.name: r for r in rules}
     out = dict(by_name)
@@ -176,9 +190,11 @@ def default_rules() -> list[Rule]:
     return parse_rules(resources.read_text("default_rules.yaml"), "default_rules.yaml")
 
 
-def load_rules(user_file: Path | None = None,
-               profile_overrides: Mapping[str, Mapping[str, Any]] | None = None,
-               profile_name: str = "") -> list[Rule]:
+def load_rules(
+    user_file: Path | None = None,
+    profile_overrides: Mapping[str, Mapping[str, Any]] | None = None,
+    profile_name: str = "",
+) -> list[Rule]:
     """Defaults, then the user's file (changes by rule name), then a profile's overrides.
 
     Raises ``RulesError`` for any malformed input; nothing partial is returned.
@@ -191,8 +207,10 @@ def load_rules(user_file: Path | None = None,
             raise RulesError(f"{user_file}: cannot read: {exc}") from None
         raw = _raw_rules(text, str(user_file))
         rules = apply_overrides(
-            rules, {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in raw},
-            str(user_file))
+            rules,
+            {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in raw},
+            str(user_file),
+        )
     if profile_overrides:
         rules = apply_overrides(rules, profile_overrides, f"profile {profile_name}")
     return rules
@@ -206,8 +224,9 @@ class RulesFile:
     previous ones: the caller reports the error and carries on.
     """
 
-    def __init__(self, path: Path | None, overrides: Mapping[str, Mapping[str, Any]],
-                 profile: str) -> None:
+    def __init__(
+        self, path: Path | None, overrides: Mapping[str, Mapping[str, Any]], profile: str
+    ) -> None:
         self.path, self.overrides, self.profile = path, overrides, profile
         self._mtime = self._stat()
         self.rules = load_rules(path, overrides, profile)  # raises: nothing to fall back on

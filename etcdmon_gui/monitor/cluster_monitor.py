@@ -63,12 +63,15 @@ class ClusterMonitor:
             self._last_leader = leader_id
         q = health.quorum([m for m in members if m.cluster_id == cluster_id])
         split = health.split_brain(members)
-        alarms = tuple(sorted({a for p in raw.members for a in p.alarms},
-                              key=lambda a: (a.member_id, a.alarm)))
-        verdict, reasons = health.verdict(members, q, leader_id, split, alarms, max_lag,
-                                          raw.error)
-        seen = [m.metrics.leader_changes_total for m in members
-                if m.metrics is not None and m.metrics.leader_changes_total is not None]
+        alarms = tuple(
+            sorted({a for p in raw.members for a in p.alarms}, key=lambda a: (a.member_id, a.alarm))
+        )
+        verdict, reasons = health.verdict(members, q, leader_id, split, alarms, max_lag, raw.error)
+        seen = [
+            m.metrics.leader_changes_total
+            for m in members
+            if m.metrics is not None and m.metrics.leader_changes_total is not None
+        ]
         return ClusterSnapshot(
             key=self.key,
             taken_at=raw.started_at,
@@ -133,4 +136,3 @@ class ClusterMonitor:
             metrics_error=p.scrape_error,
             server_cert=p.cert,
         )
-

@@ -116,21 +116,25 @@ def verdict(
     if split:
         reasons.append((Verdict.CRITICAL, f"split-brain: {split}"))
     if not q.held:
-        reasons.append((
-            Verdict.CRITICAL,
-            f"quorum lost: {q.reachable_voters} of {q.voters} voting members reachable, "
-            f"{q.size} needed",
-        ))
+        reasons.append(
+            (
+                Verdict.CRITICAL,
+                f"quorum lost: {q.reachable_voters} of {q.voters} voting members reachable, "
+                f"{q.size} needed",
+            )
+        )
     if leader_id is None:
         reasons.append((Verdict.CRITICAL, "no leader"))
     else:
         leader = next((m for m in members if m.id == leader_id), None)
         if leader is not None and not leader.reachable:
-            reasons.append((
-                Verdict.DEGRADED,
-                f"leader {leader.name or leader.id_hex} is unreachable from here; the others "
-                "still follow it (an election may be under way)",
-            ))
+            reasons.append(
+                (
+                    Verdict.DEGRADED,
+                    f"leader {leader.name or leader.id_hex} is unreachable from here; the others "
+                    "still follow it (an election may be under way)",
+                )
+            )
     for a in sorted(set(alarms), key=lambda a: (a.alarm, a.member_id)):
         reasons.append((Verdict.CRITICAL, f"alarm {a.alarm} on member {a.member_id:x}"))
     for m in members:

@@ -46,15 +46,20 @@ class SignalHistory:
                 continue
             if mm.grpc_requests_total_per_s is not None and mm.grpc_failure_ratio is not None:
                 requests = mm.grpc_requests_total_per_s * mm.window_s
-                _push(self.grpc.setdefault(m.id, deque()),
-                      (t, requests, requests * mm.grpc_failure_ratio), t - 5 * 60)
+                _push(
+                    self.grpc.setdefault(m.id, deque()),
+                    (t, requests, requests * mm.grpc_failure_ratio),
+                    t - 5 * 60,
+                )
             if mm.proposals_failed_per_s is not None:
-                _push(self.failed_proposals.setdefault(m.id, deque()),
-                      (t, mm.proposals_failed_per_s * mm.window_s), t - 15 * 60)
+                _push(
+                    self.failed_proposals.setdefault(m.id, deque()),
+                    (t, mm.proposals_failed_per_s * mm.window_s),
+                    t - 15 * 60,
+                )
         for m in snap.members:
             if m.db_size is not None:
-                _push(self.db_size.setdefault(m.id, deque()), (t, float(m.db_size)),
-                      t - 4 * 3600)
+                _push(self.db_size.setdefault(m.id, deque()), (t, float(m.db_size)), t - 4 * 3600)
 
 
 T = TypeVar("T", tuple[float, float], tuple[float, float, float])
@@ -107,8 +112,9 @@ def _db_predicted(m: MemberStatus, h: SignalHistory) -> Reading:
     return Reading(100 * float(intercept + slope * 4 * 3600) / quota)
 
 
-def _metric(get: Callable[[MemberStatus], float | None]) -> Callable[[MemberStatus,
-                                                                       SignalHistory], Reading]:
+def _metric(
+    get: Callable[[MemberStatus], float | None],
+) -> Callable[[MemberStatus, SignalHistory], Reading]:
     return lambda m, _h: Reading(get(m) if m.reachable else None)
 
 
@@ -137,36 +143,64 @@ class Signal:
 
 SIGNALS: dict[str, Signal] = {
     # member-wide
-    "member_down": Signal("member", member=lambda m, _h: Reading(
-        0.0 if m.reachable else 1.0, m.error or "")),
-    "no_leader": Signal("member", member=lambda m, _h: Reading(
-        None if not m.reachable else (1.0 if m.leader_id is None else 0.0))),
+    "member_down": Signal(
+        "member", member=lambda m, _h: Reading(0.0 if m.reachable else 1.0, m.error or "")
+    ),
+    "no_leader": Signal(
+        "member",
+        member=lambda m, _h: Reading(
+            None if not m.reachable else (1.0 if m.leader_id is None else 0.0)
+        ),
+    ),
     "grpc_failed_percent_5m": Signal("member", member=_grpc_failed_percent),
-    "peer_rtt_p99_s": Signal("member", member=_metric(
-        lambda m: m.metrics.peer_rtt.p99 if m.metrics and m.metrics.peer_rtt else None)),
+    "peer_rtt_p99_s": Signal(
+        "member",
+        member=_metric(
+            lambda m: m.metrics.peer_rtt.p99 if m.metrics and m.metrics.peer_rtt else None
+        ),
+    ),
     "proposals_failed_per_s_15m": Signal("member", member=_failed_proposals),
-    "wal_fsync_p99_s": Signal("member", member=_metric(
-        lambda m: m.metrics.wal_fsync.p99 if m.metrics and m.metrics.wal_fsync else None)),
-    "backend_commit_p99_s": Signal("member", member=_metric(
-        lambda m: m.metrics.backend_commit.p99
-        if m.metrics and m.metrics.backend_commit else None)),
+    "wal_fsync_p99_s": Signal(
+        "member",
+        member=_metric(
+            lambda m: m.metrics.wal_fsync.p99 if m.metrics and m.metrics.wal_fsync else None
+        ),
+    ),
+    "backend_commit_p99_s": Signal(
+        "member",
+        member=_metric(
+            lambda m: (
+                m.metrics.backend_commit.p99 if m.metrics and m.metrics.backend_commit else None
+            )
+        ),
+    ),
     "db_quota_used_percent": Signal("member", member=_metric(_quota_percent)),
     "db_predicted_4h_percent_of_quota": Signal("member", member=_db_predicted),
     "db_in_use_ratio_large": Signal("member", member=_metric(_in_use_ratio_large)),
-    "alarm_active": Signal("member", member=lambda m, _h: Reading(
-        float(bool(m.alarms)), ", ".join(m.alarms))),
-    "raft_lag": Signal("member", member=_metric(
-        lambda m: None if m.raft_lag is None else float(m.raft_lag))),
-    "probe_p99_s": Signal("member", member=_metric(
-        lambda m: m.probe_quantiles.p99 if m.probe_quantiles else None)),
+    "alarm_active": Signal(
+        "member", member=lambda m, _h: Reading(float(bool(m.alarms)), ", ".join(m.alarms))
+    ),
+    "raft_lag": Signal(
+        "member", member=_metric(lambda m: None if m.raft_lag is None else float(m.raft_lag))
+    ),
+    "probe_p99_s": Signal(
+        "member", member=_metric(lambda m: m.probe_quantiles.p99 if m.probe_quantiles else None)
+    ),
     # cluster-wide
-    "quorum_lost": Signal("cluster", cluster=lambda s, _h: Reading(
-        None if s.error else float(not s.has_quorum),
-        f"{s.reachable_voters} of {s.voters} voting members reachable")),
-    "split_brain": Signal("cluster", cluster=lambda s, _h: Reading(
-        float(s.split_brain), s.split_brain_reason or "")),
+    "quorum_lost": Signal(
+        "cluster",
+        cluster=lambda s, _h: Reading(
+            None if s.error else float(not s.has_quorum),
+            f"{s.reachable_voters} of {s.voters} voting members reachable",
+        ),
+    ),
+    "split_brain": Signal(
+        "cluster", cluster=lambda s, _h: Reading(float(s.split_brain), s.split_brain_reason or "")
+    ),
     "leader_changes_15m": Signal("cluster", cluster=_leader_changes_15m),
     "cert_days_left": Signal("cluster", cluster=lambda s, _h: Reading(s.cert_days_left)),
-    "cluster_unreachable": Signal("cluster", cluster=lambda s, _h: Reading(
-        float(s.verdict == Verdict.UNREACHABLE), s.error or "")),
+    "cluster_unreachable": Signal(
+        "cluster",
+        cluster=lambda s, _h: Reading(float(s.verdict == Verdict.UNREACHABLE), s.error or ""),
+    ),
 }

@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import platformdirs
-
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity
+from etcdmon_gui.store.files import data_dir
 
-APP_NAME = "etcdmon-gui"
 RETENTION_S = 30 * 86_400
 
 
 def default_path() -> Path:
-    return platformdirs.user_data_path(APP_NAME) / "history.sqlite3"
+    return data_dir() / "history.sqlite3"
 
 
 def _alert_json(alert: Alert) -> str:
@@ -56,9 +54,11 @@ class AlertHistory:
             "CREATE TABLE IF NOT EXISTS alert_events ("
             " id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,"
             " fingerprint TEXT NOT NULL, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
-            " severity TEXT NOT NULL, alert TEXT NOT NULL)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS alert_events_fp ON alert_events"
-                         " (fingerprint, at)")
+            " severity TEXT NOT NULL, alert TEXT NOT NULL)"
+        )
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS alert_events_fp ON alert_events (fingerprint, at)"
+        )
         self._db.commit()
 
     def record(self, events: Sequence[AlertEvent]) -> None:
@@ -68,8 +68,19 @@ class AlertHistory:
             self._db.executemany(
                 "INSERT INTO alert_events (at, kind, fingerprint, cluster, rule, severity, alert)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(e.at, e.kind.value, e.alert.fingerprint, e.alert.cluster, e.alert.rule,
-                  e.alert.severity.name, _alert_json(e.alert)) for e in events])
+                [
+                    (
+                        e.at,
+                        e.kind.value,
+                        e.alert.fingerprint,
+                        e.alert.cluster,
+                        e.alert.rule,
+                        e.alert.severity.name,
+                        _alert_json(e.alert),
+                    )
+                    for e in events
+                ],
+            )
 
     def events(self, limit: int = 1000, cluster: str | None = None) -> list[AlertEvent]:
         """The newest transitions first."""
@@ -86,13 +97,15 @@ class AlertHistory:
         rows = self._db.execute(
             "SELECT alert FROM alert_events e WHERE at >= ? AND id = ("
             " SELECT MAX(id) FROM alert_events WHERE fingerprint = e.fingerprint)",
-            (time.time() - since_s,))
+            (time.time() - since_s,),
+        )
         return [_alert_from_json(a) for (a,) in rows]
 
     def prune(self, older_than_s: float = RETENTION_S) -> int:
         with self._db:
-            cur = self._db.execute("DELETE FROM alert_events WHERE at < ?",
-                                   (time.time() - older_than_s,))
+            cur = self._db.execute(
+                "DELETE FROM alert_events WHERE at < ?", (time.time() - older_than_s,)
+            )
         return cur.rowcount
 
     def close(self) -> None:

@@ -40,8 +40,12 @@ class AlertWorker(QObject):
     alertEvents = Signal(list)
     rulesProblem = Signal(str)
 
-    def __init__(self, history_factory: Callable[[], AlertHistory | None],
-                 sinks: Sequence[Sink] = (), rules_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        history_factory: Callable[[], AlertHistory | None],
+        sinks: Sequence[Sink] = (),
+        rules_path: Path | None = None,
+    ) -> None:
         super().__init__()
         self._history_factory = history_factory
         self._history: AlertHistory | None = None
@@ -79,16 +83,18 @@ class AlertWorker(QObject):
         engine = self._engines.get(key)
         try:
             if engine is None:
-                source = RulesFile(self._rules_path, self._overrides.get(key, {}),
-                                   self._names.get(key, key))
+                source = RulesFile(
+                    self._rules_path, self._overrides.get(key, {}), self._names.get(key, key)
+                )
                 self._rules[key] = source
                 engine = self._engines[key] = AlertEngine(source.rules)
                 engine.restore([a for a in self._restored if a.cluster == key])
             elif (changed := self._rules[key].reload_if_changed()) is not None:
                 engine.set_rules(changed)
         except RulesError as exc:
-            self.rulesProblem.emit(f"{exc}\nThe previous rules stay in force."
-                                   if engine is not None else str(exc))
+            self.rulesProblem.emit(
+                f"{exc}\nThe previous rules stay in force." if engine is not None else str(exc)
+            )
         return engine
 
     @Slot(object)

@@ -27,9 +27,9 @@ from etcdmon_gui.bench.control import BenchError
 from etcdmon_gui.bench.engine import Benchmark
 from etcdmon_gui.bench.report import csv_text
 from etcdmon_gui.bench.safety import require_confirmation
-from etcdmon_gui.etcd.endpoints import ConnectionConfig
-from etcdmon_gui.etcd.errors import EtcdError
 from etcdmon_gui.model.bench import BenchProgress, BenchResult, BenchSpec, CheckPerfPreset
+from etcdmon_gui.model.connection import ConnectionConfig
+from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
@@ -102,8 +102,12 @@ class BenchWorker(QObject):
             self.started.emit(key)
             result: BenchResult = bench.run()
         except Exception as exc:
-            log.info("benchmark of %s failed: %s", key, exc,
-                     exc_info=not isinstance(exc, EtcdError | BenchError | ValueError))
+            log.info(
+                "benchmark of %s failed: %s",
+                key,
+                exc,
+                exc_info=not isinstance(exc, EtcdError | BenchError | ValueError),
+            )
             self.failed.emit(key, _reason(exc))
             return
         finally:
@@ -171,14 +175,14 @@ class BenchHandle(ThreadOwner):
     requestRun = Signal(object)
     requestExport = Signal(str, object)
 
-    def __init__(self, worker: BenchWorker | None = None,
-                 parent: QObject | None = None) -> None:
+    def __init__(self, worker: BenchWorker | None = None, parent: QObject | None = None) -> None:
         worker = worker or BenchWorker()
         super().__init__(worker, "bench", parent)
         self.worker = worker
         self.busy_key: str | None = None
-        self.relay("started", "progress", "finished", "judged", "failed", "exported",
-                   "exportFailed")
+        self.relay(
+            "started", "progress", "finished", "judged", "failed", "exported", "exportFailed"
+        )
         self.requestRun.connect(worker.run)
         self.requestExport.connect(worker.export_csv)
         self.finished.connect(self._idle)

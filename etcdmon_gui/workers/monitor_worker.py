@@ -50,8 +50,9 @@ class MonitorWorker(QObject):
     stateChanged = Signal(str, bool, int)
     finished = Signal()
 
-    def __init__(self, key: str, factory: MonitorFactory,
-                 interval_s: int = DEFAULT_INTERVAL_S) -> None:
+    def __init__(
+        self, key: str, factory: MonitorFactory, interval_s: int = DEFAULT_INTERVAL_S
+    ) -> None:
         super().__init__()
         self.key = key
         self._factory = factory

@@ -55,18 +55,30 @@ def secret_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     runtime = tmp_path / "run"
     for d in (home, runtime):
         d.mkdir(mode=0o700)
-    env = {**os.environ, "HOME": str(home), "XDG_RUNTIME_DIR": str(runtime),
-           "XDG_DATA_HOME": str(home / ".local/share")}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(runtime),
+        "XDG_DATA_HOME": str(home / ".local/share"),
+    }
     bus = subprocess.run(
         ["dbus-daemon", "--session", "--fork", "--print-address=1", "--print-pid=1"],
-        capture_output=True, text=True, env=env, timeout=10, check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=10,
+        check=True,
     )
     address, pid = bus.stdout.split()
     env["DBUS_SESSION_BUS_ADDRESS"] = address
     try:
         subprocess.run(
             ["gnome-keyring-daemon", "--unlock", "--components=secrets", "--daemonize"],
-            input="keyring-login-pw", capture_output=True, text=True, env=env, timeout=10,
+            input="keyring-login-pw",
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=10,
             check=True,
         )
         for name in ("HOME", "XDG_RUNTIME_DIR", "XDG_DATA_HOME", "DBUS_SESSION_BUS_ADDRESS"):

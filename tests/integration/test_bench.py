@@ -8,7 +8,6 @@ NOSPACE alarm.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import itertools
@@ -29,11 +28,11 @@ from etcdmon_gui.bench.control import BenchError, ControlClient
 from etcdmon_gui.bench.engine import Benchmark
 from etcdmon_gui.bench.safety import ConfirmationRequiredError
 from etcdmon_gui.bench.workloads import prefix_end
-from etcdmon_gui.bench_cli import add_bench_commands
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, TLSConfig, parse_endpoints
 from etcdmon_gui.etcd.sandbox import Sandbox, SandboxTLS
 from etcdmon_gui.model.bench import BenchProgress, BenchResult, BenchSpec, Phase, Workload
-from etcdmon_gui.store.profiles import Profile, ProfileStore
+from etcdmon_gui.model.connection import ConnectionConfig, TLSConfig, parse_endpoints
+from etcdmon_gui.model.profile import Profile
+from etcdmon_gui.store.profiles import ProfileStore
 
 
 def config_for(sandbox: Sandbox, **kw: object) -> ConnectionConfig:
@@ -77,15 +76,36 @@ def test_check_perf_s_passes_on_a_sandbox(shared_cluster: Sandbox) -> None:
     assert keys_under(shared_cluster, spec.prefix)[0] == 0
 
 
-@pytest.mark.parametrize(("spec", "writes", "keys"), [
-    (BenchSpec(Workload.PUT, clients=20, conns=4, total=3000, key_space_size=50,
-               sequential_keys=True, val_size=64), 3000, 50),
-    (BenchSpec(Workload.TXN_PUT, clients=8, conns=2, total=400, txn_ops=3,
-               key_space_size=30), 400, 30),
-    (BenchSpec(Workload.WATCH_LATENCY, clients=6, conns=2, total=60, put_rate=300), 60, 1),
-], ids=["put", "txn-put", "watch-latency"])
+@pytest.mark.parametrize(
+    ("spec", "writes", "keys"),
+    [
+        (
+            BenchSpec(
+                Workload.PUT,
+                clients=20,
+                conns=4,
+                total=3000,
+                key_space_size=50,
+                sequential_keys=True,
+                val_size=64,
+            ),
+            3000,
+            50,
+        ),
+        (
+            BenchSpec(
+                Workload.TXN_PUT, clients=8, conns=2, total=400, txn_ops=3, key_space_size=30
+            ),
+            400,
+            30,
+        ),
+        (BenchSpec(Workload.WATCH_LATENCY, clients=6, conns=2, total=60, put_rate=300), 60, 1),
+    ],
+    ids=["put", "txn-put", "watch-latency"],
+)
 def test_writing_workloads_reach_the_server_and_clean_up(
-        shared_cluster: Sandbox, spec: BenchSpec, writes: int, keys: int) -> None:
+    shared_cluster: Sandbox, spec: BenchSpec, writes: int, keys: int
+) -> None:
     prefix = f"/etcdmon-bench-test/{spec.workload.value}/"
     result = Benchmark(config_for(shared_cluster), replace(spec, prefix=prefix)).run()
     assert result.errors == 0, result.errors_by_code
@@ -108,9 +128,20 @@ def test_txn_mixed_reads_and_writes(shared_cluster: Sandbox) -> None:
     # etcd counts a one-operation txn as that operation, not as a txn
     ranges = metric_total(shared_cluster, "etcd_mvcc_range_total")
     puts = metric_total(shared_cluster, "etcd_mvcc_put_total")
-    result = Benchmark(config_for(shared_cluster), BenchSpec(
-        Workload.TXN_MIXED, clients=10, conns=2, total=1000, key_space_size=40, rw_ratio=1.0,
-        limit=100, prefix=prefix, seed=5)).run()
+    result = Benchmark(
+        config_for(shared_cluster),
+        BenchSpec(
+            Workload.TXN_MIXED,
+            clients=10,
+            conns=2,
+            total=1000,
+            key_space_size=40,
+            rw_ratio=1.0,
+            limit=100,
+            prefix=prefix,
+            seed=5,
+        ),
+    ).run()
     kinds = {k.kind: k for k in result.by_kind}
     assert result.errors == 0 and result.total == 1000
     assert kinds["read"].total + kinds["write"].total == 1000
@@ -123,12 +154,22 @@ def test_txn_mixed_reads_and_writes(shared_cluster: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("linearizable", [True, False], ids=["linearizable", "serializable"])
-def test_range_reads_reach_the_server_and_write_nothing(shared_cluster: Sandbox,
-                                                        linearizable: bool) -> None:
+def test_range_reads_reach_the_server_and_write_nothing(
+    shared_cluster: Sandbox, linearizable: bool
+) -> None:
     ranges = metric_total(shared_cluster, "etcd_mvcc_range_total")
-    result = Benchmark(config_for(shared_cluster), BenchSpec(
-        Workload.RANGE, clients=10, conns=3, total=2000, linearizable=linearizable,
-        count_only=True, prefix="/etcdmon-bench-test/range/")).run()
+    result = Benchmark(
+        config_for(shared_cluster),
+        BenchSpec(
+            Workload.RANGE,
+            clients=10,
+            conns=3,
+            total=2000,
+            linearizable=linearizable,
+            count_only=True,
+            prefix="/etcdmon-bench-test/range/",
+        ),
+    ).run()
     assert result.errors == 0 and result.total == 2000
     assert result.revision_after == result.revision_before  # reads write nothing
     assert metric_total(shared_cluster, "etcd_mvcc_range_total") - ranges >= 2000
@@ -138,9 +179,19 @@ def test_range_reads_reach_the_server_and_write_nothing(shared_cluster: Sandbox,
 def test_large_values_need_flow_control(shared_cluster: Sandbox) -> None:
     """200 kB values: several DATA frames each, and the server's window is 64 kB."""
     prefix = "/etcdmon-bench-test/large/"
-    result = Benchmark(config_for(shared_cluster), BenchSpec(
-        Workload.PUT, clients=8, conns=1, total=40, key_space_size=40, sequential_keys=True,
-        val_size=200_000, prefix=prefix)).run()
+    result = Benchmark(
+        config_for(shared_cluster),
+        BenchSpec(
+            Workload.PUT,
+            clients=8,
+            conns=1,
+            total=40,
+            key_space_size=40,
+            sequential_keys=True,
+            val_size=200_000,
+            prefix=prefix,
+        ),
+    ).run()
     assert result.errors == 0, result.errors_by_code
     assert result.revision_after - result.revision_before == 40  # type: ignore[operator]
     assert keys_under(shared_cluster, prefix)[0] == 0
@@ -156,9 +207,19 @@ def test_cancel_stops_the_load_within_a_second_and_cleans_up(shared_cluster: San
         if p.phase is Phase.RUNNING and p.done > 100:
             running.set()
 
-    bench = Benchmark(config_for(shared_cluster), BenchSpec(
-        Workload.PUT, clients=50, conns=5, duration_s=60, key_space_size=1000,
-        val_size=128, prefix=prefix), on_progress=progress)
+    bench = Benchmark(
+        config_for(shared_cluster),
+        BenchSpec(
+            Workload.PUT,
+            clients=50,
+            conns=5,
+            duration_s=60,
+            key_space_size=1000,
+            val_size=128,
+            prefix=prefix,
+        ),
+        on_progress=progress,
+    )
     bench.start()
     assert running.wait(15)
     cancelled_at, cancelled_wall = time.monotonic(), time.time()
@@ -187,8 +248,11 @@ def test_an_occupied_prefix_is_refused_and_left_alone(shared_cluster: Sandbox) -
     from pyetcd import etcdrpc
 
     with ControlClient(config) as control:
-        control._any(etcdrpc.KVStub, "Put", etcdrpc.PutRequest(key=prefix.encode() + b"mine",
-                                                               value=b"precious"))
+        control._any(
+            etcdrpc.KVStub,
+            "Put",
+            etcdrpc.PutRequest(key=prefix.encode() + b"mine", value=b"precious"),
+        )
     with pytest.raises(BenchError, match="has 1 keys"):
         Benchmark(config, BenchSpec(Workload.PUT, total=10, prefix=prefix)).run()
     assert keys_under(shared_cluster, prefix)[0] == 1
@@ -200,9 +264,19 @@ def test_nospace_alarm_stops_the_run_and_says_so(etcd_binary: Path) -> None:
     quota = ("--quota-backend-bytes=4000000",)  # about 4 MB
     with Sandbox(1, binary=etcd_binary, extra_args=quota) as sandbox:
         prefix = "/etcdmon-bench-test/nospace/"
-        result = Benchmark(config_for(sandbox), BenchSpec(
-            Workload.PUT, clients=4, conns=1, total=400, key_space_size=400,
-            sequential_keys=True, val_size=100_000, prefix=prefix)).run()
+        result = Benchmark(
+            config_for(sandbox),
+            BenchSpec(
+                Workload.PUT,
+                clients=4,
+                conns=1,
+                total=400,
+                key_space_size=400,
+                sequential_keys=True,
+                val_size=100_000,
+                prefix=prefix,
+            ),
+        ).run()
         assert result.stop_reason is not None and "NOSPACE" in result.stop_reason
         assert "RESOURCE_EXHAUSTED" in {e.code for e in result.errors_by_code}
         assert result.total < 400  # stopped early
@@ -219,29 +293,45 @@ def test_tls_with_client_certificates_and_password(etcd_binary: Path, tmp_path: 
 
     ca = trustme.CA()
     server, client = ca.issue_cert("127.0.0.1"), ca.issue_cert("etcdmon")
-    for name, blob in (("ca.pem", ca.cert_pem), ("server.pem", server.cert_chain_pems[0]),
-                       ("server-key.pem", server.private_key_pem),
-                       ("client.pem", client.cert_chain_pems[0]),
-                       ("client-key.pem", client.private_key_pem)):
+    for name, blob in (
+        ("ca.pem", ca.cert_pem),
+        ("server.pem", server.cert_chain_pems[0]),
+        ("server-key.pem", server.private_key_pem),
+        ("client.pem", client.cert_chain_pems[0]),
+        ("client-key.pem", client.private_key_pem),
+    ):
         blob.write_to_path(str(tmp_path / name))
-    tls_files = SandboxTLS(tmp_path / "server.pem", tmp_path / "server-key.pem",
-                           tmp_path / "ca.pem", client_cert_auth=True,
-                           client_cert_file=tmp_path / "client.pem",
-                           client_key_file=tmp_path / "client-key.pem")
-    tls = TLSConfig(ca=ca.cert_pem.bytes(), cert=client.cert_chain_pems[0].bytes(),
-                    key=client.private_key_pem.bytes())
+    tls_files = SandboxTLS(
+        tmp_path / "server.pem",
+        tmp_path / "server-key.pem",
+        tmp_path / "ca.pem",
+        client_cert_auth=True,
+        client_cert_file=tmp_path / "client.pem",
+        client_key_file=tmp_path / "client-key.pem",
+    )
+    tls = TLSConfig(
+        ca=ca.cert_pem.bytes(),
+        cert=client.cert_chain_pems[0].bytes(),
+        key=client.private_key_pem.bytes(),
+    )
     with Sandbox(1, binary=etcd_binary, tls=tls_files) as sandbox:
         config = config_for(sandbox, tls=tls)
         with ControlClient(config) as control:
             auth = etcdrpc.AuthStub
-            control._any(auth, "UserAdd", etcdrpc.AuthUserAddRequest(name="root",
-                                                                      password="s3cret-pw"))
-            control._any(auth, "UserGrantRole", etcdrpc.AuthUserGrantRoleRequest(
-                user="root", role="root"))
+            control._any(
+                auth, "UserAdd", etcdrpc.AuthUserAddRequest(name="root", password="s3cret-pw")
+            )
+            control._any(
+                auth, "UserGrantRole", etcdrpc.AuthUserGrantRoleRequest(user="root", role="root")
+            )
             control._any(auth, "AuthEnable", etcdrpc.AuthEnableRequest())
         config = config_for(sandbox, tls=tls, user="root", password="s3cret-pw")
-        result = Benchmark(config, BenchSpec(Workload.PUT, clients=10, conns=2, total=500,
-                                             prefix="/etcdmon-bench-test/tls/")).run()
+        result = Benchmark(
+            config,
+            BenchSpec(
+                Workload.PUT, clients=10, conns=2, total=500, prefix="/etcdmon-bench-test/tls/"
+            ),
+        ).run()
         assert result.errors == 0, result.errors_by_code
         assert result.revision_after - result.revision_before == 500  # type: ignore[operator]
         assert result.cleanup.deleted == 1
@@ -254,10 +344,7 @@ def test_tls_with_client_certificates_and_password(etcd_binary: Path, tmp_path: 
 
 
 def run_cli(*argv: str) -> tuple[int, str]:
-    parser = argparse.ArgumentParser(prog="etcdmon")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_bench_commands(sub, cli.add_connection_options, cli.connection_config)
-    args = parser.parse_args(argv)
+    args = cli.build_parser().parse_args(argv)
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = args.func(args)
@@ -273,11 +360,20 @@ def profiles(tmp_path: Path, shared_cluster: Sandbox) -> Path:
     return path
 
 
-def test_production_profile_needs_the_typed_name(shared_cluster: Sandbox,
-                                                 profiles: Path) -> None:
+def test_production_profile_needs_the_typed_name(shared_cluster: Sandbox, profiles: Path) -> None:
     prefix = "/etcdmon-bench-test/prod/"
-    common = ("bench", "put", "--profiles-file", str(profiles), "--secrets", "memory",
-              "--total", "100", "--prefix", prefix)
+    common = (
+        "bench",
+        "put",
+        "--profiles-file",
+        str(profiles),
+        "--secrets",
+        "memory",
+        "--total",
+        "100",
+        "--prefix",
+        prefix,
+    )
     before = keys_under(shared_cluster, prefix)[1]
     with pytest.raises(ConfirmationRequiredError, match="--confirm 'Prod EU'"):
         run_cli(*common, "--profile", "Prod EU")
@@ -293,21 +389,55 @@ def test_production_profile_needs_the_typed_name(shared_cluster: Sandbox,
 
 def test_cli_json_csv_and_text(shared_cluster: Sandbox, tmp_path: Path) -> None:
     csv_file = tmp_path / "series.csv"
-    code, out = run_cli("bench", "put", "--endpoints", shared_cluster.endpoints_arg,
-                        "--clients", "10", "--conns", "2", "--total", "500", "--val-size", "32",
-                        "--json", "--csv", str(csv_file), "--prefix", "/etcdmon-bench-test/cli/")
+    code, out = run_cli(
+        "bench",
+        "put",
+        "--endpoints",
+        shared_cluster.endpoints_arg,
+        "--clients",
+        "10",
+        "--conns",
+        "2",
+        "--total",
+        "500",
+        "--val-size",
+        "32",
+        "--json",
+        "--csv",
+        str(csv_file),
+        "--prefix",
+        "/etcdmon-bench-test/cli/",
+    )
     data = json.loads(out)
     assert code == 0
     assert (data["workload"], data["total"], data["errors"]) == ("put", 500, 0)
     assert data["requests_per_s"] > 0 and data["duration_s"] > 0
-    assert all(data["latency_ms"][k] > 0 for k in ("p50", "p90", "p95", "p99", "p999", "max",
-                                                     "mean"))
+    assert all(
+        data["latency_ms"][k] > 0 for k in ("p50", "p90", "p95", "p99", "p999", "max", "mean")
+    )
     assert csv_file.read_text().startswith("UNIX-SECOND,MIN-LATENCY-MS,AVG-LATENCY-MS")
-    code, out = run_cli("bench", "range", "--endpoints", shared_cluster.endpoints_arg,
-                        "--total", "200", "--consistency", "s")
+    code, out = run_cli(
+        "bench",
+        "range",
+        "--endpoints",
+        shared_cluster.endpoints_arg,
+        "--total",
+        "200",
+        "--consistency",
+        "s",
+    )
     assert code == 0 and "Summary:" in out and "Latency distribution:" in out
-    code, out = run_cli("check-perf", "--endpoints", shared_cluster.endpoints_arg,
-                        "--load", "s", "--duration", "2", "--prefix", "/etcdmon-bench-test/cp/")
+    code, out = run_cli(
+        "check-perf",
+        "--endpoints",
+        shared_cluster.endpoints_arg,
+        "--load",
+        "s",
+        "--duration",
+        "2",
+        "--prefix",
+        "/etcdmon-bench-test/cp/",
+    )
     assert code == 0 and out.splitlines()[-1] == "PASS"
     assert re.search(r"PASS: Throughput is \d+ writes/s", out)
 
@@ -322,9 +452,19 @@ def test_a_member_dying_mid_run_costs_errors_not_the_run(cluster: Sandbox) -> No
         if p.done > 200:
             running.set()
 
-    bench = Benchmark(config, BenchSpec(Workload.PUT, clients=12, conns=3, duration_s=4,
-                                        key_space_size=100, prefix=prefix,
-                                        call_timeout_s=2.0), on_progress=progress)
+    bench = Benchmark(
+        config,
+        BenchSpec(
+            Workload.PUT,
+            clients=12,
+            conns=3,
+            duration_s=4,
+            key_space_size=100,
+            prefix=prefix,
+            call_timeout_s=2.0,
+        ),
+        on_progress=progress,
+    )
     bench.start()
     assert running.wait(15)
     killed_at = time.time()

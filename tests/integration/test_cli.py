@@ -13,7 +13,10 @@ from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
 def etcdmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "etcdmon_gui.cli", *args],
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
     )
 
@@ -27,9 +30,23 @@ def test_status_json_healthy(shared_cluster: Sandbox) -> None:
     assert len(doc["members"]) == 3
     leaders = [m for m in doc["members"] if m["is_leader"]]
     assert len(leaders) == 1 and doc["leader"] == leaders[0]["id"]
-    required = {"id", "name", "endpoint", "reachable", "is_leader", "is_learner", "version",
-                "db_size", "db_size_in_use", "raft_term", "raft_index", "raft_applied_index",
-                "rtt_ms", "alarms", "error"}
+    required = {
+        "id",
+        "name",
+        "endpoint",
+        "reachable",
+        "is_leader",
+        "is_learner",
+        "version",
+        "db_size",
+        "db_size_in_use",
+        "raft_term",
+        "raft_index",
+        "raft_applied_index",
+        "rtt_ms",
+        "alarms",
+        "error",
+    }
     for m in doc["members"]:
         assert required <= m.keys()
         assert m["reachable"] and m["error"] is None and m["version"] == shared_cluster.version
@@ -68,13 +85,15 @@ def test_unreachable_and_usage_errors_exit_2() -> None:
     assert nopw.returncode == 2 and "no password for user 'root'" in nopw.stderr
     missing = etcdmon("status", "--cacert", "/nonexistent/ca.pem")
     assert missing.returncode == 2
-    assert "cannot read CA certificate (--cacert) file '/nonexistent/ca.pem'" in missing.stderr
+    assert "cannot read CA certificate file '/nonexistent/ca.pem'" in missing.stderr
 
 
 def test_sandbox_command_starts_and_stops_on_sigterm(etcd_binary: object) -> None:
     with subprocess.Popen(
         [sys.executable, "-m", "etcdmon_gui.cli", "sandbox", "--members", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "ETCDMON_ETCD_BIN": str(etcd_binary)},
     ) as proc:
         try:

@@ -76,9 +76,7 @@ def test_leader_killed_new_leader_and_one_more_change(cluster: Sandbox) -> None:
         old_leader = before.leader_id
         seen_before = before.leader_changes_seen_total
         cluster.kill_member(cluster.member_index(before.leader.endpoint))
-        after = sweep_until(
-            mon, lambda s: s.leader_id is not None and s.leader_id != old_leader
-        )
+        after = sweep_until(mon, lambda s: s.leader_id is not None and s.leader_id != old_leader)
     assert after.leader_changes == before.leader_changes + 1
     assert seen_before is not None and after.leader_changes_seen_total is not None
     assert after.leader_changes_seen_total >= seen_before + 1
@@ -99,8 +97,10 @@ def test_follower_killed_is_unreachable_with_readable_error(cluster: Sandbox) ->
     assert down is not None and not down.reachable
     # The first sweep may still find the old connection, broken; later ones are refused.
     target = follower.endpoint.split("://")[1]
-    assert down.error in (f"connection refused at {target}",
-                          f"connection to {target} was lost (the member closed it or went away)")
+    assert down.error in (
+        f"connection refused at {target}",
+        f"connection to {target} was lost (the member closed it or went away)",
+    )
     assert after.has_quorum and after.reachable_voters == 2
     assert after.leader_id == before.leader_id
     assert after.verdict == Verdict.DEGRADED
@@ -172,8 +172,9 @@ def test_alarm_is_reported_per_member_and_critical(cluster: Sandbox) -> None:
         target = mon.sweep().members[0]
         with grpc.insecure_channel(target.endpoint.split("://")[1]) as ch:  # type: ignore[union-attr]
             etcdrpc.MaintenanceStub(ch).Alarm(
-                etcdrpc.AlarmRequest(action=etcdrpc.AlarmRequest.ACTIVATE, memberID=target.id,
-                                     alarm=etcdrpc.NOSPACE),
+                etcdrpc.AlarmRequest(
+                    action=etcdrpc.AlarmRequest.ACTIVATE, memberID=target.id, alarm=etcdrpc.NOSPACE
+                ),
                 timeout=5,
             )
         snap = sweep_until(mon, lambda s: bool(s.alarms))

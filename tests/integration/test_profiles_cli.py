@@ -38,20 +38,28 @@ def secure_cluster(etcd_binary: Path, tmp_path: Path) -> Iterator[tuple[Sandbox,
     ca, client = pki.ca, pki.client
     tls = pki.sandbox_tls()
     with Sandbox(1, binary=etcd_binary, tls=tls) as sandbox:
-        creds = grpc.ssl_channel_credentials(ca.cert_pem.bytes(), client.private_key_pem.bytes(),
-                                             client.cert_chain_pems[0].bytes())
+        creds = grpc.ssl_channel_credentials(
+            ca.cert_pem.bytes(), client.private_key_pem.bytes(), client.cert_chain_pems[0].bytes()
+        )
         with grpc.secure_channel(sandbox.endpoints[0][8:], creds) as ch:
             auth = etcdrpc.AuthStub(ch)
             auth.UserAdd(etcdrpc.AuthUserAddRequest(name="root", password=PASSWORD), timeout=5)
-            auth.UserGrantRole(etcdrpc.AuthUserGrantRoleRequest(user="root", role="root"),
-                               timeout=5)
+            auth.UserGrantRole(
+                etcdrpc.AuthUserGrantRoleRequest(user="root", role="root"), timeout=5
+            )
             auth.AuthEnable(etcdrpc.AuthEnableRequest(), timeout=5)
         yield sandbox, pki_dir
 
 
 def etcdmon(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "etcdmon_gui.cli", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60, env=dict(os.environ))
+    return subprocess.run(
+        [sys.executable, "-m", "etcdmon_gui.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ),
+    )
 
 
 def key_body(pem: Path) -> str:
@@ -71,8 +79,11 @@ def scan(dirs: dict[str, Path], secrets: list[str]) -> list[str]:
 
 @pytest.mark.parametrize("backend", ["secret-service", "encrypted-file"])
 def test_profile_with_every_secret_connects_and_leaks_nothing(
-    request: pytest.FixtureRequest, backend: str, app_dirs: dict[str, Path],
-    secure_cluster: tuple[Sandbox, Path], monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+    backend: str,
+    app_dirs: dict[str, Path],
+    secure_cluster: tuple[Sandbox, Path],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox, pki = secure_cluster
     if backend == "secret-service":
@@ -81,11 +92,26 @@ def test_profile_with_every_secret_connects_and_leaks_nothing(
     else:
         monkeypatch.setenv("ETCDMON_SECRETS", "encrypted-file")
         monkeypatch.setenv("ETCDMON_MASTER_PASSWORD", "master-of-secrets")
-    added = etcdmon("profile", "add", "secure", "--endpoints", sandbox.endpoints[0],
-                    "--cacert", str(pki / "ca.pem"), "--cert", str(pki / "client.pem"),
-                    "--key", str(pki / "client-key.pem"), "--import-tls",
-                    "--user", "root", "--password-stdin", "--tag", "production",
-                    stdin=PASSWORD + "\n")
+    added = etcdmon(
+        "profile",
+        "add",
+        "secure",
+        "--endpoints",
+        sandbox.endpoints[0],
+        "--cacert",
+        str(pki / "ca.pem"),
+        "--cert",
+        str(pki / "client.pem"),
+        "--key",
+        str(pki / "client-key.pem"),
+        "--import-tls",
+        "--user",
+        "root",
+        "--password-stdin",
+        "--tag",
+        "production",
+        stdin=PASSWORD + "\n",
+    )
     assert added.returncode == 0, added.stderr
     # The imported files may go; the profile no longer needs them.
     (pki / "client-key.pem").rename(pki / "moved-key.pem")
@@ -96,8 +122,12 @@ def test_profile_with_every_secret_connects_and_leaks_nothing(
     assert doc["verdict"] == "healthy" and doc["members"][0]["reachable"]
 
     shown = json.loads(etcdmon("profile", "show", "secure").stdout)
-    assert shown["secrets"] == {"password": "stored", "tls_ca": "stored",
-                                "tls_cert": "stored", "tls_key": "stored"}
+    assert shown["secrets"] == {
+        "password": "stored",
+        "tls_ca": "stored",
+        "tls_cert": "stored",
+        "tls_key": "stored",
+    }
     exported = etcdmon("profile", "export")
     assert "secure: password, tls_ca, tls_cert, tls_key" in exported.stdout
 
@@ -109,16 +139,33 @@ def test_profile_with_every_secret_connects_and_leaks_nothing(
 
 
 def test_wrong_stored_password_and_missing_profile(
-    app_dirs: dict[str, Path], secure_cluster: tuple[Sandbox, Path],
+    app_dirs: dict[str, Path],
+    secure_cluster: tuple[Sandbox, Path],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sandbox, pki = secure_cluster
     monkeypatch.setenv("ETCDMON_SECRETS", "encrypted-file")
     monkeypatch.setenv("ETCDMON_MASTER_PASSWORD", "m")
-    assert etcdmon("profile", "add", "s", "--endpoints", sandbox.endpoints[0],
-                   "--cacert", str(pki / "ca.pem"), "--cert", str(pki / "client.pem"),
-                   "--key", str(pki / "client-key.pem"), "--user", "root",
-                   "--password-stdin", stdin="wrong\n").returncode == 0
+    assert (
+        etcdmon(
+            "profile",
+            "add",
+            "s",
+            "--endpoints",
+            sandbox.endpoints[0],
+            "--cacert",
+            str(pki / "ca.pem"),
+            "--cert",
+            str(pki / "client.pem"),
+            "--key",
+            str(pki / "client-key.pem"),
+            "--user",
+            "root",
+            "--password-stdin",
+            stdin="wrong\n",
+        ).returncode
+        == 0
+    )
     out = etcdmon("status", "--profile", "s")
     assert out.returncode == 2
     assert "authentication failed for user 'root'" in out.stderr

@@ -11,10 +11,10 @@ import pytest
 import trustme
 from pyetcd import etcdrpc
 
-from etcdmon_gui.etcd.endpoints import ConnectionConfig, TLSConfig, parse_endpoints
-from etcdmon_gui.etcd.errors import ConfigError
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import Sandbox
+from etcdmon_gui.model.connection import ConnectionConfig, TLSConfig, parse_endpoints
+from etcdmon_gui.model.errors import ConfigError
 from etcdmon_gui.model.snapshot import Verdict
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from tests.pki import Pki
@@ -74,8 +74,9 @@ def test_tls_with_client_certificates(tls_cluster: Sandbox, certs: Pki) -> None:
 
 def test_wrong_ca_says_certificate_verify_failed(tls_cluster: Sandbox, certs: Pki) -> None:
     other_ca = trustme.CA()
-    snap = sweep(tls_cluster.endpoints[0], tls=certs.tls(ca=other_ca.cert_pem.bytes()),
-                 timeout_s=2.0)
+    snap = sweep(
+        tls_cluster.endpoints[0], tls=certs.tls(ca=other_ca.cert_pem.bytes()), timeout_s=2.0
+    )
     assert snap.verdict == Verdict.UNREACHABLE  # type: ignore[attr-defined]
     error = snap.error  # type: ignore[attr-defined]
     assert error.startswith("certificate verify failed"), error
@@ -132,9 +133,12 @@ def test_password_auth_over_plain_http(auth_cluster: Sandbox) -> None:
 def test_wrong_password(auth_cluster: Sandbox) -> None:
     snap = sweep(auth_cluster.endpoints[0], user="root", password="nope-wrong")
     assert snap.verdict == Verdict.UNREACHABLE  # type: ignore[attr-defined]
-    assert snap.error == (  # type: ignore[attr-defined]
-        f"authentication failed for user 'root' at {auth_cluster.endpoints[0][7:]}: "
-        "wrong user name or password"
+    assert (
+        snap.error
+        == (  # type: ignore[attr-defined]
+            f"authentication failed for user 'root' at {auth_cluster.endpoints[0][7:]}: "
+            "wrong user name or password"
+        )
     )
 
 
@@ -160,8 +164,7 @@ def test_insecure_skip_verify_connects_and_says_so(tls_cluster: Sandbox, certs: 
     stranger_ca = trustme.CA().cert_pem.bytes()  # not the CA that signed the servers
     verified = sweep(tls_cluster.endpoints[0], tls=certs.tls(ca=stranger_ca))
     assert verified.verdict == Verdict.UNREACHABLE  # type: ignore[attr-defined]
-    snap = sweep(tls_cluster.endpoints[0],
-                 tls=certs.tls(ca=stranger_ca, insecure_skip_verify=True))
+    snap = sweep(tls_cluster.endpoints[0], tls=certs.tls(ca=stranger_ca, insecure_skip_verify=True))
     assert snap.verdict == Verdict.HEALTHY, snap.reasons  # type: ignore[attr-defined]
     assert len(snap.members) == 3  # type: ignore[attr-defined]
     warnings = snap.warnings  # type: ignore[attr-defined]

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import trustme
 
-from etcdmon_gui.etcd.endpoints import Endpoint, TLSConfig, parse_endpoint
 from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
 from etcdmon_gui.etcd.tls_inspect import cert_info, client_cert_info, inspect_server
 from etcdmon_gui.model.certs import CertCheck
+from etcdmon_gui.model.connection import Endpoint, TLSConfig, parse_endpoint
 from tests.pki import Pki
 
 TIMEOUT = 2.0
@@ -105,8 +105,7 @@ def test_without_a_client_certificate(tls_cluster: Sandbox, pki: Pki) -> None:
         # TLS 1.3 (etcd 3.4 here): the client's handshake is over before the server
         # checks the client certificate, so the server's certificate can be read.
         assert check.leaf is not None
-        assert check.leaf.fingerprint_sha256 == fingerprint(pki.server.cert_chain_pems[0]
-                                                            .bytes())
+        assert check.leaf.fingerprint_sha256 == fingerprint(pki.server.cert_chain_pems[0].bytes())
     else:
         # TLS 1.2 (etcd 3.5 here): the server refuses inside the handshake.
         assert check.chain == ()
@@ -129,8 +128,13 @@ def expired_server(etcd_binary: Path, pki: Pki, tmp_path: Path) -> Iterator[Sand
     pki.server.cert_chain_pems[0].write_to_path(str(cert))
     pki.server.private_key_pem.write_to_path(str(key))
     past = NOW - dt.timedelta(days=2)
-    expired = pki.ca.issue_cert("127.0.0.1", "localhost", common_name="etcd-expired",
-                                not_before=past - dt.timedelta(days=30), not_after=past)
+    expired = pki.ca.issue_cert(
+        "127.0.0.1",
+        "localhost",
+        common_name="etcd-expired",
+        not_before=past - dt.timedelta(days=30),
+        not_after=past,
+    )
     with Sandbox(1, binary=etcd_binary, tls=pki.sandbox_tls(cert=cert, key=key)) as sandbox:
         for path, blob in ((key, expired.private_key_pem), (cert, expired.cert_chain_pems[0])):
             blob.write_to_path(str(path.with_suffix(".new")))
@@ -157,8 +161,11 @@ def test_closed_port_is_connection_refused(pki: Pki) -> None:
     (port,) = free_ports(1)
     check = inspect_server(parse_endpoint(f"https://127.0.0.1:{port}"), pki.tls(), TIMEOUT)
     assert check == CertCheck(
-        endpoint=f"https://127.0.0.1:{port}", chain=(), verified=False,
-        error=f"connection refused at 127.0.0.1:{port}", checked_at=check.checked_at,
+        endpoint=f"https://127.0.0.1:{port}",
+        chain=(),
+        verified=False,
+        error=f"connection refused at 127.0.0.1:{port}",
+        checked_at=check.checked_at,
     )
 
 

@@ -43,7 +43,8 @@ class Lines:
 
         with self._cond:
             assert self._cond.wait_for(lambda: first() is not None, timeout), (
-                f"no line matching {pattern!r} in {self.lines}")
+                f"no line matching {pattern!r} in {self.lines}"
+            )
             found = first()
             assert found is not None
             return found
@@ -74,7 +75,8 @@ class Receiver(ThreadingHTTPServer):
     def wait_for(self, status: str, timeout: float = 30.0) -> dict[str, Any]:
         with self.cond:
             assert self.cond.wait_for(
-                lambda: any(b["status"] == status for b in self.bodies), timeout), self.bodies
+                lambda: any(b["status"] == status for b in self.bodies), timeout
+            ), self.bodies
             return next(b for b in self.bodies if b["status"] == status)
 
 
@@ -95,17 +97,34 @@ def test_member_down_fires_then_resolves_with_the_same_fingerprint(
     rules.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 2s\n")
     url = f"http://127.0.0.1:{receiver.server_address[1]}/alerts"
     with subprocess.Popen(
-        [sys.executable, "-m", "etcdmon_gui.cli", "watch", "--endpoints",
-         cluster.endpoints[0], "--interval", "1s", "--rules", str(rules), "--timeout", "1",
-         "--webhook", url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
+        [
+            sys.executable,
+            "-m",
+            "etcdmon_gui.cli",
+            "watch",
+            "--endpoints",
+            cluster.endpoints[0],
+            "--interval",
+            "1s",
+            "--rules",
+            str(rules),
+            "--timeout",
+            "1",
+            "--webhook",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
     ) as proc:
         try:
             lines = Lines(proc)
             cluster.stop_member(2)
             fired = lines.wait_for(
                 r"FIRING +warning +etcdMembersDown cluster=\S+ member=m2 "
-                r"fingerprint=(\w+): etcd member m2 of \S+ is down: connection refused")
+                r"fingerprint=(\w+): etcd member m2 of \S+ is down: connection refused"
+            )
             cluster.restart_member(2)
             resolved = lines.wait_for(r"RESOLVED +warning +etcdMembersDown .*fingerprint=(\w+)")
             assert resolved.group(1) == fired.group(1)
@@ -127,9 +146,20 @@ def test_malformed_rules_file_is_refused(shared_cluster: Sandbox, tmp_path: Path
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules:\n- name: etcdMembersDown\n  for: whenever\n")
     out = subprocess.run(
-        [sys.executable, "-m", "etcdmon_gui.cli", "watch", "--endpoints",
-         shared_cluster.endpoints[0], "--rules", str(rules)],
-        capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "etcdmon_gui.cli",
+            "watch",
+            "--endpoints",
+            shared_cluster.endpoints[0],
+            "--rules",
+            str(rules),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
     )
     assert out.returncode == 2
     assert f"{rules}: rule etcdMembersDown: field for: 'whenever' is not a duration" in out.stderr

@@ -9,33 +9,54 @@ import pytest
 
 from etcdmon_gui import cli
 from etcdmon_gui.bench.safety import ConfirmationRequiredError
-from etcdmon_gui.bench_cli import add_bench_commands, spec_from_args
+from etcdmon_gui.cli.bench import spec_from_args
 from etcdmon_gui.model.bench import Workload
-from etcdmon_gui.store.profiles import Profile, ProfileStore
+from etcdmon_gui.model.profile import Profile
+from etcdmon_gui.store.profiles import ProfileStore
 
 
 def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="etcdmon")
-    sub = parser.add_subparsers(dest="command", required=True)
-    add_bench_commands(sub, cli.add_connection_options, cli.connection_config)
-    return parser.parse_args(argv)
+    return cli.build_parser().parse_args(argv)
 
 
 def test_put_flags_like_tools_benchmark() -> None:
-    spec = spec_from_args(parse("bench", "put", "--clients", "100", "--conns", "10",
-                                "--total", "50000", "--key-size", "8", "--val-size", "256",
-                                "--key-space-size", "1000", "--sequential-keys", "--rate",
-                                "500"))
+    spec = spec_from_args(
+        parse(
+            "bench",
+            "put",
+            "--clients",
+            "100",
+            "--conns",
+            "10",
+            "--total",
+            "50000",
+            "--key-size",
+            "8",
+            "--val-size",
+            "256",
+            "--key-space-size",
+            "1000",
+            "--sequential-keys",
+            "--rate",
+            "500",
+        )
+    )
     assert spec.workload is Workload.PUT
     assert (spec.clients, spec.conns, spec.total, spec.key_size, spec.val_size) == (
-        100, 10, 50000, 8, 256)
+        100,
+        10,
+        50000,
+        8,
+        256,
+    )
     assert (spec.key_space_size, spec.sequential_keys, spec.rate) == (1000, True, 500.0)
     assert spec.duration_s is None and spec.prefix == "/etcdmon-bench/"
 
 
 def test_range_positional_keys_and_consistency() -> None:
-    spec = spec_from_args(parse("bench", "range", "foo", "fop", "--consistency", "s",
-                                "--limit", "10", "--count-only"))
+    spec = spec_from_args(
+        parse("bench", "range", "foo", "fop", "--consistency", "s", "--limit", "10", "--count-only")
+    )
     assert (spec.range_key, spec.range_end, spec.linearizable) == (b"foo", b"fop", False)
     assert (spec.limit, spec.count_only) == (10, True)
     default = spec_from_args(parse("bench", "range"))
@@ -66,9 +87,9 @@ def test_check_perf_loads() -> None:
 def test_production_profile_is_refused_before_connecting(tmp_path: Path) -> None:
     path = tmp_path / "profiles.yaml"
     # nothing listens on port 9: getting past the guard would be a connection error
-    ProfileStore(path).add(Profile(name="prod", endpoints=["127.0.0.1:9"],
-                                   tags=["production"]))
-    args = parse("bench", "put", "--profile", "prod", "--profiles-file", str(path),
-                 "--secrets", "memory")
+    ProfileStore(path).add(Profile(name="prod", endpoints=["127.0.0.1:9"], tags=["production"]))
+    args = parse(
+        "bench", "put", "--profile", "prod", "--profiles-file", str(path), "--secrets", "memory"
+    )
     with pytest.raises(ConfirmationRequiredError, match="--confirm 'prod'"):
         args.func(args)

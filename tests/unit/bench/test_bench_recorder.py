@@ -17,22 +17,28 @@ from etcdmon_gui.bench.recorder import (
 )
 
 
-def recorder_with(latencies: list[float], starts: list[float] | None = None,
-                  folds: int = 1) -> Recorder:
+def recorder_with(
+    latencies: list[float], starts: list[float] | None = None, folds: int = 1
+) -> Recorder:
     rec = Recorder(wall_offset=1_000_000.0)
     starts = starts if starts is not None else [0.5 + i * 1e-3 for i in range(len(latencies))]
     chunk = math.ceil(len(latencies) / folds)
     for i in range(0, len(latencies), chunk):
-        rec.starts.extend(starts[i:i + chunk])
-        rec.latencies.extend(latencies[i:i + chunk])
+        rec.starts.extend(starts[i : i + chunk])
+        rec.latencies.extend(latencies[i : i + chunk])
         rec.fold()
     return rec
 
 
 def test_vectorised_recording_equals_record_value() -> None:
     rng = np.random.default_rng(7)
-    values = np.concatenate([rng.integers(1, 5_000, 2_000), rng.integers(1, 10**9, 2_000),
-                             np.array([1, 1023, 1024, 2047, 2048, 2049, 3_600_000_000])])
+    values = np.concatenate(
+        [
+            rng.integers(1, 5_000, 2_000),
+            rng.integers(1, 10**9, 2_000),
+            np.array([1, 1023, 1024, 2047, 2048, 2049, 3_600_000_000]),
+        ]
+    )
     fast, slow = new_histogram(), new_histogram()
     record_many(fast, values.astype(np.int64))
     for v in values.tolist():

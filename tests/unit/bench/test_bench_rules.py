@@ -12,10 +12,9 @@ from dataclasses import replace
 import pytest
 
 from etcdmon_gui.bench import checkperf, report, workloads
+from etcdmon_gui.bench.grpc_h2 import grpc_timeout
 from etcdmon_gui.bench.limiter import RateLimiter
 from etcdmon_gui.bench.safety import ConfirmationRequiredError, require_confirmation
-from etcdmon_gui.bench.wire import grpc_timeout
-from etcdmon_gui.etcd.errors import ConfigError
 from etcdmon_gui.model.bench import (
     BenchResult,
     BenchSpec,
@@ -26,6 +25,7 @@ from etcdmon_gui.model.bench import (
     SecondPoint,
     Workload,
 )
+from etcdmon_gui.model.errors import ConfigError
 
 # -- rate limiter --------------------------------------------------------------------
 
@@ -58,8 +58,10 @@ def test_grpc_timeout_header() -> None:
 # -- keys and parameters ---------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "encoded"), [(0, "00"), (1, "02"), (63, "7e"), (64, "8001"),
-                                            (2**62, "808080808080808080" + "01")])
+@pytest.mark.parametrize(
+    ("n", "encoded"),
+    [(0, "00"), (1, "02"), (63, "7e"), (64, "8001"), (2**62, "808080808080808080" + "01")],
+)
 def test_keys_use_gos_putvarint(n: int, encoded: str) -> None:
     assert workloads.go_varint(n).hex() == encoded
 
@@ -76,18 +78,22 @@ def test_prefix_end() -> None:
     assert workloads.prefix_end(b"a\xff") == b"b"
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"prefix": "/"}, "dedicated prefix"),
-    ({"prefix": ""}, "dedicated prefix"),
-    ({"clients": 0}, "--clients"),
-    ({"key_space_size": 0}, "--key-space-size"),
-    ({"workload": Workload.TXN_PUT, "txn_ops": 3, "key_space_size": 2}, "--txn-ops"),
-    ({"key_size": 1, "key_space_size": 100}, "key size"),
-    ({"duration_s": 0.0}, "--duration"),
-    ({"val_size": 2_000_000}, "request limit"),
-])
-def test_validation_refuses_what_tools_benchmark_refuses(change: dict[str, object],
-                                                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prefix": "/"}, "dedicated prefix"),
+        ({"prefix": ""}, "dedicated prefix"),
+        ({"clients": 0}, "--clients"),
+        ({"key_space_size": 0}, "--key-space-size"),
+        ({"workload": Workload.TXN_PUT, "txn_ops": 3, "key_space_size": 2}, "--txn-ops"),
+        ({"key_size": 1, "key_space_size": 100}, "key size"),
+        ({"duration_s": 0.0}, "--duration"),
+        ({"val_size": 2_000_000}, "request limit"),
+    ],
+)
+def test_validation_refuses_what_tools_benchmark_refuses(
+    change: dict[str, object], message: str
+) -> None:
     with pytest.raises(ConfigError, match=message):
         workloads.validate(replace(BenchSpec(), **change))  # type: ignore[arg-type]
 
@@ -99,9 +105,8 @@ def test_put_keys_sequential_random_and_check_perf() -> None:
     assert messages[0] == messages[3] != messages[1]
     path, message, kind = src.request(0)
     assert (path, kind) == (workloads.KV_PUT, "put")
-    assert message[5:] .startswith(b"\x0a\x0b/b/" + bytes(8))  # key field, 3 + 8 bytes
-    perf = workloads.PutSource(checkperf.check_perf_spec(checkperf.PRESETS["s"]),
-                               random.Random(2))
+    assert message[5:].startswith(b"\x0a\x0b/b/" + bytes(8))  # key field, 3 + 8 bytes
+    perf = workloads.PutSource(checkperf.check_perf_spec(checkperf.PRESETS["s"]), random.Random(2))
     a, b = perf.request(0)[1], perf.request(1)[1]
     assert a != b and len(a) == len(b) == 5 + 3 + len(b"/etcdmon-bench/") + 256 + 3 + 1024
     assert a.endswith(bytes(1024))  # check perf's values are zeros
@@ -114,7 +119,7 @@ def test_txn_put_writes_txn_ops_distinct_keys() -> None:
     _, message, _ = workloads.TxnPutSource(spec).request(1)
     txn = etcdrpc.TxnRequest.FromString(message[5:])
     keys = [op.request_put.key for op in txn.success]
-    assert [workloads.go_varint(n) for n in (3, 4, 0)] == [k[len(spec.prefix):][:1] for k in keys]
+    assert [workloads.go_varint(n) for n in (3, 4, 0)] == [k[len(spec.prefix) :][:1] for k in keys]
 
 
 def test_txn_mixed_reads_stay_in_the_prefix_and_follow_the_ratio() -> None:
@@ -134,52 +139,88 @@ def test_txn_mixed_reads_stay_in_the_prefix_and_follow_the_ratio() -> None:
 
 def test_presets_match_etcdctl() -> None:
     assert {k: (p.limit, p.clients, p.duration_s) for k, p in checkperf.PRESETS.items()} == {
-        "s": (150, 50, 60), "m": (1000, 200, 60), "l": (8000, 500, 60),
-        "xl": (15000, 1000, 60)}
+        "s": (150, 50, 60),
+        "m": (1000, 200, 60),
+        "l": (8000, 500, 60),
+        "xl": (15000, 1000, 60),
+    }
     assert checkperf.preset("xLarge").name == "xl"
     with pytest.raises(ValueError, match="unknown load"):
         checkperf.preset("xxl")
     spec = checkperf.check_perf_spec(checkperf.PRESETS["m"], duration_s=5)
     assert (spec.rate, spec.clients, spec.conns, spec.key_size, spec.val_size) == (
-        1000, 200, 200, 256, 1024)
+        1000,
+        200,
+        200,
+        256,
+        1024,
+    )
     assert spec.random_keys and spec.require_empty_prefix and spec.compact
     assert spec.duration_s == 5
 
 
 def latency(max_s: float = 0.02, stddev_s: float = 0.005) -> LatencySummary:
-    return LatencySummary(count=9000, min_s=0.001, mean_s=0.004, stddev_s=stddev_s,
-                          max_s=max_s, percentiles=((50.0, 0.003), (99.0, 0.015)))
+    return LatencySummary(
+        count=9000,
+        min_s=0.001,
+        mean_s=0.004,
+        stddev_s=stddev_s,
+        max_s=max_s,
+        percentiles=((50.0, 0.003), (99.0, 0.015)),
+    )
 
 
-def result(rps: float = 150.0, errors: tuple[ErrorCount, ...] = (),
-           lat: LatencySummary | None = None, stop: str | None = None) -> BenchResult:
+def result(
+    rps: float = 150.0,
+    errors: tuple[ErrorCount, ...] = (),
+    lat: LatencySummary | None = None,
+    stop: str | None = None,
+) -> BenchResult:
     n_errors = sum(e.count for e in errors)
     return BenchResult(
-        cluster_key="k", spec=checkperf.check_perf_spec(checkperf.PRESETS["s"]), started_at=0.0,
-        total=9000 + n_errors, errors=n_errors, errors_by_code=errors, duration_s=60.0,
-        requests_per_s=rps, latency=lat or latency(),
+        cluster_key="k",
+        spec=checkperf.check_perf_spec(checkperf.PRESETS["s"]),
+        started_at=0.0,
+        total=9000 + n_errors,
+        errors=n_errors,
+        errors_by_code=errors,
+        duration_s=60.0,
+        requests_per_s=rps,
+        latency=lat or latency(),
         histogram=(HistogramBucket(0.001, 1), HistogramBucket(0.02, 8999)),
-        series=(SecondPoint(100, 150, 0, 0.001, 0.004, 0.02),
-                SecondPoint(101, 0, 1, None, None, None)),
-        stop_reason=stop, revision_before=1, revision_after=9001, keys_under_prefix=9000,
-        cleanup=CleanupReport(9000, 9001), endpoints=("http://127.0.0.1:2379",))
+        series=(
+            SecondPoint(100, 150, 0, 0.001, 0.004, 0.02),
+            SecondPoint(101, 0, 1, None, None, None),
+        ),
+        stop_reason=stop,
+        revision_before=1,
+        revision_after=9001,
+        keys_under_prefix=9000,
+        cleanup=CleanupReport(9000, 9001),
+        endpoints=("http://127.0.0.1:2379",),
+    )
 
 
 def test_check_perf_passes_when_every_rule_holds() -> None:
     verdict = checkperf.judge(checkperf.PRESETS["s"], result())
     assert verdict.passed
     assert [line.text for line in verdict.lines] == [
-        "PASS: Throughput is 151 writes/s", "PASS: Slowest request took 0.020000s",
-        "PASS: Stddev is 0.005000s"]
+        "PASS: Throughput is 151 writes/s",
+        "PASS: Slowest request took 0.020000s",
+        "PASS: Stddev is 0.005000s",
+    ]
 
 
-@pytest.mark.parametrize(("kwargs", "failing"), [
-    ({"rps": 135.0}, "FAIL: Throughput too low: 136 writes/s"),  # exactly 90 % fails
-    ({"lat": latency(max_s=0.5001)}, "Slowest request took too long: 0.500100s"),
-    ({"lat": latency(stddev_s=0.1001)}, "Stddev too high: 0.100100s"),
-    ({"errors": (ErrorCount("UNAVAILABLE", 2, "leader changed"),)}, "FAIL: too many errors"),
-    ({"stop": "NOSPACE"}, "FAIL: the run stopped early: NOSPACE"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "failing"),
+    [
+        ({"rps": 135.0}, "FAIL: Throughput too low: 136 writes/s"),  # exactly 90 % fails
+        ({"lat": latency(max_s=0.5001)}, "Slowest request took too long: 0.500100s"),
+        ({"lat": latency(stddev_s=0.1001)}, "Stddev too high: 0.100100s"),
+        ({"errors": (ErrorCount("UNAVAILABLE", 2, "leader changed"),)}, "FAIL: too many errors"),
+        ({"stop": "NOSPACE"}, "FAIL: the run stopped early: NOSPACE"),
+    ],
+)
 def test_check_perf_fails_on_each_rule(kwargs: dict[str, object], failing: str) -> None:
     verdict = checkperf.judge(checkperf.PRESETS["s"], result(**kwargs))  # type: ignore[arg-type]
     assert not verdict.passed
@@ -187,8 +228,9 @@ def test_check_perf_fails_on_each_rule(kwargs: dict[str, object], failing: str) 
 
 
 def test_check_perf_boundaries_pass() -> None:
-    verdict = checkperf.judge(checkperf.PRESETS["s"],
-                              result(rps=135.01, lat=latency(max_s=0.5, stddev_s=0.1)))
+    verdict = checkperf.judge(
+        checkperf.PRESETS["s"], result(rps=135.01, lat=latency(max_s=0.5, stddev_s=0.1))
+    )
     assert verdict.passed
 
 
@@ -226,10 +268,18 @@ def test_csv_is_the_per_second_series() -> None:
 
 def test_text_report_reads_like_tools_benchmark() -> None:
     text = report.render_text(result(errors=(ErrorCount("UNAVAILABLE", 2, "leader changed"),)))
-    for part in ("Summary:", "  Total:\t60.0000 secs.", "  Slowest:\t0.0200 secs.",
-                 "Requests/sec:\t150.0000", "Response time histogram:",
-                 "Latency distribution:", "  99% in 0.0150 secs.", "Error distribution:",
-                 "  [2]\tUNAVAILABLE: leader changed", "Cleanup: deleted 9000 keys"):
+    for part in (
+        "Summary:",
+        "  Total:\t60.0000 secs.",
+        "  Slowest:\t0.0200 secs.",
+        "Requests/sec:\t150.0000",
+        "Response time histogram:",
+        "Latency distribution:",
+        "  99% in 0.0150 secs.",
+        "Error distribution:",
+        "  [2]\tUNAVAILABLE: leader changed",
+        "Cleanup: deleted 9000 keys",
+    ):
         assert part in text
     assert "∎" * 40 in text
     verdict = checkperf.judge(checkperf.PRESETS["s"], result())

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from etcdmon_gui.etcd.endpoints import (
+from etcdmon_gui.connection_args import from_environment
+from etcdmon_gui.model.connection import (
     ConnectionConfig,
     Endpoint,
     TLSConfig,
-    from_environment,
     parse_endpoint,
     parse_endpoints,
     split_user,
 )
-from etcdmon_gui.etcd.errors import BadEndpointError, ConfigError
+from etcdmon_gui.model.errors import BadEndpointError, ConfigError
 
 
 @pytest.mark.parametrize(

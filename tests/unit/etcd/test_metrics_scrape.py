@@ -31,20 +31,32 @@ PAGES = sorted(FIXTURES.glob("etcd-*.txt"))
 LOCALHOST = "127.0.0.1"
 
 REQUIRED = {
-    "etcd_server_has_leader", "etcd_server_is_leader", "etcd_server_leader_changes_seen_total",
-    "etcd_server_proposals_committed_total", "etcd_server_proposals_applied_total",
-    "etcd_server_proposals_pending", "etcd_server_proposals_failed_total",
-    "etcd_server_quota_backend_bytes", "etcd_disk_wal_fsync_duration_seconds",
-    "etcd_disk_backend_commit_duration_seconds", "etcd_mvcc_db_total_size_in_bytes",
-    "etcd_mvcc_db_total_size_in_use_in_bytes", "etcd_network_peer_round_trip_time_seconds",
-    "etcd_network_peer_sent_failures_total", "etcd_server_heartbeat_send_failures_total",
-    "grpc_server_handled_total", "process_resident_memory_bytes",
+    "etcd_server_has_leader",
+    "etcd_server_is_leader",
+    "etcd_server_leader_changes_seen_total",
+    "etcd_server_proposals_committed_total",
+    "etcd_server_proposals_applied_total",
+    "etcd_server_proposals_pending",
+    "etcd_server_proposals_failed_total",
+    "etcd_server_quota_backend_bytes",
+    "etcd_disk_wal_fsync_duration_seconds",
+    "etcd_disk_backend_commit_duration_seconds",
+    "etcd_mvcc_db_total_size_in_bytes",
+    "etcd_mvcc_db_total_size_in_use_in_bytes",
+    "etcd_network_peer_round_trip_time_seconds",
+    "etcd_network_peer_sent_failures_total",
+    "etcd_server_heartbeat_send_failures_total",
+    "grpc_server_handled_total",
+    "process_resident_memory_bytes",
 }
 
 
 def test_fixtures_present() -> None:
     assert [p.name for p in PAGES] == [
-        "etcd-3.4.23-a.txt", "etcd-3.4.23-b.txt", "etcd-3.5.1-a.txt", "etcd-3.5.1-b.txt",
+        "etcd-3.4.23-a.txt",
+        "etcd-3.4.23-b.txt",
+        "etcd-3.5.1-a.txt",
+        "etcd-3.5.1-b.txt",
     ]
 
 
@@ -102,23 +114,25 @@ def test_filter_drops_only_zero_grpc_handled_by_default(path: Path) -> None:
 
 
 def test_filter_is_exact_about_names() -> None:
-    text = "\n".join([
-        "# HELP etcd_server_has_leader Whether or not a leader exists.",
-        "# TYPE etcd_server_has_leader gauge",
-        "etcd_server_has_leader 1",
-        "# HELP etcd_server_has_leader_extra a family whose name extends a wanted one",
-        "# TYPE etcd_server_has_leader_extra gauge",
-        "etcd_server_has_leader_extra 7",
-        "process_resident_memory_bytes_max 9",
-        "# a comment",
-        "go_goroutines 12",
-        'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 3',
-        'etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 4',
-        "etcd_disk_wal_fsync_duration_seconds_sum 0.5",
-        "etcd_disk_wal_fsync_duration_seconds_count 4",
-        'grpc_server_handled_total{grpc_code="OK",grpc_method="Put"} 0',
-        'grpc_server_handled_total{grpc_code="OK",grpc_method="Range"} 10',
-    ])
+    text = "\n".join(
+        [
+            "# HELP etcd_server_has_leader Whether or not a leader exists.",
+            "# TYPE etcd_server_has_leader gauge",
+            "etcd_server_has_leader 1",
+            "# HELP etcd_server_has_leader_extra a family whose name extends a wanted one",
+            "# TYPE etcd_server_has_leader_extra gauge",
+            "etcd_server_has_leader_extra 7",
+            "process_resident_memory_bytes_max 9",
+            "# a comment",
+            "go_goroutines 12",
+            'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 3',
+            'etcd_disk_wal_fsync_duration_seconds_bucket{le="+Inf"} 4',
+            "etcd_disk_wal_fsync_duration_seconds_sum 0.5",
+            "etcd_disk_wal_fsync_duration_seconds_count 4",
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="Put"} 0',
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="Range"} 10',
+        ]
+    )
     assert filter_page(text).splitlines() == [
         "# HELP etcd_server_has_leader Whether or not a leader exists.",
         "# TYPE etcd_server_has_leader gauge",
@@ -155,8 +169,9 @@ def test_parse_page_on_recorded_page(path: Path) -> None:
     assert not any(k.startswith(("go_", "etcd_debugging_mvcc_put")) for k in raw.scalars)
 
     wal = raw.histograms["etcd_disk_wal_fsync_duration_seconds"]
-    les = re.findall(r'^etcd_disk_wal_fsync_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$',
-                     text, re.MULTILINE)
+    les = re.findall(
+        r'^etcd_disk_wal_fsync_duration_seconds_bucket\{le="([^"]+)"\} (\S+)$', text, re.MULTILINE
+    )
     assert wal.bounds == tuple(sorted(float(le) for le, _ in les))
     assert len(wal.bounds) == 15
     assert wal.bounds[0] == 0.001
@@ -168,8 +183,9 @@ def test_parse_page_on_recorded_page(path: Path) -> None:
     assert wal.total == float(count.group(1)) == wal.counts[-1]
     assert wal.sum > 0
 
-    peers = re.findall(r'^etcd_network_peer_round_trip_time_seconds_count\{To="([^"]+)"\}',
-                       text, re.MULTILINE)
+    peers = re.findall(
+        r'^etcd_network_peer_round_trip_time_seconds_count\{To="([^"]+)"\}', text, re.MULTILINE
+    )
     assert len(peers) == 2
     for peer in peers:
         rtt = raw.histograms[f'etcd_network_peer_round_trip_time_seconds{{To="{peer}"}}']
@@ -178,8 +194,10 @@ def test_parse_page_on_recorded_page(path: Path) -> None:
         assert rtt.bounds[-1] == math.inf
 
     puts = sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-        if line.startswith("grpc_server_handled_total{") and 'grpc_method="Put"' in line
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("grpc_server_handled_total{")
+        and 'grpc_method="Put"' in line
         and 'grpc_code="OK"' in line
     )
     assert puts > 0
@@ -189,17 +207,19 @@ def test_parse_page_on_recorded_page(path: Path) -> None:
 
 
 def test_parse_page_sums_grpc_services_and_keys_labels() -> None:
-    text = "\n".join([
-        "# TYPE grpc_server_handled_total counter",
-        'grpc_server_handled_total{grpc_code="OK",grpc_method="Watch",'
-        'grpc_service="etcdserverpb.Watch",grpc_type="bidi_stream"} 3',
-        'grpc_server_handled_total{grpc_code="OK",grpc_method="Watch",'
-        'grpc_service="other.Watch",grpc_type="bidi_stream"} 4',
-        "# TYPE etcd_network_peer_sent_failures_total counter",
-        'etcd_network_peer_sent_failures_total{To="b"} 2',
-        'etcd_network_peer_sent_failures_total{To="a"} 1',
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# TYPE grpc_server_handled_total counter",
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="Watch",'
+            'grpc_service="etcdserverpb.Watch",grpc_type="bidi_stream"} 3',
+            'grpc_server_handled_total{grpc_code="OK",grpc_method="Watch",'
+            'grpc_service="other.Watch",grpc_type="bidi_stream"} 4',
+            "# TYPE etcd_network_peer_sent_failures_total counter",
+            'etcd_network_peer_sent_failures_total{To="b"} 2',
+            'etcd_network_peer_sent_failures_total{To="a"} 1',
+            "",
+        ]
+    )
     raw = parse_page(text, 0.0)
     assert raw.grpc_handled == {("Watch", "bidi_stream", "OK"): 7.0}
     assert raw.scalars == {
@@ -209,14 +229,16 @@ def test_parse_page_sums_grpc_services_and_keys_labels() -> None:
 
 
 def test_parse_page_without_inf_bucket_synthesises_it() -> None:
-    text = "\n".join([
-        "# TYPE etcd_disk_wal_fsync_duration_seconds histogram",
-        'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.002"} 2',
-        'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 1',
-        "etcd_disk_wal_fsync_duration_seconds_sum 0.01",
-        "etcd_disk_wal_fsync_duration_seconds_count 5",
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# TYPE etcd_disk_wal_fsync_duration_seconds histogram",
+            'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.002"} 2',
+            'etcd_disk_wal_fsync_duration_seconds_bucket{le="0.001"} 1',
+            "etcd_disk_wal_fsync_duration_seconds_sum 0.01",
+            "etcd_disk_wal_fsync_duration_seconds_count 5",
+            "",
+        ]
+    )
     h = parse_page(text, 0.0).histograms["etcd_disk_wal_fsync_duration_seconds"]
     assert h.bounds == (0.001, 0.002, math.inf)
     assert h.counts == (1.0, 2.0, 5.0)
@@ -341,8 +363,10 @@ def test_server_that_never_answers_times_out() -> None:
 
 
 def test_malformed_page() -> None:
-    with serving(b'etcd_server_has_leader{x="1" 1\n') as server, \
-            MetricsScraper(timeout=5.0) as scraper:
+    with (
+        serving(b'etcd_server_has_leader{x="1" 1\n') as server,
+        MetricsScraper(timeout=5.0) as scraper,
+    ):
         url = url_of(server)
         with pytest.raises(MetricsError) as info:
             scraper.scrape(url)
@@ -373,16 +397,20 @@ def client_context(ca: trustme.CA) -> ssl.SSLContext:
 
 
 def test_tls_scrape_with_trusted_ca(ca: trustme.CA) -> None:
-    with serving(PAGE_35, tls_server_context(ca, LOCALHOST)) as server, \
-            MetricsScraper(verify=client_context(ca), timeout=5.0) as scraper:
+    with (
+        serving(PAGE_35, tls_server_context(ca, LOCALHOST)) as server,
+        MetricsScraper(verify=client_context(ca), timeout=5.0) as scraper,
+    ):
         raw = scraper.scrape(url_of(server, scheme="https"))
     assert raw.scalars["etcd_server_has_leader"] == 1.0
 
 
 def test_tls_untrusted_certificate(ca: trustme.CA) -> None:
     untrusted = ssl.create_default_context()  # system CAs only, not our test CA
-    with serving(PAGE_35, tls_server_context(ca, LOCALHOST)) as server, \
-            MetricsScraper(verify=untrusted, timeout=5.0) as scraper:
+    with (
+        serving(PAGE_35, tls_server_context(ca, LOCALHOST)) as server,
+        MetricsScraper(verify=untrusted, timeout=5.0) as scraper,
+    ):
         url = url_of(server, scheme="https")
         with pytest.raises(MetricsError) as info:
             scraper.scrape(url)
@@ -396,11 +424,14 @@ def test_tls_sni_hostname_override(ca: trustme.CA) -> None:
     tls = tls_server_context(ca, "etcd.test")
     with serving(PAGE_35, tls) as server:
         url = url_of(server, scheme="https")
-        with MetricsScraper(verify=client_context(ca), timeout=5.0) as plain, \
-                pytest.raises(MetricsError) as info:
+        with (
+            MetricsScraper(verify=client_context(ca), timeout=5.0) as plain,
+            pytest.raises(MetricsError) as info,
+        ):
             plain.scrape(url)
-        with MetricsScraper(verify=client_context(ca), timeout=5.0,
-                            sni_hostname="etcd.test") as named:
+        with MetricsScraper(
+            verify=client_context(ca), timeout=5.0, sni_hostname="etcd.test"
+        ) as named:
             raw = named.scrape(url)
     message = str(info.value)
     assert message.startswith(f"metrics at {url}: certificate verify failed: ")

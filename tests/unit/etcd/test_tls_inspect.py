@@ -9,8 +9,6 @@ import ssl
 import pytest
 import trustme
 
-from etcdmon_gui.etcd.endpoints import TLSConfig, parse_endpoint
-from etcdmon_gui.etcd.errors import ConfigError
 from etcdmon_gui.etcd.tls_inspect import (
     cert_info,
     cert_infos_from_pem_bundle,
@@ -19,6 +17,8 @@ from etcdmon_gui.etcd.tls_inspect import (
     inspect_server,
 )
 from etcdmon_gui.model.certs import CertCheck, CertInfo
+from etcdmon_gui.model.connection import TLSConfig, parse_endpoint
+from etcdmon_gui.model.errors import ConfigError
 
 DAY = 86_400.0
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -36,8 +36,13 @@ def ca() -> trustme.CA:
 def test_leaf_names_sans_validity_and_identity(ca: trustme.CA) -> None:
     not_before, not_after = NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=30)
     leaf = ca.issue_cert(
-        "etcd-0.example.org", "127.0.0.1", "::1", "ops@example.org",
-        common_name="etcd-0", not_before=not_before, not_after=not_after,
+        "etcd-0.example.org",
+        "127.0.0.1",
+        "::1",
+        "ops@example.org",
+        common_name="etcd-0",
+        not_before=not_before,
+        not_after=not_after,
     )
     pem = leaf.cert_chain_pems[0].bytes()
     info = cert_info(pem)
@@ -73,8 +78,7 @@ def test_a_root_ca_is_self_signed(ca: trustme.CA) -> None:
 
 def test_expired_certificate_has_negative_days_left(ca: trustme.CA) -> None:
     past = NOW - dt.timedelta(days=2)
-    expired = ca.issue_cert("old.example", not_before=past - dt.timedelta(days=30),
-                            not_after=past)
+    expired = ca.issue_cert("old.example", not_before=past - dt.timedelta(days=30), not_after=past)
     info = cert_info(expired.cert_chain_pems[0].bytes())
     assert info.not_after == past.timestamp()
     assert info.days_left(NOW.timestamp()) == pytest.approx(-2.0)
@@ -82,9 +86,16 @@ def test_expired_certificate_has_negative_days_left(ca: trustme.CA) -> None:
 
 
 def make_info(not_after: float, not_before: float = 0.0) -> CertInfo:
-    return CertInfo(subject="CN=x", issuer="CN=y", sans=(), not_before=not_before,
-                    not_after=not_after, serial="1", fingerprint_sha256="00",
-                    self_signed=False)
+    return CertInfo(
+        subject="CN=x",
+        issuer="CN=y",
+        sans=(),
+        not_before=not_before,
+        not_after=not_after,
+        serial="1",
+        fingerprint_sha256="00",
+        self_signed=False,
+    )
 
 
 def test_days_left_arithmetic() -> None:
@@ -110,15 +121,17 @@ def test_bundle_of_two_cas(ca: trustme.CA) -> None:
     bundle = ca.cert_pem.bytes() + b"\n" + other.cert_pem.bytes()
     infos = cert_infos_from_pem_bundle(bundle)
     assert [i.subject for i in infos] == [
-        cert_info(ca.cert_pem.bytes()).subject, cert_info(other.cert_pem.bytes()).subject
+        cert_info(ca.cert_pem.bytes()).subject,
+        cert_info(other.cert_pem.bytes()).subject,
     ]
     assert infos[0].subject != infos[1].subject
     assert all(i.self_signed for i in infos)
     assert cert_infos_from_pem_bundle(der(ca.cert_pem.bytes())) == infos[:1]
 
 
-@pytest.mark.parametrize("data", [b"", b"junk", b"-----BEGIN CERTIFICATE-----\nAAAA\n"
-                                  b"-----END CERTIFICATE-----\n"])
+@pytest.mark.parametrize(
+    "data", [b"", b"junk", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"]
+)
 def test_unreadable_certificates_say_so(data: bytes) -> None:
     with pytest.raises(ValueError, match="not a valid"):
         cert_infos_from_pem_bundle(data)
@@ -130,8 +143,7 @@ def test_chain_is_completed_from_the_bundle_through_an_intermediate(ca: trustme.
     intermediate = ca.create_child_ca()
     leaf = intermediate.issue_cert("etcd.example")
     leaf_der = der(leaf.cert_chain_pems[0].bytes())
-    bundle = (trustme.CA().cert_pem.bytes() + ca.cert_pem.bytes()
-              + intermediate.cert_pem.bytes())
+    bundle = trustme.CA().cert_pem.bytes() + ca.cert_pem.bytes() + intermediate.cert_pem.bytes()
 
     chain = chain_from_bundle(leaf_der, bundle)
     assert [c.subject for c in chain] == [
@@ -148,16 +160,21 @@ def test_a_ca_sharing_the_issuer_name_but_not_the_key_is_not_the_issuer() -> Non
     real = trustme.CA(organization_unit_name="Same CA")
     impostor = trustme.CA(organization_unit_name="Same CA")
     leaf = real.issue_cert("etcd.example")
-    assert cert_info(impostor.cert_pem.bytes()).subject == cert_info(leaf.cert_chain_pems[0]
-                                                                     .bytes()).issuer
+    assert (
+        cert_info(impostor.cert_pem.bytes()).subject
+        == cert_info(leaf.cert_chain_pems[0].bytes()).issuer
+    )
     chain = chain_from_bundle(leaf.cert_chain_pems[0].bytes(), impostor.cert_pem.bytes())
     assert len(chain) == 1
 
 
 def test_client_cert_info(ca: trustme.CA) -> None:
     client = ca.issue_cert("etcdmon-client", common_name="etcdmon-client")
-    tls = TLSConfig(ca=ca.cert_pem.bytes(), cert=client.cert_chain_pems[0].bytes(),
-                    key=client.private_key_pem.bytes())
+    tls = TLSConfig(
+        ca=ca.cert_pem.bytes(),
+        cert=client.cert_chain_pems[0].bytes(),
+        key=client.private_key_pem.bytes(),
+    )
     info = client_cert_info(tls)
     assert info is not None and info.subject.startswith("CN=etcdmon-client,")
     assert client_cert_info(None) is None
@@ -171,7 +188,10 @@ def test_a_bad_ca_is_reported_not_raised() -> None:
     endpoint = parse_endpoint("https://127.0.0.1:1")
     check = inspect_server(endpoint, TLSConfig(ca=b"not a certificate"), timeout=1.0)
     assert check == CertCheck(
-        endpoint="https://127.0.0.1:1", chain=(), verified=False, error=check.error,
+        endpoint="https://127.0.0.1:1",
+        chain=(),
+        verified=False,
+        error=check.error,
         checked_at=check.checked_at,
     )
     assert check.error and check.error.startswith("the CA certificate is not a valid PEM"), check

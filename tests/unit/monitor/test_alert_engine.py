@@ -22,9 +22,16 @@ from tests.builders import Clock, member, snap
 
 
 def down_rule(for_s: str = "1m", repeat: str | None = None) -> Rule:
-    raw = {"name": "down", "scope": "member", "signal": "member_down", "op": ">",
-           "threshold": 0, "for": for_s, "severity": "warning",
-           "summary": "{member} of {cluster} is down: {detail}"}
+    raw = {
+        "name": "down",
+        "scope": "member",
+        "signal": "member_down",
+        "op": ">",
+        "threshold": 0,
+        "for": for_s,
+        "severity": "warning",
+        "summary": "{member} of {cluster} is down: {detail}",
+    }
     if repeat:
         raw["repeat"] = repeat
     return Rule.model_validate(raw)
@@ -47,13 +54,31 @@ def test_pending_then_firing_after_for_then_resolved(clock: Clock) -> None:
     assert event.kind == EventKind.FIRING
     assert event.alert.summary == "m2 of prod is down: connection refused"
     assert event.alert.fingerprint == fingerprint("down", "c1", "m2")
-    assert event.alert.labels == {"alertname": "down", "severity": "warning",
-                                  "cluster": "prod", "member": "m2"}
+    assert event.alert.labels == {
+        "alertname": "down",
+        "severity": "warning",
+        "cluster": "prod",
+        "member": "m2",
+    }
     clock.t += 5
     (resolved,) = engine.evaluate(snap(clock.t, [member(1), member(2)]), "prod")
     assert resolved.kind == EventKind.RESOLVED
     assert resolved.alert.fingerprint == event.alert.fingerprint
     assert resolved.alert.state == AlertState.RESOLVED
+
+
+def test_resolved_alerts_are_forgotten_after_the_keep_window(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("0s")], keep_resolved_s=600, clock=clock)
+    engine.evaluate(snap(clock.t, [member(1), member(2, up=False)]), "prod")
+    clock.t += 5
+    engine.evaluate(snap(clock.t, [member(1), member(2)]), "prod")
+    assert [a.state for a in engine.alerts] == [AlertState.RESOLVED]
+    clock.t += 600
+    engine.evaluate(snap(clock.t, [member(1), member(2)]), "prod")
+    assert [a.state for a in engine.alerts] == [AlertState.RESOLVED]  # not older yet
+    clock.t += 1
+    engine.evaluate(snap(clock.t, [member(1), member(2)]), "prod")
+    assert engine.alerts == []
 
 
 def test_a_blip_shorter_than_for_never_fires(clock: Clock) -> None:
@@ -95,14 +120,27 @@ def test_silences_and_acknowledgement(clock: Clock) -> None:
 
 
 def test_cluster_scope_and_unreachable_keeps_member_state(clock: Clock) -> None:
-    quorum = Rule.model_validate({"name": "q", "scope": "cluster", "signal": "quorum_lost",
-                                  "op": ">", "threshold": 0, "for": "0s",
-                                  "severity": "critical", "summary": "{cluster}: {detail}"})
+    quorum = Rule.model_validate(
+        {
+            "name": "q",
+            "scope": "cluster",
+            "signal": "quorum_lost",
+            "op": ">",
+            "threshold": 0,
+            "for": "0s",
+            "severity": "critical",
+            "summary": "{cluster}: {detail}",
+        }
+    )
     engine = AlertEngine([down_rule("0s"), quorum], clock=clock)
-    events = engine.evaluate(snap(clock.t, [member(1), member(2, up=False),
-                                            member(3, up=False)], quorum=False))
+    events = engine.evaluate(
+        snap(clock.t, [member(1), member(2, up=False), member(3, up=False)], quorum=False)
+    )
     assert sorted((e.alert.rule, e.alert.member) for e in events) == [
-        ("down", "m2"), ("down", "m3"), ("q", None)]
+        ("down", "m2"),
+        ("down", "m3"),
+        ("q", None),
+    ]
     assert next(e for e in events if e.alert.rule == "q").alert.severity == Severity.CRITICAL
     clock.t += 5
     # Nothing answers now: member alerts are kept as they are, not resolved.
@@ -119,22 +157,35 @@ def test_alarm_signal_carries_the_alarm_name(clock: Clock) -> None:
 
 def test_defaults_cover_the_mixin_and_more() -> None:
     names = {r.name for r in default_rules()}
-    assert {"etcdMembersDown", "etcdInsufficientMembers", "etcdNoLeader",
-            "etcdHighNumberOfLeaderChanges", "etcdHighNumberOfFailedGRPCRequests",
-            "etcdMemberCommunicationSlow", "etcdHighNumberOfFailedProposals",
-            "etcdHighFsyncDurations", "etcdHighCommitDurations", "etcdDatabaseQuotaLowSpace",
-            "etcdExcessiveDatabaseGrowth", "etcdDatabaseHighFragmentationRatio",
-            "etcdSplitBrain", "etcdAlarmActive", "etcdRaftIndexLag",
-            "etcdClientProbeLatencyHigh", "etcdCertificateExpiringSoon",
-            "etcdClusterUnreachable"} <= names
+    assert {
+        "etcdMembersDown",
+        "etcdInsufficientMembers",
+        "etcdNoLeader",
+        "etcdHighNumberOfLeaderChanges",
+        "etcdHighNumberOfFailedGRPCRequests",
+        "etcdMemberCommunicationSlow",
+        "etcdHighNumberOfFailedProposals",
+        "etcdHighFsyncDurations",
+        "etcdHighCommitDurations",
+        "etcdDatabaseQuotaLowSpace",
+        "etcdExcessiveDatabaseGrowth",
+        "etcdDatabaseHighFragmentationRatio",
+        "etcdSplitBrain",
+        "etcdAlarmActive",
+        "etcdRaftIndexLag",
+        "etcdClientProbeLatencyHigh",
+        "etcdCertificateExpiringSoon",
+        "etcdClusterUnreachable",
+    } <= names
 
 
 def test_overrides_and_user_file(tmp_path: Path) -> None:
     user = tmp_path / "rules.yaml"
-    user.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 30s\n"
-                    "- name: etcdRaftIndexLag\n  enabled: false\n")
-    rules = {r.name: r for r in load_rules(user, {"etcdNoLeader": {"severity": "warning"}},
-                                            "prod")}
+    user.write_text(
+        "schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 30s\n"
+        "- name: etcdRaftIndexLag\n  enabled: false\n"
+    )
+    rules = {r.name: r for r in load_rules(user, {"etcdNoLeader": {"severity": "warning"}}, "prod")}
     assert rules["etcdMembersDown"].for_s == 30 and not rules["etcdRaftIndexLag"].enabled
     assert rules["etcdNoLeader"].severity == Severity.WARNING
     assert rules["etcdMembersDown"].threshold == 0  # untouched fields keep the default
@@ -144,19 +195,28 @@ def test_overrides_and_user_file(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("rules: [\n", "line 2: not valid YAML"),
-        ("rules:\n- name: etcdMembersDown\n  for: soon\n",
-         "rule etcdMembersDown: field for: 'soon' is not a duration"),
-        ("rules:\n- name: etcdMembersDown\n  severity: loud\n",
-         "rule etcdMembersDown: field severity: severity is one of info, warning, critical"),
-        ("rules:\n- name: mine\n  scope: member\n  signal: bogus\n  op: '>'\n  threshold: 1\n"
-         "  severity: info\n  summary: x\n", "rule mine: field signal: unknown signal 'bogus'"),
-        ("rules:\n- name: mine\n  scope: cluster\n  signal: raft_lag\n  op: '>'\n"
-         "  threshold: 1\n  severity: info\n  summary: x\n", "is member-wide, not cluster-wide"),
+        (
+            "rules:\n- name: etcdMembersDown\n  for: soon\n",
+            "rule etcdMembersDown: field for: 'soon' is not a duration",
+        ),
+        (
+            "rules:\n- name: etcdMembersDown\n  severity: loud\n",
+            "rule etcdMembersDown: field severity: severity is one of info, warning, critical",
+        ),
+        (
+            "rules:\n- name: mine\n  scope: member\n  signal: bogus\n  op: '>'\n  threshold: 1\n"
+            "  severity: info\n  summary: x\n",
+            "rule mine: field signal: unknown signal 'bogus'",
+        ),
+        (
+            "rules:\n- name: mine\n  scope: cluster\n  signal: raft_lag\n  op: '>'\n"
+            "  threshold: 1\n  severity: info\n  summary: x\n",
+            "is member-wide, not cluster-wide",
+        ),
         ("rules:\n- name: etcdMembersDown\n  colour: red\n", "field colour: Extra inputs"),
     ],
 )
-def test_malformed_rules_name_file_rule_and_field(tmp_path: Path, text: str,
-                                                  message: str) -> None:
+def test_malformed_rules_name_file_rule_and_field(tmp_path: Path, text: str, message: str) -> None:
     user = tmp_path / "rules.yaml"
     user.write_text(text)
     with pytest.raises(RulesError) as info:
@@ -166,9 +226,16 @@ def test_malformed_rules_name_file_rule_and_field(tmp_path: Path, text: str,
 
 def test_durations_and_duplicates() -> None:
     assert [parse_duration(x) for x in ("90s", "5m", "1.5h", 2, "250ms")] == [
-        90, 300, 5400, 2, 0.25]
-    one = ("- name: a\n  scope: cluster\n  signal: split_brain\n  op: '>'\n"
-           "  threshold: 0\n  severity: info\n  summary: x\n")
+        90,
+        300,
+        5400,
+        2,
+        0.25,
+    ]
+    one = (
+        "- name: a\n  scope: cluster\n  signal: split_brain\n  op: '>'\n"
+        "  threshold: 0\n  severity: info\n  summary: x\n"
+    )
     text = "rules:\n" + one * 2
     with pytest.raises(RulesError, match="rule a: defined twice"):
         parse_rules(text, "dup.yaml")
@@ -181,12 +248,26 @@ def test_windowed_signals(clock: Clock) -> None:
 
     def metrics(requests: float, ratio: float) -> MemberMetrics:
         return MemberMetrics(
-            window_s=10, wal_fsync=None, backend_commit=None, peer_rtt=None,
-            peer_rtt_by_peer={}, proposals_committed_per_s=None, proposals_applied_per_s=None,
-            proposals_pending=None, proposals_failed_per_s=0, has_leader=True,
-            is_leader=False, leader_changes_total=None, db_total_bytes=None,
-            db_in_use_bytes=None, quota_bytes=None, grpc_requests_per_s={},
-            grpc_requests_total_per_s=requests, grpc_failure_ratio=ratio, rss_bytes=None)
+            window_s=10,
+            wal_fsync=None,
+            backend_commit=None,
+            peer_rtt=None,
+            peer_rtt_by_peer={},
+            proposals_committed_per_s=None,
+            proposals_applied_per_s=None,
+            proposals_pending=None,
+            proposals_failed_per_s=0,
+            has_leader=True,
+            is_leader=False,
+            leader_changes_total=None,
+            db_total_bytes=None,
+            db_in_use_bytes=None,
+            quota_bytes=None,
+            grpc_requests_per_s={},
+            grpc_requests_total_per_s=requests,
+            grpc_failure_ratio=ratio,
+            rss_bytes=None,
+        )
 
     rules = [r for r in default_rules() if r.name == "etcdHighNumberOfFailedGRPCRequests"]
     engine = AlertEngine([r.model_copy(update={"for_s": 0.0}) for r in rules], clock=clock)

@@ -8,14 +8,29 @@ from etcdmon_gui.model.snapshot import AlarmInfo, MemberStatus, Verdict
 from etcdmon_gui.monitor import health
 
 
-def member(i: int, *, leader: int | None = 1, term: int = 2, cluster: int = 100,
-           reachable: bool = True, learner: bool = False, index: int = 50) -> MemberStatus:
+def member(
+    i: int,
+    *,
+    leader: int | None = 1,
+    term: int = 2,
+    cluster: int = 100,
+    reachable: bool = True,
+    learner: bool = False,
+    index: int = 50,
+) -> MemberStatus:
     return MemberStatus(
-        id=i, name=f"m{i}", endpoint=f"http://127.0.0.1:{2000 + i}", peer_urls=(),
-        client_urls=(), cluster_id=cluster, reachable=reachable,
+        id=i,
+        name=f"m{i}",
+        endpoint=f"http://127.0.0.1:{2000 + i}",
+        peer_urls=(),
+        client_urls=(),
+        cluster_id=cluster,
+        reachable=reachable,
         error=None if reachable else "connection refused at 127.0.0.1:1",
-        leader_id=leader if reachable else None, raft_term=term if reachable else None,
-        raft_index=index if reachable else None, is_learner=learner,
+        leader_id=leader if reachable else None,
+        raft_term=term if reachable else None,
+        raft_index=index if reachable else None,
+        is_learner=learner,
     )
 
 
@@ -50,8 +65,9 @@ def test_elected_leader_prefers_highest_term() -> None:
 
 
 def test_raft_lag_against_the_most_advanced_member() -> None:
-    ms, worst = health.with_raft_lag([member(1, index=90), member(2, index=100),
-                                      member(3, reachable=False)])
+    ms, worst = health.with_raft_lag(
+        [member(1, index=90), member(2, index=100), member(3, reachable=False)]
+    )
     assert [m.raft_lag for m in ms] == [10, 0, None] and worst == 10
 
 
@@ -60,15 +76,20 @@ def test_verdict_orders_reasons_by_severity() -> None:
     q = health.quorum(ms)
     v, reasons = health.verdict(ms, q, 1, None, [AlarmInfo(2, "NOSPACE")], 0, None)
     assert v == Verdict.CRITICAL
-    assert reasons == ("alarm NOSPACE on member 2",
-                       "member m3 down: connection refused at 127.0.0.1:1")
+    assert reasons == (
+        "alarm NOSPACE on member 2",
+        "member m3 down: connection refused at 127.0.0.1:1",
+    )
     assert health.verdict(ms[:2], health.quorum(ms[:2]), 1, None, [], 0, None) == (
-        Verdict.HEALTHY, ())
+        Verdict.HEALTHY,
+        (),
+    )
     lagging = health.verdict(ms[:2], health.quorum(ms[:2]), 1, None, [], 5000, None)
     assert lagging == (Verdict.DEGRADED, ("a member is 5000 raft entries behind",))
     down = [dataclasses.replace(m, reachable=False) for m in ms]
     assert health.verdict(down, health.quorum(down), None, None, [], None, None)[0] == (
-        Verdict.UNREACHABLE)
+        Verdict.UNREACHABLE
+    )
 
 
 def test_unreachable_leader_still_followed_is_degraded() -> None:

@@ -29,8 +29,9 @@ RTT = "etcd_network_peer_round_trip_time_seconds"
 
 
 def hist(bounds: tuple[float, ...], counts: tuple[float, ...], total_sum: float = 0.0) -> Histogram:
-    return Histogram(bounds=bounds, counts=counts, total=counts[-1] if counts else 0.0,
-                     sum=total_sum)
+    return Histogram(
+        bounds=bounds, counts=counts, total=counts[-1] if counts else 0.0, sum=total_sum
+    )
 
 
 def page(version: str, which: str) -> str:
@@ -62,8 +63,9 @@ def raw_buckets(text: str, name: str, label: str = "") -> list[tuple[float, floa
     return [(float(le), float(v)) for le, v in pattern.findall(text)]
 
 
-def bucket_holding(rank_q: float, a: list[tuple[float, float]], b: list[tuple[float, float]]
-                   ) -> tuple[float, float]:
+def bucket_holding(
+    rank_q: float, a: list[tuple[float, float]], b: list[tuple[float, float]]
+) -> tuple[float, float]:
     """(lower, upper) of the bucket that holds the q-rank of the b-a bucket deltas."""
     assert [le for le, _ in a] == [le for le, _ in b]
     deltas = [(le, vb - va) for (le, va), (_, vb) in zip(a, b, strict=True)]
@@ -233,8 +235,9 @@ def test_derive_gauges_match_raw_text(pair: tuple[str, str, str]) -> None:
 
 
 @pytest.mark.parametrize("family", [WAL, COMMIT])
-def test_windowed_quantile_lies_in_the_delta_bucket(pair: tuple[str, str, str],
-                                                    family: str) -> None:
+def test_windowed_quantile_lies_in_the_delta_bucket(
+    pair: tuple[str, str, str], family: str
+) -> None:
     _, text_a, text_b = pair
     m = derive(parse_page(text_a, 1.0), parse_page(text_b, 6.0))
     got = m.wal_fsync if family == WAL else m.backend_commit
@@ -287,8 +290,9 @@ def test_peer_rtt_per_peer_and_aggregated(pair: tuple[str, str, str]) -> None:
             rank_buckets_b[le] = rank_buckets_b.get(le, 0.0) + vb
     assert m.peer_rtt is not None
     assert m.peer_rtt.p99 is not None
-    lower, upper = bucket_holding(0.99, sorted(rank_buckets_a.items()),
-                                  sorted(rank_buckets_b.items()))
+    lower, upper = bucket_holding(
+        0.99, sorted(rank_buckets_a.items()), sorted(rank_buckets_b.items())
+    )
     assert lower <= m.peer_rtt.p99 <= upper
 
 
@@ -297,10 +301,13 @@ def test_counter_reset_between_scrapes(pair: tuple[str, str, str]) -> None:
     a = parse_page(text_a, 1.0)
     b = parse_page(text_b, 6.0)
     # b -> a looks like a restart: every counter went down. Increase is a's value.
-    m = derive(RawScrape(10.0, b.scalars, b.histograms, b.grpc_handled),
-               RawScrape(15.0, a.scalars, a.histograms, a.grpc_handled))
+    m = derive(
+        RawScrape(10.0, b.scalars, b.histograms, b.grpc_handled),
+        RawScrape(15.0, a.scalars, a.histograms, a.grpc_handled),
+    )
     assert m.proposals_committed_per_s == pytest.approx(
-        raw_value(text_a, "etcd_server_proposals_committed_total") / 5.0)
+        raw_value(text_a, "etcd_server_proposals_committed_total") / 5.0
+    )
     assert m.wal_fsync == quantiles(a.histograms[WAL])
 
 
@@ -312,11 +319,17 @@ def grpc_scrape(at: float, counters: dict[tuple[str, str, str], float]) -> RawSc
 
 
 def test_watch_only_failures_give_ratio_zero() -> None:
-    prev = grpc_scrape(0.0, {("Watch", "bidi_stream", "Unavailable"): 5,
-                             ("Range", "unary", "OK"): 10})
-    cur = grpc_scrape(10.0, {("Watch", "bidi_stream", "Unavailable"): 55,
-                             ("Watch", "bidi_stream", "Canceled"): 7,
-                             ("Range", "unary", "OK"): 30})
+    prev = grpc_scrape(
+        0.0, {("Watch", "bidi_stream", "Unavailable"): 5, ("Range", "unary", "OK"): 10}
+    )
+    cur = grpc_scrape(
+        10.0,
+        {
+            ("Watch", "bidi_stream", "Unavailable"): 55,
+            ("Watch", "bidi_stream", "Canceled"): 7,
+            ("Range", "unary", "OK"): 30,
+        },
+    )
     m = derive(prev, cur)
     assert m.grpc_failure_ratio == 0.0
     assert m.grpc_requests_per_s["Watch"] == pytest.approx(5.7)  # (50 + 7) / 10 s
@@ -326,14 +339,17 @@ def test_watch_only_failures_give_ratio_zero() -> None:
 
 def test_failure_ratio_counts_fail_codes_only() -> None:
     prev = grpc_scrape(0.0, {("Put", "unary", "OK"): 100})
-    cur = grpc_scrape(4.0, {
-        ("Put", "unary", "OK"): 160,
-        ("Put", "unary", "Unavailable"): 10,
-        ("Range", "unary", "DeadlineExceeded"): 10,
-        ("Range", "unary", "OutOfRange"): 10,  # not a FAIL code
-        ("Range", "unary", "Canceled"): 10,  # not a FAIL code
-        ("Watch", "bidi_stream", "Unavailable"): 1000,  # excluded
-    })
+    cur = grpc_scrape(
+        4.0,
+        {
+            ("Put", "unary", "OK"): 160,
+            ("Put", "unary", "Unavailable"): 10,
+            ("Range", "unary", "DeadlineExceeded"): 10,
+            ("Range", "unary", "OutOfRange"): 10,  # not a FAIL code
+            ("Range", "unary", "Canceled"): 10,  # not a FAIL code
+            ("Watch", "bidi_stream", "Unavailable"): 1000,  # excluded
+        },
+    )
     m = derive(prev, cur)
     assert m.grpc_failure_ratio == pytest.approx(20 / 100)
     assert m.grpc_requests_per_s["Put"] == pytest.approx(70 / 4)
@@ -399,8 +415,13 @@ def test_db_size_falls_back_to_pre_3_4_name() -> None:
 
 
 def test_families_missing_from_a_real_page_become_none() -> None:
-    gone = ("etcd_server_is_leader", "etcd_mvcc_db_total_size_in_use_in_bytes", RTT, WAL,
-            "etcd_server_proposals_committed_total")
+    gone = (
+        "etcd_server_is_leader",
+        "etcd_mvcc_db_total_size_in_use_in_bytes",
+        RTT,
+        WAL,
+        "etcd_server_proposals_committed_total",
+    )
     a = parse_page(strip_families(page("3.5.1", "a"), *gone), 1.0)
     b = parse_page(strip_families(page("3.5.1", "b"), *gone), 6.0)
     assert "etcd_server_is_leader" not in b.scalars

@@ -14,9 +14,18 @@ from tests.builders import Clock, member, snap
 
 def alert(state: AlertState, at: float, **kw: object) -> Alert:
     fields: dict[str, object] = {
-        "fingerprint": "fp1", "rule": "down", "severity": Severity.WARNING, "cluster": "c1",
-        "cluster_name": "prod", "member": "m2", "state": state, "value": 1.0,
-        "summary": "m2 down", "since": at, "labels": {"alertname": "down"}}
+        "fingerprint": "fp1",
+        "rule": "down",
+        "severity": Severity.WARNING,
+        "cluster": "c1",
+        "cluster_name": "prod",
+        "member": "m2",
+        "state": state,
+        "value": 1.0,
+        "summary": "m2 down",
+        "since": at,
+        "labels": {"alertname": "down"},
+    }
     fields.update(kw)
     return Alert(**fields)  # type: ignore[arg-type]
 
@@ -24,8 +33,13 @@ def alert(state: AlertState, at: float, **kw: object) -> Alert:
 def test_events_survive_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     history = AlertHistory(path)
-    history.record([AlertEvent(EventKind.FIRING, alert(AlertState.FIRING, 100.0,
-                                                       silenced_until=math.inf), 100.0)])
+    history.record(
+        [
+            AlertEvent(
+                EventKind.FIRING, alert(AlertState.FIRING, 100.0, silenced_until=math.inf), 100.0
+            )
+        ]
+    )
     history.record([AlertEvent(EventKind.RESOLVED, alert(AlertState.RESOLVED, 200.0), 200.0)])
     history.close()
     again = AlertHistory(path)
@@ -37,9 +51,18 @@ def test_events_survive_a_restart(tmp_path: Path) -> None:
 
 def test_a_restart_neither_repeats_firing_nor_forgets_resolved(tmp_path: Path) -> None:
     clock = Clock()
-    rule = Rule.model_validate({"name": "down", "scope": "member", "signal": "member_down",
-                                "op": ">", "threshold": 0, "for": "0s",
-                                "severity": "warning", "summary": "{member} down"})
+    rule = Rule.model_validate(
+        {
+            "name": "down",
+            "scope": "member",
+            "signal": "member_down",
+            "op": ">",
+            "threshold": 0,
+            "for": "0s",
+            "severity": "warning",
+            "summary": "{member} down",
+        }
+    )
     history = AlertHistory(tmp_path / "h.sqlite3")
     first = AlertEngine([rule], clock=clock)
     events = first.evaluate(snap(clock.t, [member(2, up=False)]))

@@ -10,12 +10,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from etcdmon_gui.model.profile import Profile, TLSSettings
 from etcdmon_gui.store import profiles as mod
 from etcdmon_gui.store.profiles import (
-    Profile,
     ProfileStore,
     ProfileStoreError,
-    TLSSettings,
     export_profiles,
     parse_document,
     secret_fields,
@@ -28,11 +27,20 @@ def store(tmp_path: Path) -> ProfileStore:
 
 
 def test_round_trip_and_file_mode(store: ProfileStore) -> None:
-    prod = Profile(name="prod", endpoints=["https://10.0.0.1:2379", "10.0.0.2:2379"],
-                   username="root", tags=["production"], poll_interval_s=10,
-                   tls=TLSSettings(ca_file="/etc/etcd/ca.pem", cert_in_keyring=True,
-                                   key_in_keyring=True, server_name="etcd.internal",
-                                   insecure_skip_verify=True))
+    prod = Profile(
+        name="prod",
+        endpoints=["https://10.0.0.1:2379", "10.0.0.2:2379"],
+        username="root",
+        tags=["production"],
+        poll_interval_s=10,
+        tls=TLSSettings(
+            ca_file="/etc/etcd/ca.pem",
+            cert_in_keyring=True,
+            key_in_keyring=True,
+            server_name="etcd.internal",
+            insecure_skip_verify=True,
+        ),
+    )
     store.add(prod)
     store.add(Profile(name="dev", endpoints=["127.0.0.1:2379"]))
     loaded = store.load()
@@ -73,8 +81,12 @@ def test_each_problem_names_file_profile_field_and_line(store: ProfileStore) -> 
         ("schema_version: 7\nprofiles: []\n", "written by a newer etcdmon-gui", 1),
         ("schema_version: one\n", "schema_version must be a whole number", 1),
         ("schema_version: 1\nprofiles: {}\n", "valid list", 2),
-        ("schema_version: 1\nprofiles:\n- name: a\n  endpoints: [a:1]\n- name: a\n"
-         "  endpoints: [b:1]\n", "another profile already has this name", 5),
+        (
+            "schema_version: 1\nprofiles:\n- name: a\n  endpoints: [a:1]\n- name: a\n"
+            "  endpoints: [b:1]\n",
+            "another profile already has this name",
+            5,
+        ),
     ],
 )
 def test_malformed_files_are_explained_and_never_overwritten(
@@ -91,14 +103,16 @@ def test_malformed_files_are_explained_and_never_overwritten(
 
 def test_version_0_is_migrated(store: ProfileStore) -> None:
     store.path.parent.mkdir(parents=True)
-    store.path.write_text("schema_version: 0\nprofiles:\n- name: old\n  user: root\n"
-                          "  endpoints: a:1, b:2\n")
+    store.path.write_text(
+        "schema_version: 0\nprofiles:\n- name: old\n  user: root\n  endpoints: a:1, b:2\n"
+    )
     (profile,) = store.load().profiles
     assert profile.username == "root" and profile.endpoints == ["a:1", "b:2"]
 
 
-def test_a_failed_write_leaves_the_old_file(store: ProfileStore,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_leaves_the_old_file(
+    store: ProfileStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store.add(Profile(name="keep", endpoints=["a:1"]))
     before = store.path.read_bytes()
 
@@ -125,8 +139,9 @@ def test_edit_rename_remove(store: ProfileStore) -> None:
 
 
 def test_export_has_no_secrets_and_lists_what_to_reenter() -> None:
-    p = Profile(name="prod", endpoints=["a:1"], username="root",
-                tls=TLSSettings(ca_in_keyring=True))
+    p = Profile(
+        name="prod", endpoints=["a:1"], username="root", tls=TLSSettings(ca_in_keyring=True)
+    )
     assert secret_fields(p) == ["password", "tls_ca"]
     text = export_profiles([p])
     assert "#   prod: password, tls_ca" in text
@@ -134,9 +149,15 @@ def test_export_has_no_secrets_and_lists_what_to_reenter() -> None:
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.one_of(st.binary(max_size=200), st.text(max_size=300).map(str.encode),
-                 st.builds(lambda t: f"schema_version: 1\nprofiles:\n- {t}\n".encode(),
-                           st.text(max_size=80))))
+@given(
+    st.one_of(
+        st.binary(max_size=200),
+        st.text(max_size=300).map(str.encode),
+        st.builds(
+            lambda t: f"schema_version: 1\nprofiles:\n- {t}\n".encode(), st.text(max_size=80)
+        ),
+    )
+)
 def test_any_content_loads_without_raising_and_bad_content_is_never_overwritten(
     tmp_path: Path, data: bytes
 ) -> None:

@@ -1,49 +1,20 @@
-"""``etcdmon``: the command-line face of the monitoring core, for people and scripts.
-
-Exit codes: 0 healthy, 1 degraded or worse, 2 unreachable or a usage error. Every
-error is one readable line on stderr; no traceback unless ``--debug``.
-"""
+"""``etcdmon status``: one health sweep of a cluster, as a table or JSON."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import signal
 import sys
-import threading
-from collections.abc import Sequence
 from typing import Any
 
-from etcdmon_gui import __version__
-from etcdmon_gui.bench_cli import add_bench_commands
-from etcdmon_gui.connection_options import (
-    UsageError,
-    add_connection_options,
-    connection_config,
-)
-from etcdmon_gui.etcd.errors import EtcdError
+from etcdmon_gui.cli.common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, add_command
+from etcdmon_gui.connection_args import add_connection_options, connection_config
 from etcdmon_gui.etcd.probe import ClusterProbe
-from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError
 from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_seconds_as_ms
 from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
-from etcdmon_gui.monitor.alert_rules import RulesError
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
-from etcdmon_gui.profile_cli import (
-    CliError,
-    add_profile_commands,
-    profile_store,
-    secret_store,
-)
-from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
-from etcdmon_gui.store.profiles import ProfileStoreError
-from etcdmon_gui.store.secrets import SecretStoreError
-from etcdmon_gui.watch_cli import add_watch_command, run_watch
-
-EXIT_OK, EXIT_DEGRADED, EXIT_UNREACHABLE = 0, 1, 2
-
 
 # -- output ---------------------------------------------------------------------------
 
@@ -63,15 +34,24 @@ def _quantiles_json(q: Quantiles | None) -> dict[str, float | None] | None:
 def _cert_json(c: CertInfo | None) -> dict[str, Any] | None:
     if c is None:
         return None
-    return {"subject": c.subject, "issuer": c.issuer, "sans": list(c.sans),
-            "not_after": c.not_after, "fingerprint_sha256": c.fingerprint_sha256}
+    return {
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "sans": list(c.sans),
+        "not_after": c.not_after,
+        "fingerprint_sha256": c.fingerprint_sha256,
+    }
 
 
 def _cert_check_json(check: CertCheck | None) -> dict[str, Any] | None:
     if check is None:
         return None
-    return {"verified": check.verified, "error": check.error, "checked_at": check.checked_at,
-            "chain": [_cert_json(c) for c in check.chain]}
+    return {
+        "verified": check.verified,
+        "error": check.error,
+        "checked_at": check.checked_at,
+        "chain": [_cert_json(c) for c in check.chain],
+    }
 
 
 def member_json(m: MemberStatus) -> dict[str, Any]:
@@ -168,21 +148,55 @@ def render_table(s: ClusterSnapshot) -> str:
     lines += [f"warning: {w}" for w in s.warnings]
     if not s.members:
         return "\n".join(lines)
-    head = ("ENDPOINT", "ID", "NAME", "VERSION", "DB SIZE", "IN USE", "ROLE", "TERM", "INDEX",
-            "APPLIED", "LAG", "RTT", "PROBE", "FSYNC99", "COMMIT99", "RSS", "ALARMS/ERROR")
+    head = (
+        "ENDPOINT",
+        "ID",
+        "NAME",
+        "VERSION",
+        "DB SIZE",
+        "IN USE",
+        "ROLE",
+        "TERM",
+        "INDEX",
+        "APPLIED",
+        "LAG",
+        "RTT",
+        "PROBE",
+        "FSYNC99",
+        "COMMIT99",
+        "RSS",
+        "ALARMS/ERROR",
+    )
     rows = [head]
     for m in s.members:
-        role = "leader" if m.is_leader else ("learner" if m.is_learner else
-                                              ("follower" if m.reachable else "DOWN"))
+        role = (
+            "leader"
+            if m.is_leader
+            else ("learner" if m.is_learner else ("follower" if m.reachable else "DOWN"))
+        )
         mm = m.metrics
         note = ",".join(m.alarms) or (m.error or "") or (m.probe_error or "")
-        rows.append((
-            m.endpoint or "-", m.id_hex, m.name or "-", m.version or "-", fmt_bytes(m.db_size),
-            fmt_bytes(m.db_size_in_use), role, str(m.raft_term or "-"), str(m.raft_index or "-"),
-            str(m.raft_applied_index or "-"), "-" if m.raft_lag is None else str(m.raft_lag),
-            fmt_ms(m.rtt_ms), fmt_ms(m.probe_ms), _q99(mm.wal_fsync if mm else None),
-            _q99(mm.backend_commit if mm else None), fmt_bytes(mm.rss_bytes if mm else None), note,
-        ))
+        rows.append(
+            (
+                m.endpoint or "-",
+                m.id_hex,
+                m.name or "-",
+                m.version or "-",
+                fmt_bytes(m.db_size),
+                fmt_bytes(m.db_size_in_use),
+                role,
+                str(m.raft_term or "-"),
+                str(m.raft_index or "-"),
+                str(m.raft_applied_index or "-"),
+                "-" if m.raft_lag is None else str(m.raft_lag),
+                fmt_ms(m.rtt_ms),
+                fmt_ms(m.probe_ms),
+                _q99(mm.wal_fsync if mm else None),
+                _q99(mm.backend_commit if mm else None),
+                fmt_bytes(mm.rss_bytes if mm else None),
+                note,
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
     for r in rows:
         lines.append("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
@@ -203,75 +217,19 @@ def cmd_status(args: argparse.Namespace) -> int:
     if snap.verdict == Verdict.UNREACHABLE:
         if not args.json:
             print(f"etcdmon: {snap.error or 'no member answered'}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    return EXIT_OK if snap.verdict == Verdict.HEALTHY else EXIT_DEGRADED
+        return EXIT_ERROR
+    return EXIT_OK if snap.verdict == Verdict.HEALTHY else EXIT_FAIL
 
 
-def cmd_watch(args: argparse.Namespace) -> int:
-    config = connection_config(args)
-    name, overrides = config.key, {}
-    channels = ChannelStore().load()
-    if args.profile:
-        profile = profile_store(args).get(args.profile)
-        name, overrides = profile.name, profile.alert_overrides
-        if profile.channels:  # a profile may name the channels its alerts go to
-            channels = [c for c in channels if c.id in profile.channels or
-                        c.name in profile.channels]
-    secrets = secret_store(args) if channels else None
-    return run_watch(args, config, name, overrides, channels, secrets)
-
-
-def cmd_sandbox(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    with Sandbox(args.members) as sandbox:
-        print(f"etcd {sandbox.version} sandbox with {args.members} member(s) is up.")
-        print(f"  endpoints: {sandbox.endpoints_arg}")
-        print(f"  try:       etcdmon status --endpoints {sandbox.endpoints_arg}")
-        print("Press Ctrl-C to stop it.", flush=True)
-        stop.wait()
-        print("stopping the sandbox ...", flush=True)
-    return EXIT_OK
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etcdmon", description="Watch etcd clusters' health.")
-    parser.add_argument("--version", action="version", version=f"etcdmon {__version__}")
-    parser.add_argument("--debug", action="store_true", help="log details and show tracebacks")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("status", help="one health sweep of a cluster, as a table or JSON")
+def register(sub: Any) -> None:
+    p = add_command(
+        sub,
+        "status",
+        help="one health sweep of a cluster, as a table or JSON",
+        codes="  0  healthy\n  1  degraded or critical\n"
+        "  2  unreachable, or a connection or usage error",
+        example="etcdmon status --endpoints 10.0.0.1:2379 --json",
+    )
     add_connection_options(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
-
-    add_profile_commands(sub)
-    add_watch_command(sub, add_connection_options, cmd_watch)
-    add_bench_commands(sub, add_connection_options, connection_config)
-
-    p = sub.add_parser("sandbox", help="run a local etcd cluster until Ctrl-C")
-    p.add_argument("--members", type=int, default=3, help="number of members (default 3)")
-    p.set_defaults(func=cmd_sandbox)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.func(args))
-    except (UsageError, EtcdError, SandboxError, CliError, ProfileStoreError,
-            SecretStoreError, RulesError, ChannelStoreError) as exc:
-        if args.debug:
-            raise
-        print(f"etcdmon: {exc}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -12,64 +12,27 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
-from etcdmon_gui.etcd.endpoints import read_file
+from etcdmon_gui.cli.common import add_command
+from etcdmon_gui.connection_args import (
+    UsageError,
+    add_store_options,
+    profile_store,
+    secret_store,
+)
+from etcdmon_gui.model.profile import Profile, TLSSettings
+from etcdmon_gui.store.files import read_file
 from etcdmon_gui.store.profiles import (
-    Profile,
-    ProfileStore,
     ProfileStoreError,
-    TLSSettings,
     export_profiles,
     parse_document,
     secret_fields,
 )
-from etcdmon_gui.store.secrets import SecretStore, SecretStoreError, secrets_file_path
-
-
-class CliError(Exception):
-    pass
-
-
-def add_store_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("profiles and secrets")
-    g.add_argument("--profiles-file", type=Path, default=None,
-                   help="profiles YAML (default: $ETCDMON_PROFILES or the user config dir)")
-    g.add_argument("--secrets", choices=("keyring", "encrypted-file", "memory"),
-                   default=os.environ.get("ETCDMON_SECRETS", "keyring"),
-                   help="where secrets live (default: the OS keyring)")
-
-
-def profile_store(args: argparse.Namespace) -> ProfileStore:
-    path = args.profiles_file or (Path(os.environ["ETCDMON_PROFILES"])
-                                  if os.environ.get("ETCDMON_PROFILES") else None)
-    return ProfileStore(path)
-
-
-def secret_store(args: argparse.Namespace, *, need_persistent: bool = False) -> SecretStore:
-    kind = args.secrets
-    if kind == "memory":
-        store = SecretStore.memory()
-    elif kind == "encrypted-file":
-        master = os.environ.get("ETCDMON_MASTER_PASSWORD")
-        if master is None:
-            if not sys.stdin.isatty():
-                raise CliError("the encrypted secrets file needs its master password: set "
-                               "ETCDMON_MASTER_PASSWORD or run interactively")
-            master = getpass.getpass("Master password for etcdmon's secrets file: ")
-        store = SecretStore.encrypted_file(secrets_file_path(), master)
-    else:
-        store = SecretStore.system()
-    if need_persistent and not store.info.persistent:
-        raise CliError(
-            f"secrets would only be kept in {store.info.name}. "
-            + (store.info.problem or "")
-            + " Choose with --secrets encrypted-file (or ETCDMON_SECRETS=encrypted-file).")
-    return store
+from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
 
 def _tls_from_args(args: argparse.Namespace, base: TLSSettings | None) -> TLSSettings | None:
@@ -91,9 +54,11 @@ def _tls_from_args(args: argparse.Namespace, base: TLSSettings | None) -> TLSSet
 
 def _store_secrets(args: argparse.Namespace, profile: Profile, secrets: SecretStore) -> None:
     if args.import_tls:
-        for what, flag, title in (("ca", "cacert", "CA certificate"),
-                                  ("cert", "cert", "client certificate"),
-                                  ("key", "key", "client key")):
+        for what, flag, title in (
+            ("ca", "cacert", "CA certificate"),
+            ("cert", "cert", "client certificate"),
+            ("key", "key", "client key"),
+        ):
             if getattr(args, flag):
                 data = read_file(getattr(args, flag), title).decode()
                 secrets.set(profile.id, f"tls_{what}", data)
@@ -104,7 +69,7 @@ def _store_secrets(args: argparse.Namespace, profile: Profile, secrets: SecretSt
         password = getpass.getpass(f"Password for {profile.username}: ")
     if password is not None:
         if not profile.username:
-            raise CliError("a password needs a user: add --user NAME")
+            raise UsageError("a password needs a user: add --user NAME")
         secrets.set(profile.id, "password", password)
 
 
@@ -114,10 +79,11 @@ def _validated(**fields: Any) -> Profile:
     try:
         return Profile(**fields)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: "
-                             f"{str(e['msg']).removeprefix('Value error, ')}"
-                             for e in exc.errors())
-        raise CliError(f"invalid profile: {problems}") from None
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {str(e['msg']).removeprefix('Value error, ')}"
+            for e in exc.errors()
+        )
+        raise UsageError(f"invalid profile: {problems}") from None
 
 
 def cmd_add(args: argparse.Namespace) -> int:
@@ -125,9 +91,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     needs_secret = args.password_stdin or args.ask_password or args.import_tls
     secrets = secret_store(args, need_persistent=bool(needs_secret))
     profile = _validated(
-        name=args.name, endpoints=[e.strip() for e in args.endpoints.split(",") if e.strip()],
-        tls=_tls_from_args(args, None), username=args.user or None,
-        poll_interval_s=args.interval or 5, tags=args.tag or [],
+        name=args.name,
+        endpoints=[e.strip() for e in args.endpoints.split(",") if e.strip()],
+        tls=_tls_from_args(args, None),
+        username=args.user or None,
+        poll_interval_s=args.interval or 5,
+        tags=args.tag or [],
     )
     store.add(profile)
     _store_secrets(args, profile, secrets)
@@ -164,7 +133,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     gone = store.remove(args.name)
     try:
         secret_store(args).delete_owner(gone.id)
-    except (SecretStoreError, CliError) as exc:
+    except (SecretStoreError, UsageError) as exc:
         print(f"etcdmon: profile removed, but its secrets could not be: {exc}", file=sys.stderr)
     print(f"removed profile {gone.name!r}")
     return 0
@@ -197,7 +166,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     profile = profile_store(args).get(args.name)
     try:
         secrets: SecretStore | None = secret_store(args)
-    except (CliError, SecretStoreError):
+    except (UsageError, SecretStoreError):
         secrets = None
     doc = _profile_json(profile, secrets)
     if secrets is not None:
@@ -211,7 +180,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     chosen = [p for p in result.profiles if not args.names or p.name in args.names]
     missing = set(args.names or []) - {p.name for p in chosen}
     if missing:
-        raise CliError(f"no profile named {', '.join(sorted(missing))}")
+        raise UsageError(f"no profile named {', '.join(sorted(missing))}")
     text = export_profiles(chosen)
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
@@ -230,17 +199,17 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         text = source.read_text(encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot read {source}: {exc.strerror}") from None
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
     incoming = parse_document(text, str(source))
     if not incoming.clean:
-        raise CliError("nothing imported:\n  " + "\n  ".join(map(str, incoming.problems)))
+        raise UsageError("nothing imported:\n  " + "\n  ".join(map(str, incoming.problems)))
     current = store.load()
     if not current.clean:
         raise ProfileStoreError(f"{store.path} has problems; fix it before importing")
     by_name = {p.name: p for p in current.profiles}
     clash = [p.name for p in incoming.profiles if p.name in by_name]
     if clash and not args.replace:
-        raise CliError(f"profiles already exist: {', '.join(clash)} (use --replace)")
+        raise UsageError(f"profiles already exist: {', '.join(clash)} (use --replace)")
     ids = {p.id for p in current.profiles if p.name not in clash}
     merged = [p for p in current.profiles if p.name not in clash]
     for p in incoming.profiles:
@@ -251,13 +220,24 @@ def cmd_import(args: argparse.Namespace) -> int:
     print(f"imported {len(incoming.profiles)} profile(s) into {store.path}")
     for p in incoming.profiles:
         if secret_fields(p):
-            print(f"note: enter {', '.join(secret_fields(p))} for {p.name} "
-                  f"(etcdmon profile edit {p.name} ...)", file=sys.stderr)
+            print(
+                f"note: enter {', '.join(secret_fields(p))} for {p.name} "
+                f"(etcdmon profile edit {p.name} ...)",
+                file=sys.stderr,
+            )
     return 0
 
 
-def add_profile_commands(sub: Any) -> None:
-    prof = sub.add_parser("profile", help="manage saved connection profiles")
+def register(sub: Any) -> None:
+    prof = add_command(
+        sub,
+        "profile",
+        help="manage saved connection profiles",
+        codes="  0  done\n  1  list: the profiles file has problems (each named on stderr)\n"
+        "  2  a usage error, an unknown profile, or a secrets or profiles file error",
+        example="etcdmon profile add prod --endpoints https://etcd-1:2379 --cacert ca.pem "
+        "--user root --password-stdin",
+    )
     psub = prof.add_subparsers(dest="profile_command", required=True, metavar="ACTION")
 
     def editable(p: argparse.ArgumentParser, adding: bool) -> None:
@@ -267,14 +247,24 @@ def add_profile_commands(sub: Any) -> None:
         p.add_argument("--cert")
         p.add_argument("--key")
         p.add_argument("--server-name")
-        p.add_argument("--insecure-skip-tls-verify", action=argparse.BooleanOptionalAction,
-                       default=None, help="accept any server certificate (INSECURE)")
-        p.add_argument("--import-tls", action="store_true",
-                       help="copy the TLS files into the keyring instead of referencing them")
+        p.add_argument(
+            "--insecure-skip-tls-verify",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="accept any server certificate (INSECURE)",
+        )
+        p.add_argument(
+            "--import-tls",
+            action="store_true",
+            help="copy the TLS files into the keyring instead of referencing them",
+        )
         p.add_argument("--user", help="user name (no password here: use --password-stdin)")
         pw = p.add_mutually_exclusive_group()
-        pw.add_argument("--password-stdin", action="store_true",
-                        help="read the password from standard input into the keyring")
+        pw.add_argument(
+            "--password-stdin",
+            action="store_true",
+            help="read the password from standard input into the keyring",
+        )
         pw.add_argument("--ask-password", action="store_true", help="prompt for the password")
         p.add_argument("--interval", type=int, help="poll interval in seconds (1-60)")
         p.add_argument("--tag", action="append", help="a tag such as production (repeatable)")
@@ -287,8 +277,10 @@ def add_profile_commands(sub: Any) -> None:
     editable(p, False)
     p.add_argument("--rename", help="new name")
     p.set_defaults(func=cmd_edit)
-    for name, func, text in (("remove", cmd_remove, "delete a profile and its secrets"),
-                             ("show", cmd_show, "one profile as JSON, with secret status")):
+    for name, func, text in (
+        ("remove", cmd_remove, "delete a profile and its secrets"),
+        ("show", cmd_show, "one profile as JSON, with secret status"),
+    ):
         p = psub.add_parser(name, help=text)
         p.add_argument("name")
         add_store_options(p)

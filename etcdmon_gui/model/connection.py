@@ -3,18 +3,16 @@
 ``parse_endpoints("a:2379,https://b:2379")`` accepts what ``etcdctl --endpoints`` does:
 bare ``host:port``, ``http://`` and ``https://`` URLs, comma-separated. ``ConnectionConfig``
 bundles endpoints with TLS material (bytes, so it can come from a file or a keyring) and
-credentials; ``from_environment`` reads the ``ETCDCTL_*`` variables.
+credentials. Pure: the views validate endpoints with the same parser as the CLI.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from urllib.parse import urlsplit
 
-from etcdmon_gui.etcd.errors import BadEndpointError, ConfigError
+from etcdmon_gui.model.errors import BadEndpointError, ConfigError
 
 DEFAULT_TIMEOUT_S = 2.0
 
@@ -70,8 +68,7 @@ def parse_endpoint(text: str, *, default_scheme: str = "http") -> Endpoint:
         raise BadEndpointError(f"bad endpoint {raw!r}: an endpoint has no path, e.g. host:2379")
     if parts.username or parts.password:
         raise BadEndpointError(
-            f"bad endpoint {parts.hostname}: credentials do not belong in the endpoint; "
-            "use --user"
+            f"bad endpoint {parts.hostname}: credentials do not belong in the endpoint; use --user"
         )
     if port is None:
         raise BadEndpointError(f"bad endpoint {raw!r}: no port; etcd's client port is usually 2379")
@@ -140,31 +137,9 @@ class ConnectionConfig:
         return self.tls is not None or any(e.secure for e in self.endpoints)
 
 
-def read_file(path: str | os.PathLike[str], what: str) -> bytes:
-    """Read a TLS file, with an error that names the file and the flag."""
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what} file {os.fspath(path)!r}: {exc.strerror}") from None
-
-
 def split_user(value: str | None) -> tuple[str | None, str | None]:
     """``user`` or ``user:password`` as etcdctl's ``--user`` accepts it."""
     if not value:
         return None, None
     user, sep, password = value.partition(":")
     return user, (password if sep else None)
-
-
-def from_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The etcdctl environment variables that are set, by our option name."""
-    env = os.environ if env is None else env
-    names = {
-        "endpoints": "ETCDCTL_ENDPOINTS",
-        "cacert": "ETCDCTL_CACERT",
-        "cert": "ETCDCTL_CERT",
-        "key": "ETCDCTL_KEY",
-        "user": "ETCDCTL_USER",
-        "password": "ETCDCTL_PASSWORD",
-    }
-    return {opt: env[var] for opt, var in names.items() if env.get(var)}
