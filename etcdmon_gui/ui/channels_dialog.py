@@ -19,25 +19,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialogButtonBox,
     QFrame,
-    QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QStackedWidget,
     QTreeWidget,
     QTreeWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -51,7 +46,7 @@ from etcdmon_gui.notify.base import ChannelBase
 from etcdmon_gui.notify.registry import ChannelKind
 from etcdmon_gui.ui.channel_form_widget import ChannelForm, type_icon
 from etcdmon_gui.ui.field_row_widget import validation_messages
-from etcdmon_gui.ui.form_dialog import ServiceDialog, backend_text
+from etcdmon_gui.ui.form_dialog import ServiceDialog
 from etcdmon_gui.ui.header_widget import clock
 from etcdmon_gui.ui.palette import ERROR_COLOUR, HEALTHY_COLOUR, UNKNOWN_COLOUR, WARNING_COLOUR
 
@@ -80,6 +75,7 @@ class ChannelsDialog(ServiceDialog):
     saveRequested = Signal(object, object, object)
     deleteRequested = Signal(str)
     testRequested = Signal(object, object)
+    list: QTreeWidget
 
     def __init__(self, kinds: Sequence[ChannelKind], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -87,12 +83,9 @@ class ChannelsDialog(ServiceDialog):
         self.kinds = {k.name: k for k in kinds}
         self._channels: list[ChannelBase] = []
         self._names: dict[str, str] = {}  # every channel id seen -> its name
-        self._backend: BackendInfo | None = None
         self._editing: ChannelBase | None = None  # the saved channel in the form, if any
         self._form_id = ""
         self._shown_id = ""  # the channel the status and test result are about
-        self._dirty = False
-        self._saving = False
         self._testing: tuple[str, str] | None = None  # (id, name) of the channel tested
         self.form: ChannelForm | None = None
         self.setStyleSheet(
@@ -124,24 +117,10 @@ class ChannelsDialog(ServiceDialog):
         self.add_button.setMenu(self.add_menu)
         self.delete_button = QPushButton("Delete")
         self.delete_button.clicked.connect(self.delete_channel)
-        list_buttons = QHBoxLayout()
-        for b in (self.add_button, self.delete_button):
-            b.setAutoDefault(False)
-            list_buttons.addWidget(b)
-        list_buttons.addStretch(1)
-        left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Channels</b>"))
-        left.addWidget(self.list, 1)
-        left.addLayout(list_buttons)
+        left = self._list_column("Channels", self.add_button, self.delete_button, stretch=True)
 
         # -- the form ------------------------------------------------------------------
-        self.heading = QLabel()
-        self.heading.setObjectName("heading")
-        self.heading.setTextFormat(Qt.TextFormat.PlainText)
-        font = QFont(self.heading.font())
-        font.setBold(True)
-        font.setPointSizeF(font.pointSizeF() * 1.1)
-        self.heading.setFont(font)
+        self._make_labels(heading_scale=1.1)
         self.empty = QLabel(
             "No channel yet. Choose Add and the kind of channel: "
             + ", ".join(k.title for k in kinds)
@@ -155,66 +134,18 @@ class ChannelsDialog(ServiceDialog):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
         self.stack.addWidget(self.form_area)
-
-        self.errors = QLabel()
-        self.errors.setObjectName("errors")
-        self.errors.setWordWrap(True)
-        self.errors.setTextFormat(Qt.TextFormat.PlainText)
-        self.errors.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.errors.setStyleSheet(f"color: {ERROR_COLOUR};")
-        self.errors.hide()
-        self.status = QLabel()
-        self.status.setObjectName("status")
-        self.status.setWordWrap(True)
-        self.status.setTextFormat(Qt.TextFormat.PlainText)
         self.save_button = QPushButton("Save")
         self.test_button = QPushButton("Send test notification")
         self.save_button.clicked.connect(self.save)
         self.test_button.clicked.connect(self.test)
-        form_buttons = QHBoxLayout()
-        form_buttons.addWidget(self.status, 1)
-        for b in (self.save_button, self.test_button):
-            b.setAutoDefault(False)
-            form_buttons.addWidget(b)
-
-        # -- the test result -----------------------------------------------------------
-        self.test_summary = QLabel("No test sent yet.")
-        self.test_summary.setObjectName("testSummary")
-        self.test_summary.setWordWrap(True)
-        self.test_summary.setTextFormat(Qt.TextFormat.PlainText)
-        self.test_summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        # Room for a long failure: a wrapped label is not given its height by the layout.
-        self.test_summary.setMinimumHeight(self.test_summary.fontMetrics().lineSpacing() * 4)
-        self.test_summary.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        test_box = QGroupBox("Test notification")
-        QVBoxLayout(test_box).addWidget(self.test_summary)
-
-        right = QVBoxLayout()
-        right.addWidget(self.heading)
-        right.addWidget(self.stack, 1)
-        right.addWidget(self.errors)
-        right.addLayout(form_buttons)
-        right.addWidget(test_box)
-
-        columns = QHBoxLayout()
-        columns.addLayout(left, 2)
-        columns.addSpacing(8)
-        columns.addLayout(right, 3)
-
-        # -- the secret backend, and Close ---------------------------------------------
-        self.backend = QLabel("Secrets: …")
-        self.backend.setObjectName("backend")
-        self.backend.setWordWrap(True)
-        self.backend.setTextFormat(Qt.TextFormat.RichText)
-        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        close.rejected.connect(self.reject)
-        bottom = QHBoxLayout()
-        bottom.addWidget(self.backend, 1)
-        bottom.addWidget(close)
-
-        outer = QVBoxLayout(self)
-        outer.addLayout(columns, 1)
-        outer.addLayout(bottom)
+        test_box = self._test_box("Test notification", "No test sent yet.", min_lines=4)
+        self._lay_out(
+            left,
+            self.stack,
+            self._form_buttons(self.save_button, self.test_button),
+            test_box,
+            left_stretch=2,
+        )
         self.resize(980, 720)
         self._show_empty()
 
@@ -223,47 +154,20 @@ class ChannelsDialog(ServiceDialog):
     def show_loaded(self, channels: Sequence[ChannelBase], backend: BackendInfo) -> None:
         self._channels = list(channels)
         self._names.update({c.id: c.name for c in channels})
-        self._backend = backend
         self._show_backend(backend)
-        target = None
-        if self._editing is not None:  # found by id: it may have been renamed
-            target = next((c for c in self._channels if c.id == self._editing.id), None)
-        self._rebuild_list(target.id if target else None)
-        if target is not None:
-            if self._dirty:
-                self._editing = target  # keep the user's edits, track the new original
-            else:
-                self._fill(target)
-        elif self._editing is not None or not self._dirty:
-            # What the form showed is gone, or the form is untouched: show the first
-            # channel, or the empty page when there is none.
-            first = self.list.topLevelItem(0)
-            if first is not None:
-                self.list.setCurrentItem(first)
-            else:
-                self._show_empty()
+        self._reselect(self._channels)
         self._update_placeholders()
         self._update_buttons()
-
-    def show_saved(self, config: ChannelBase) -> None:
-        """Select what was saved (the service reloads the list just before)."""
-        self._saving = False
-        self._rebuild_list(config.id)
-        self._fill(config)
-        self._set_status(f"Saved “{config.name}”.")
 
     def show_deleted(self, channel_id: str) -> None:
         name = self._names.get(channel_id, channel_id)
         self._set_status(f"Deleted “{name}” and its secrets.")
 
     def show_failed(self, message: str) -> None:
-        self._saving = False
         if self._testing is not None:
             self._testing = None
             self._summary(message, ERROR_COLOUR)
-        self._show_errors([message])
-        self._set_status("")
-        self._update_buttons()
+        super().show_failed(message)
 
     def show_delivery(self, attempt: DeliveryAttempt, record: DeliveryRecord) -> None:
         """Progress of the test in flight: a failed try that will be retried."""
@@ -342,16 +246,12 @@ class ChannelsDialog(ServiceDialog):
         channel = self._editing
         if channel is None:
             return
-        answer = QMessageBox.question(
-            self,
+        if self._confirm_delete(
             "Delete channel",
             f"Delete the {self._title(channel.type_name)} channel “{channel.name}” and the "
             "secrets stored for it? Alerts will no longer be sent through it.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self._set_status(f"Deleting “{channel.name}”…")
+            channel.name,
+        ):
             self.deleteRequested.emit(channel.id)
 
     # -- form actions --------------------------------------------------------------------
@@ -373,7 +273,7 @@ class ChannelsDialog(ServiceDialog):
             problems += validation_messages(exc)
         draft = config if config is not None else form.model.model_construct(**data)
         secrets = form.secret_values()
-        where = self._backend.name if self._backend else "the keyring"
+        where = self._secrets_place()
         for field in draft.needed_secrets():
             if field in form.secrets and field not in secrets and not self._stored(field):
                 problems.append((field, f"required: none is stored in {where} yet"))
@@ -411,12 +311,7 @@ class ChannelsDialog(ServiceDialog):
         self._update_buttons()
         self.saveRequested.emit(self._editing.id if self._editing else None, config, secrets)
 
-    def test(self) -> None:
-        if self._testing is not None:
-            return
-        result = self.form_result()
-        if result is None:
-            return
+    def _start_test(self, result: tuple[ChannelBase, dict[str, str]]) -> None:
         config, secrets = result
         self._testing = (config.id, config.name)
         self._update_buttons()
@@ -444,11 +339,12 @@ class ChannelsDialog(ServiceDialog):
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
 
-    def _deselect(self) -> None:
-        self.list.blockSignals(True)
-        self.list.setCurrentIndex(QModelIndex())
-        self.list.clearSelection()
-        self.list.blockSignals(False)
+    def _show_first(self) -> None:
+        first = self.list.topLevelItem(0)
+        if first is not None:
+            self.list.setCurrentItem(first)
+        else:
+            self._show_empty()
 
     def _selected(self, item: QTreeWidgetItem | None, _previous: object = None) -> None:
         if item is None:
@@ -504,11 +400,6 @@ class ChannelsDialog(ServiceDialog):
         self._show_errors([])
         self._update_buttons()
 
-    def _changed(self) -> None:
-        self._dirty = True
-        self._update_placeholders()
-        self._update_buttons()
-
     def _stored(self, field: str) -> bool:
         return self._stored_for(self._editing.id if self._editing else None, field)
 
@@ -516,7 +407,7 @@ class ChannelsDialog(ServiceDialog):
         form = self.form
         if form is None or not form.secrets:
             return
-        where = self._backend.name if self._backend else "the keyring"
+        where = self._secrets_place()
         data = {**(self._editing.model_dump() if self._editing else {}), **form.values()}
         needed = form.model.model_construct(**data).needed_secrets()
         for name, field in form.secrets.items():
@@ -549,6 +440,3 @@ class ChannelsDialog(ServiceDialog):
     def _icon(self, type_name: str) -> QIcon:
         kind = self.kinds.get(type_name)
         return type_icon(type_name, kind.mark if kind else "?")
-
-    def _show_backend(self, info: BackendInfo) -> None:
-        self.backend.setText(backend_text(info))

@@ -57,7 +57,7 @@ def visible_texts(dialog: ProfileManagerDialog) -> list[str]:
     texts += [
         e.text() + e.placeholderText() + e.toolTip()
         for e in dialog.findChildren(QLineEdit)
-        if e is not dialog.password
+        if e is not dialog.form.password
     ]
     texts += [label.text() + label.toolTip() for label in dialog.findChildren(QLabel)]
     return texts
@@ -70,13 +70,13 @@ def test_added_profile_goes_to_the_file_and_its_password_to_the_secret_store(
     assert names(dialog) == [] and not dialog.problems_box.isVisible()
     assert "memory (this session only)" in dialog.backend.text()
     dialog.add_button.click()
-    type_into(qtbot, dialog.name, "dev")
-    type_into(qtbot, dialog.endpoints, "127.0.0.1:2379, http://127.0.0.2:2379")
-    type_into(qtbot, dialog.username, "root")
-    type_into(qtbot, dialog.password, SECRET)
-    type_into(qtbot, dialog.tags, "staging, eu")
-    dialog.poll.setValue(7)
-    assert dialog.password.echoMode() == QLineEdit.EchoMode.Password
+    type_into(qtbot, dialog.form.name, "dev")
+    type_into(qtbot, dialog.form.endpoints, "127.0.0.1:2379, http://127.0.0.2:2379")
+    type_into(qtbot, dialog.form.username, "root")
+    type_into(qtbot, dialog.form.password, SECRET)
+    type_into(qtbot, dialog.form.tags, "staging, eu")
+    dialog.form.poll.setValue(7)
+    assert dialog.form.password.echoMode() == QLineEdit.EchoMode.Password
     saved = save(app, qtbot, dialog)
 
     text = store.path.read_text()
@@ -95,8 +95,8 @@ def test_added_profile_goes_to_the_file_and_its_password_to_the_secret_store(
     assert secrets.get(saved.id, "password") == SECRET
     # The form now shows the saved profile; the password is a placeholder, nowhere else.
     assert names(dialog) == ["dev"] and dialog.list.currentRow() == 0
-    assert dialog.password.text() == ""
-    assert dialog.password.placeholderText() == "(stored in memory (this session only))"
+    assert dialog.form.password.text() == ""
+    assert dialog.form.password.placeholderText() == "(stored in memory (this session only))"
     assert not any(SECRET in t for t in visible_texts(dialog))
     assert SECRET not in app.window.windowTitle()
     assert dialog.connect_button.isEnabled()
@@ -109,20 +109,20 @@ def test_a_blank_password_keeps_the_stored_one(
     store.add(prof)
     secrets.set(prof.id, "password", SECRET)
     dialog = open_dialog(app, qtbot)
-    assert dialog.name.text() == "ops" and dialog.username.text() == "admin"
-    assert dialog.password.placeholderText() == "(stored in memory (this session only))"
-    type_into(qtbot, dialog.endpoints, "127.0.0.1:2379,127.0.0.1:22379")
+    assert dialog.form.name.text() == "ops" and dialog.form.username.text() == "admin"
+    assert dialog.form.password.placeholderText() == "(stored in memory (this session only))"
+    type_into(qtbot, dialog.form.endpoints, "127.0.0.1:2379,127.0.0.1:22379")
     assert not dialog.connect_button.isEnabled()  # unsaved changes
     saved = save(app, qtbot, dialog)
     assert saved.id == prof.id
     assert store.get("ops").endpoints == ["127.0.0.1:2379", "127.0.0.1:22379"]
     assert secrets.get(prof.id, "password") == SECRET
 
-    type_into(qtbot, dialog.password, "another-one")
+    type_into(qtbot, dialog.form.password, "another-one")
     save(app, qtbot, dialog)
     assert secrets.get(prof.id, "password") == "another-one"
     # Without a user the password is not needed any more, and is removed.
-    type_into(qtbot, dialog.username, "")
+    type_into(qtbot, dialog.form.username, "")
     save(app, qtbot, dialog)
     assert secrets.get(prof.id, "password") is None
 
@@ -131,9 +131,9 @@ def test_a_new_user_without_a_password_is_refused(
     app: Application, qtbot: QtBot, store: ProfileStore
 ) -> None:
     dialog = open_dialog(app, qtbot)
-    type_into(qtbot, dialog.name, "dev")
-    type_into(qtbot, dialog.endpoints, "127.0.0.1:2379")
-    type_into(qtbot, dialog.username, "root")
+    type_into(qtbot, dialog.form.name, "dev")
+    type_into(qtbot, dialog.form.endpoints, "127.0.0.1:2379")
+    type_into(qtbot, dialog.form.username, "root")
     with qtbot.waitSignal(app.profile_service.failed, timeout=5_000) as blocker:
         dialog.save_button.click()
     assert "enter the password of user 'root'" in blocker.args[0]
@@ -160,13 +160,13 @@ def test_clone_copies_settings_and_secrets_and_delete_removes_both(
     dialog = open_dialog(app, qtbot)
     assert "PRODUCTION" in names(dialog)[0]  # production profiles are marked
     dialog.clone_button.click()
-    assert dialog.name.text() == "prod (copy)" and dialog.list.currentRow() == -1
-    assert dialog.password.placeholderText() == "(stored in memory (this session only))"
+    assert dialog.form.name.text() == "prod (copy)" and dialog.list.currentRow() == -1
+    assert dialog.form.password.placeholderText() == "(stored in memory (this session only))"
     clone = save(app, qtbot, dialog)
     assert clone.id != prod.id and clone.poll_interval_s == 10 and clone.tags == ["production"]
     assert [p.name for p in store.load().profiles] == ["prod", "prod (copy)"]
     assert secrets.get(clone.id, "password") == SECRET
-    assert dialog.name.text() == "prod (copy)" and dialog.list.currentRow() == 1
+    assert dialog.form.name.text() == "prod (copy)" and dialog.list.currentRow() == 1
 
     # Saying No to the confirmation deletes nothing.
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
@@ -178,27 +178,27 @@ def test_clone_copies_settings_and_secrets_and_delete_removes_both(
     assert [p.name for p in store.load().profiles] == ["prod"]
     assert secrets.get(clone.id, "password") is None
     assert secrets.get(prod.id, "password") == SECRET
-    assert len(names(dialog)) == 1 and dialog.name.text() == "prod"
+    assert len(names(dialog)) == 1 and dialog.form.name.text() == "prod"
 
 
 def test_an_invalid_endpoint_is_shown_inline_and_nothing_is_saved(
     app: Application, qtbot: QtBot, store: ProfileStore
 ) -> None:
     dialog = open_dialog(app, qtbot)
-    type_into(qtbot, dialog.name, "bad")
-    type_into(qtbot, dialog.endpoints, "ftp://x:1")
+    type_into(qtbot, dialog.form.name, "bad")
+    type_into(qtbot, dialog.form.endpoints, "ftp://x:1")
     with qtbot.assertNotEmitted(dialog.saveRequested):
         dialog.save_button.click()
     assert dialog.errors.isVisible()
     assert dialog.errors.text().startswith("Endpoints: ")
     assert "scheme 'ftp' is not http or https" in dialog.errors.text()
-    assert dialog.endpoints.property("invalid") is True
+    assert dialog.form.endpoints.property("invalid") is True
     # A client certificate without its key is refused the same way.
-    type_into(qtbot, dialog.endpoints, "127.0.0.1:2379")
-    type_into(qtbot, dialog.tls_rows["cert"].path, "/tmp/client.pem")
+    type_into(qtbot, dialog.form.endpoints, "127.0.0.1:2379")
+    type_into(qtbot, dialog.form.tls_rows["cert"].path, "/tmp/client.pem")
     dialog.save_button.click()
     assert "TLS: a client certificate needs its key" in dialog.errors.text()
-    assert dialog.endpoints.property("invalid") is False
+    assert dialog.form.endpoints.property("invalid") is False
     assert not store.path.exists()
 
 
@@ -220,8 +220,8 @@ def test_a_malformed_file_is_explained_and_never_overwritten(
     assert f"{store.path}, line 6: profile broken field 'endpoints'" in dialog.problems.text()
     assert names(dialog) == ["good"]  # the valid one still loads
     dialog.add_button.click()
-    type_into(qtbot, dialog.name, "new")
-    type_into(qtbot, dialog.endpoints, "127.0.0.1:2379")
+    type_into(qtbot, dialog.form.name, "new")
+    type_into(qtbot, dialog.form.endpoints, "127.0.0.1:2379")
     with qtbot.waitSignal(app.profile_service.failed, timeout=5_000):
         dialog.save_button.click()
     assert "left untouched" in dialog.errors.text()
@@ -243,7 +243,7 @@ def test_test_connection_shows_the_members_of_a_real_cluster(
     store.add(Profile(name="sandbox", endpoints=[cluster.endpoints[0]], poll_interval_s=2))
     dialog = open_dialog(app, qtbot)
     dialog.list.setCurrentRow(1)
-    assert dialog.name.text() == "sandbox"
+    assert dialog.form.name.text() == "sandbox"
     with qtbot.waitSignal(app.profile_service.tested, timeout=15_000) as blocker:
         dialog.test_button.click()
         assert not dialog.test_button.isEnabled()
@@ -268,8 +268,8 @@ def test_test_connection_to_a_closed_port_says_connection_refused(
 ) -> None:
     port = free_ports(1)[0]
     dialog = open_dialog(app, qtbot)
-    type_into(qtbot, dialog.name, "nothing there")
-    type_into(qtbot, dialog.endpoints, f"127.0.0.1:{port}")
+    type_into(qtbot, dialog.form.name, "nothing there")
+    type_into(qtbot, dialog.form.endpoints, f"127.0.0.1:{port}")
     with qtbot.waitSignal(app.profile_service.tested, timeout=15_000):
         dialog.test_button.click()  # unsaved values are tested as they are
     assert dialog.test_summary.text() == (
@@ -317,9 +317,9 @@ def test_imported_tls_files_are_read_by_the_service_into_the_secret_store(
     ca = tmp_path / "ca.pem"
     ca.write_text(pem)
     dialog = open_dialog(app, qtbot)
-    type_into(qtbot, dialog.name, "tls")
-    type_into(qtbot, dialog.endpoints, "etcd.example:2379")
-    ca_row = dialog.tls_rows["ca"]
+    type_into(qtbot, dialog.form.name, "tls")
+    type_into(qtbot, dialog.form.endpoints, "etcd.example:2379")
+    ca_row = dialog.form.tls_rows["ca"]
     type_into(qtbot, ca_row.path, "/nonexistent/ca.pem")
     ca_row.import_box.setChecked(True)
     with qtbot.waitSignal(app.profile_service.failed, timeout=5_000):
@@ -343,8 +343,8 @@ def test_shutdown_ends_a_connection_test_to_a_hung_member_at_once(
     app: Application, qtbot: QtBot, cluster: Sandbox
 ) -> None:
     dialog = open_dialog(app, qtbot)
-    type_into(qtbot, dialog.name, "hung")
-    type_into(qtbot, dialog.endpoints, cluster.endpoints[1])
+    type_into(qtbot, dialog.form.name, "hung")
+    type_into(qtbot, dialog.form.endpoints, cluster.endpoints[1])
     cluster.pause_member(1)
     try:
         dialog.test_button.click()
