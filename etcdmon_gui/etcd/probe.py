@@ -1,14 +1,21 @@
 """One health sweep of one cluster: every member asked in parallel, each with a deadline.
 
-A sweep first asks every configured endpoint for MemberList (so endpoints from two
-different clusters are noticed, not merged), then sends each discovered member, at its
-own client URL, a Status, a small linearizable Range and a ``/metrics`` scrape, all at
-once. gRPC calls run as futures on gRPC's own threads; scrapes on a small pool. A hung
-member therefore costs one deadline, not one per call or per member.
+A sweep asks every configured endpoint, and every member earlier sweeps discovered, for
+MemberList (so endpoints from two different clusters are noticed, not merged), and
+sends each member, at its own client URL, a Status, a small linearizable Range and a
+``/metrics`` scrape, all at once. gRPC calls run as futures on gRPC's own threads;
+scrapes on a small pool. A hung member therefore costs one deadline, not one per call
+or per member. Because discovered members are remembered, one configured endpoint going
+down does not hide the rest of the cluster (as ``etcdctl --cluster`` and Prometheus'
+per-member scraping see it); a cluster is unreachable only when no known member answers,
+and then every known member is reported down.
 
 Authentication uses a token sent as per-call metadata rather than gRPC call
 credentials, which refuse to travel over a plain-text channel; that case is reported
 as a warning because the password and token then cross the network unencrypted.
+Authenticate is a raft proposal and needs quorum (and the right password); MemberList
+and Status need neither, so when it fails the sweep goes on without a token and says
+why in ``RawSweep.auth_error``.
 """
 
 from __future__ import annotations
@@ -142,6 +149,9 @@ class ClusterProbe:
         self._closed = False
         self._closing: Future[None] = Future()  # resolved by close(): ends every wait
         self._certs: dict[str, CertCheck] = {}  # last check per https endpoint
+        # Every member the last answered MemberList named, by (cluster id, member id).
+        self._known: dict[tuple[int, int], MemberInfo] = {}
+        self._auth_error: str | None = None
         self._client_cert = client_cert_info(config.tls)
 
     # -- plumbing -------------------------------------------------------------------
@@ -222,24 +232,38 @@ class ClusterProbe:
                 exc, ep.target, user=self.config.user, timeout=self.config.timeout_s
             ) from None
 
-    def _authenticate(self) -> None:
-        """Get a token from the first configured endpoint that gives one."""
+    def _authenticate(self, seeds: Sequence[Endpoint]) -> str | None:
+        """Get a token, asking every endpoint at once (one deadline at most); why none
+        was had, or None."""
         assert self.config.user is not None
         assert self.config.password is not None
+        self._token = None
+        req = etcdrpc.AuthenticateRequest(name=self.config.user, password=self.config.password)
+        calls = [(ep, self._future(ep, etcdrpc.AuthStub, "Authenticate", req)) for ep in seeds]
         errors: list[EtcdError] = []
-        for ep in self.config.endpoints:
-            req = etcdrpc.AuthenticateRequest(name=self.config.user, password=self.config.password)
-            self._token = None
+        for ep, call in calls:
             try:
-                resp = self._result(self._future(ep, etcdrpc.AuthStub, "Authenticate", req), ep)
+                resp = self._result(call, ep)
             except EtcdError as exc:
-                if isinstance(exc, AuthenticationError):
-                    raise
                 errors.append(exc)
                 continue
             self._token = resp.token
-            return
-        raise errors[0]
+            return None
+        wrong = [e for e in errors if isinstance(e, AuthenticationError)]
+        if wrong:
+            return str(wrong[0])
+        return f"as {self.config.user!r}: {errors[0]}" if errors else None
+
+    def _seeds(self) -> list[Endpoint]:
+        """The configured endpoints, then each known member's client URL, once each."""
+        seeds = list(self.config.endpoints)
+        urls = {ep.url for ep in seeds}
+        for info in self._known.values():
+            ep = _first_endpoint(info)
+            if ep is not None and ep.url not in urls:
+                seeds.append(ep)
+                urls.add(ep.url)
+        return seeds
 
     # -- the sweep ------------------------------------------------------------------
 
@@ -259,49 +283,46 @@ class ClusterProbe:
 
     def sweep(self) -> RawSweep:
         started_wall, t0 = time.time(), time.perf_counter()
+        members: tuple[MemberProbe, ...] = ()
         try:
             try:
-                members = self._sweep_once()
+                members, error = self._sweep_once()
             except AuthenticationError as exc:
                 if self._token is None or "invalid auth token" not in str(exc):
                     raise
                 self._token = None  # expired token: get a fresh one and try once more
-                members = self._sweep_once()
+                members, error = self._sweep_once()
         except EtcdError as exc:
-            return RawSweep(
-                started_wall,
-                time.perf_counter() - t0,
-                (),
-                str(exc),
-                self.warnings(),
-                self._client_cert,
-            )
+            error = str(exc)
         return RawSweep(
             started_wall,
             time.perf_counter() - t0,
             members,
-            None,
+            error,
             self.warnings(),
             self._client_cert,
+            self._auth_error,
         )
 
-    def _sweep_once(self) -> tuple[MemberProbe, ...]:
+    def _sweep_once(self) -> tuple[tuple[MemberProbe, ...], str | None]:
         """Discover and probe in one overlapping wave, so a hung endpoint costs one deadline.
 
-        Every configured endpoint gets MemberList and the member probes at once; members
-        that MemberList reveals at other URLs are probed the moment they are known.
+        Every configured endpoint and every known member gets MemberList and the member
+        probes at once; members that MemberList reveals at other URLs are probed the
+        moment they are known. Returns the probes and, when no member answered, why.
         """
+        seeds = self._seeds()
         if self.config.user and self.config.password is not None and self._token is None:
-            self._authenticate()
-        launched = {ep.url: self._launch(ep) for ep in self.config.endpoints}
+            self._auth_error = self._authenticate(seeds)
+        launched = {ep.url: self._launch(ep) for ep in seeds}
         done: queue.SimpleQueue[tuple[Endpoint, _Timed]] = queue.SimpleQueue()
-        for ep in self.config.endpoints:
+        for ep in seeds:
             call = self._future(ep, etcdrpc.ClusterStub, "MemberList", etcdrpc.MemberListRequest())
             call.future.add_done_callback(lambda _, ep=ep, call=call: done.put((ep, call)))
         infos: dict[tuple[int, int], MemberInfo] = {}
         owner: dict[tuple[int, int], str] = {}  # member -> URL of the calls that probe it
         unanswered: list[tuple[Endpoint, EtcdError]] = []
-        for _ in self.config.endpoints:
+        for _ in seeds:
             ep, call = done.get()  # each call ends by its deadline
             try:
                 resp = self._result(call, ep)
@@ -322,9 +343,17 @@ class ClusterProbe:
         if not infos:
             errors = [exc for _, exc in unanswered]
             auth = [e for e in errors if isinstance(e, AuthenticationError)]
-            if auth or len(errors) == 1:
-                raise (auth or errors)[0]
-            raise EtcdError("no endpoint answered: " + "; ".join(str(e) for e in errors))
+            why = (
+                str((auth or errors)[0])
+                if auth or len(errors) == 1
+                else "no endpoint answered: " + "; ".join(str(e) for e in errors)
+            )
+            if not self._known:
+                if auth or len(errors) == 1:
+                    raise (auth or errors)[0]
+                raise EtcdError(why)
+            return self._known_down(dict(unanswered)), f"no known member answered: {why}"
+        self._known = dict(infos)
         probes = []
         for key, info in infos.items():
             if key in owner:
@@ -338,8 +367,9 @@ class ClusterProbe:
                 probes.append(MemberProbe(info, None, status_error=f"member {info.id:x}: {why}"))
         # A configured endpoint that answered nothing and is no known member's URL.
         owned = set(owner.values())
+        configured = {ep.url for ep in self.config.endpoints}
         for ep, failure in unanswered:
-            if ep.url not in owned:
+            if ep.url in configured and ep.url not in owned:
                 info = MemberInfo(0, "", (), (ep.url,), False, None)
                 probes.append(
                     MemberProbe(
@@ -349,19 +379,32 @@ class ClusterProbe:
                         unresponsive=isinstance(failure, DeadlineError),
                     )
                 )
+        return tuple(probes), None
+
+    def _known_down(self, failures: dict[Endpoint, EtcdError]) -> tuple[MemberProbe, ...]:
+        """Every member known from earlier sweeps, down, each with what its URL said."""
+        probes = []
+        for info in self._known.values():
+            ep = _first_endpoint(info)
+            failure = failures.get(ep) if ep is not None else None
+            probes.append(
+                MemberProbe(
+                    info,
+                    ep.url if ep is not None else None,
+                    status_error=str(failure) if failure else "no answer",
+                    unresponsive=isinstance(failure, DeadlineError),
+                )
+            )
         return tuple(probes)
 
     def _launch_member(self, info: MemberInfo, launched: dict[str, _Calls]) -> str | None:
         """Start probing a member at its client URL unless that URL already is; its URL."""
-        for url in info.client_urls:
-            try:
-                ep = parse_endpoint(url)
-            except BadEndpointError:
-                continue
-            if ep.url not in launched:
-                launched[ep.url] = self._launch(ep)
-            return ep.url
-        return None
+        ep = _first_endpoint(info)
+        if ep is None:
+            return None
+        if ep.url not in launched:
+            launched[ep.url] = self._launch(ep)
+        return ep.url
 
     def _launch(self, ep: Endpoint) -> _Calls:
         range_req = etcdrpc.RangeRequest(key=self.config.probe_key, limit=1, count_only=True)
@@ -399,11 +442,15 @@ class ClusterProbe:
             status_answer = _status_answer(self._result(status, ep), status.elapsed)
         except EtcdError as exc:
             status_error, unresponsive = str(exc), isinstance(exc, DeadlineError)
+        denied = False
         try:
             self._result(rng, ep)
             probe_s = rng.elapsed
-        except PermissionDeniedError:
-            probe_s = rng.elapsed  # answered; the user may just not read that key
+        except PermissionDeniedError as exc:
+            probe_s = rng.elapsed  # answered: the member works, but we may not read
+            probe_error, denied = str(exc), True
+        except AuthenticationError as exc:
+            probe_error, denied = str(exc), "invalid auth token" not in str(exc)
         except EtcdError as exc:
             probe_error = str(exc)
         if self._token is not None and probe_error and "invalid auth token" in probe_error:
@@ -431,6 +478,7 @@ class ClusterProbe:
             alarms,
             probe_s,
             probe_error,
+            denied,
             raw,
             scrape_error,
             self._certs.get(ep.url),
@@ -463,3 +511,13 @@ class ClusterProbe:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _first_endpoint(info: MemberInfo) -> Endpoint | None:
+    """The first usable client URL of a member."""
+    for url in info.client_urls:
+        try:
+            return parse_endpoint(url)
+        except BadEndpointError:
+            continue
+    return None

@@ -60,6 +60,7 @@ class MemberProbe:
     alarms: tuple[AlarmInfo, ...] = ()
     probe_s: float | None = None  # linearizable Range latency
     probe_error: str | None = None
+    probe_denied: bool = False  # the read was refused: authentication or permission
     scrape: RawScrape | None = None
     scrape_error: str | None = None
     cert: CertCheck | None = None  # TLS endpoints only; refreshed every few minutes
@@ -70,6 +71,7 @@ class RawSweep:
     started_at: float  # time.time()
     duration_s: float
     members: tuple[MemberProbe, ...]
-    error: str | None = None  # nothing answered, or authentication failed
+    error: str | None = None  # no member answered (members: those known, all down)
     warnings: tuple[str, ...] = ()
     client_cert: CertInfo | None = None
+    auth_error: str | None = None  # the configured user could not authenticate

@@ -60,6 +60,7 @@ class MemberStatus:
     alarms: tuple[str, ...] = ()
     probe_ms: float | None = None  # latency of this sweep's linearizable Range
     probe_error: str | None = None
+    probe_denied: bool = False  # the read was refused: authentication or permission
     probe_quantiles: Quantiles | None = None  # rolling, in seconds
     metrics: MemberMetrics | None = None
     metrics_error: str | None = None

@@ -108,11 +108,34 @@ def verdict(
     alarms: Sequence[AlarmInfo],
     max_lag: int | None,
     error: str | None,
+    auth_error: str | None = None,
 ) -> tuple[Verdict, tuple[str, ...]]:
-    """The overall state and the reasons for it, worst first."""
+    """The overall state and the reasons for it, worst first.
+
+    A refused probe read (no or wrong credentials, no permission) is its own reason:
+    the members answer, but this monitor cannot prove that reads work, so the cluster
+    is never called healthy then.
+    """
     reasons: list[tuple[Verdict, str]] = []
     if error or not any(m.reachable for m in members):
         return Verdict.UNREACHABLE, (error or "no member answered",)
+    denied = [m for m in members if m.reachable and m.probe_denied]
+    if auth_error:
+        reasons.append(
+            (
+                Verdict.DEGRADED,
+                f"cannot authenticate: {auth_error}; members and quorum come from "
+                "MemberList and Status, which need no user",
+            )
+        )
+    elif denied:
+        reasons.append(
+            (
+                Verdict.DEGRADED,
+                f"authentication required / permission denied for the probe read on "
+                f"{len(denied)} member(s): {denied[0].probe_error}",
+            )
+        )
     if split:
         reasons.append((Verdict.CRITICAL, f"split-brain: {split}"))
     if not q.held:

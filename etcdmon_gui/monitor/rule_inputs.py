@@ -32,7 +32,10 @@ class SignalHistory:
 
     def __init__(self) -> None:
         self.leader_changes: deque[tuple[float, float]] = deque()  # (t, counter max)
-        self.grpc: dict[int, deque[tuple[float, float, float]]] = {}  # (t, requests, failed)
+        # (t, requests, failed, failed reads of our own probe): the monitor's own failed
+        # reads are the cluster's trouble, already reported; they must not raise the
+        # failed-gRPC rule on top (a lone read per sweep is 100 % of an idle member).
+        self.grpc: dict[int, deque[tuple[float, float, float, float]]] = {}
         self.failed_proposals: dict[int, deque[tuple[float, float]]] = {}  # (t, failed count)
         self.db_size: dict[int, deque[tuple[float, float]]] = {}  # (t, bytes)
 
@@ -46,9 +49,10 @@ class SignalHistory:
                 continue
             if mm.grpc_requests_total_per_s is not None and mm.grpc_failure_ratio is not None:
                 requests = mm.grpc_requests_total_per_s * mm.window_s
+                own = 1.0 if m.reachable and m.probe_error and not m.probe_denied else 0.0
                 _push(
                     self.grpc.setdefault(m.id, deque()),
-                    (t, requests, requests * mm.grpc_failure_ratio),
+                    (t, requests, requests * mm.grpc_failure_ratio, own),
                     t - 5 * 60,
                 )
             if mm.proposals_failed_per_s is not None:
@@ -62,7 +66,7 @@ class SignalHistory:
                 _push(self.db_size.setdefault(m.id, deque()), (t, float(m.db_size)), t - 4 * 3600)
 
 
-T = TypeVar("T", tuple[float, float], tuple[float, float, float])
+T = TypeVar("T", tuple[float, float], tuple[float, float, float, float])
 
 
 def _push(q: deque[T], item: T, oldest: float) -> None:
@@ -86,8 +90,12 @@ def _grpc_failed_percent(m: MemberStatus, h: SignalHistory) -> Reading:
     samples = h.grpc.get(m.id)
     if not samples:
         return Reading(None)
-    requests = sum(s[1] for s in samples)
-    return Reading(None if requests <= 0 else 100 * sum(s[2] for s in samples) / requests)
+    # Our failed reads may be counted a scrape later than we saw them fail: subtract
+    # them over the whole window, not sample by sample.
+    own = sum(s[3] for s in samples)
+    requests = sum(s[1] for s in samples) - own
+    failed = max(0.0, sum(s[2] for s in samples) - own)
+    return Reading(None if requests <= 0 else 100 * failed / requests)
 
 
 def _failed_proposals(m: MemberStatus, h: SignalHistory) -> Reading:

@@ -183,3 +183,34 @@ def test_alarm_is_reported_per_member_and_critical(cluster: Sandbox) -> None:
     assert member is not None and member.alarms == ("NOSPACE",)
     assert snap.verdict == Verdict.CRITICAL
     assert f"alarm NOSPACE on member {target.id:x}" in snap.reasons
+
+
+def test_configured_endpoint_killed_the_discovered_members_still_answer(cluster: Sandbox) -> None:
+    """One endpoint configured (as a one-endpoint profile): its member's death does not
+    take the rest of the cluster with it."""
+    mon, probe = monitor_for(cluster.endpoints[0])
+    with probe:
+        assert mon.sweep().verdict == Verdict.HEALTHY
+        cluster.kill_member(cluster.member_index(cluster.endpoints[0]))
+        snap = sweep_until(
+            mon, lambda s: s.error is None and s.reachable_voters == 2 and s.leader is not None
+        )
+    assert snap.verdict == Verdict.DEGRADED, snap.reasons
+    assert snap.voters == 3 and snap.has_quorum and len(snap.members) == 3
+    (down,) = [m for m in snap.members if not m.reachable]
+    assert down.endpoint == cluster.endpoints[0] and down.error
+
+
+def test_no_known_member_answers_every_member_is_down(cluster: Sandbox) -> None:
+    mon, probe = monitor_for(cluster.endpoints[0])
+    with probe:
+        mon.sweep()
+        for i in range(3):
+            cluster.kill_member(i)
+        snap = mon.sweep()
+    assert snap.verdict == Verdict.UNREACHABLE
+    assert snap.error and snap.error.startswith("no known member answered")
+    # Members known from earlier sweeps count as voters that are down: never 0/0.
+    assert snap.voters == 3 and snap.reachable_voters == 0 and not snap.has_quorum
+    assert len(snap.members) == 3 and not any(m.reachable for m in snap.members)
+    assert all(m.error for m in snap.members)

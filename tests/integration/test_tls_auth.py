@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 import trustme
 from pyetcd import etcdrpc
 
+from etcdmon_gui import cli
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.model.connection import ConnectionConfig, TLSConfig, parse_endpoints
@@ -130,23 +133,56 @@ def test_password_auth_over_plain_http(auth_cluster: Sandbox) -> None:
     assert all(ROOT_PASSWORD not in w for w in warnings)
 
 
-def test_wrong_password(auth_cluster: Sandbox) -> None:
+def test_wrong_password_is_degraded_not_unreachable(auth_cluster: Sandbox) -> None:
     snap = sweep(auth_cluster.endpoints[0], user="root", password="nope-wrong")
-    assert snap.verdict == Verdict.UNREACHABLE  # type: ignore[attr-defined]
+    # MemberList and Status need no user: the members are known and up, the cluster
+    # is not "unreachable"; the password is wrong, which the reasons say first.
+    assert snap.verdict == Verdict.DEGRADED, snap.reasons  # type: ignore[attr-defined]
+    assert snap.error is None  # type: ignore[attr-defined]
+    assert len(snap.members) == 3 and snap.has_quorum  # type: ignore[attr-defined]
     assert (
-        snap.error
+        snap.reasons[0]
         == (  # type: ignore[attr-defined]
-            f"authentication failed for user 'root' at {auth_cluster.endpoints[0][7:]}: "
-            "wrong user name or password"
+            f"cannot authenticate: authentication failed for user 'root' at "
+            f"{auth_cluster.endpoints[0][7:]}: wrong user name or password; members and quorum "
+            "come from MemberList and Status, which need no user"
         )
     )
 
 
-def test_no_credentials_on_an_auth_cluster_reads_are_denied(auth_cluster: Sandbox) -> None:
+def test_no_credentials_on_an_auth_cluster_is_degraded(auth_cluster: Sandbox) -> None:
     snap = sweep(auth_cluster.endpoints[0])
-    # Status and MemberList need no user, so health is still visible; the probe read is
-    # denied, which (like etcdctl endpoint health) still proves the member answers.
-    assert snap.verdict == Verdict.HEALTHY, snap.reasons  # type: ignore[attr-defined]
+    # Status and MemberList need no user, so health is visible; the probe read is
+    # refused, so this monitor cannot say reads work: never "healthy".
+    assert snap.verdict == Verdict.DEGRADED, snap.reasons  # type: ignore[attr-defined]
+    members = snap.members  # type: ignore[attr-defined]
+    assert len(members) == 3 and all(m.reachable and m.probe_denied for m in members)
+    (reason,) = snap.reasons  # type: ignore[attr-defined]
+    assert reason.startswith(
+        "authentication required / permission denied for the probe read on 3 member(s): "
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["status", "--endpoints", auth_cluster.endpoints[0]])
+    assert code == 3 and "DEGRADED" in out.getvalue()  # the cluster refused us the read
+
+
+def test_auth_and_quorum_lost_is_critical_not_unreachable(auth_cluster: Sandbox) -> None:
+    mon_config = ConnectionConfig(
+        endpoints=parse_endpoints(auth_cluster.endpoints_arg),
+        user="root",
+        password=ROOT_PASSWORD,
+        timeout_s=1.0,
+    )
+    auth_cluster.stop_member(1)
+    auth_cluster.stop_member(2)
+    # Authenticate is a raft proposal and needs quorum; MemberList and Status do not.
+    with ClusterProbe(mon_config) as probe:
+        snap = ClusterMonitor(probe, mon_config.key).sweep()
+    assert snap.verdict == Verdict.CRITICAL, snap.reasons
+    assert snap.error is None and snap.voters == 3 and snap.reachable_voters == 1
+    assert any(r.startswith("quorum lost: 1 of 3") for r in snap.reasons)
+    assert any(r.startswith("cannot authenticate: as 'root': ") for r in snap.reasons)
 
 
 def test_password_auth_over_tls(etcd_binary: Path, certs: Pki) -> None:
@@ -157,7 +193,8 @@ def test_password_auth_over_tls(etcd_binary: Path, certs: Pki) -> None:
         assert snap.verdict == Verdict.HEALTHY, snap.reasons  # type: ignore[attr-defined]
         assert snap.warnings == ()  # type: ignore[attr-defined]
         bad = sweep(sandbox.endpoints[0], tls=tls, user="root", password="wrong")
-        assert "authentication failed for user 'root'" in bad.error  # type: ignore[attr-defined]
+        assert bad.verdict == Verdict.DEGRADED  # type: ignore[attr-defined]
+        assert "authentication failed for user 'root'" in bad.reasons[0]  # type: ignore[attr-defined]
 
 
 def test_insecure_skip_verify_connects_and_says_so(tls_cluster: Sandbox, certs: Pki) -> None:
