@@ -25,7 +25,7 @@ from etcdmon_gui.model.connection import (
 from etcdmon_gui.store.files import read_file
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
-from etcdmon_gui.store.secrets import SecretStore
+from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
 _ENVIRONMENT = {
     "endpoints": "ETCDCTL_ENDPOINTS",
@@ -102,12 +102,22 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
 
 
 def profile_store(args: argparse.Namespace) -> ProfileStore:
-    return ProfileStore(args.profiles_file)
+    """The profiles file the options name. A password an older version left in it is
+    moved into the secret store ``--secrets`` names, opened only if there is one."""
+
+    def secrets() -> SecretStore:
+        try:
+            return secret_store(args)
+        except UsageError as exc:
+            raise SecretStoreError(str(exc)) from None
+
+    return ProfileStore(args.profiles_file, secrets)
 
 
 def secret_store(args: argparse.Namespace, *, need_persistent: bool = False) -> SecretStore:
-    """The secret store ``--secrets`` names; the encrypted file's master password comes
-    from ``ETCDMON_MASTER_PASSWORD`` or a prompt on a terminal."""
+    """The secret store ``--secrets`` names, opened once per command line (the
+    encrypted file's master password comes from ``ETCDMON_MASTER_PASSWORD`` or a
+    prompt on a terminal, asked once)."""
 
     def master_password() -> str:
         if not sys.stdin.isatty():
@@ -117,12 +127,21 @@ def secret_store(args: argparse.Namespace, *, need_persistent: bool = False) -> 
             )
         return getpass.getpass("Master password for etcdmon's secrets file: ")
 
-    store = SecretStore.open(args.secrets, master_password)
+    store: SecretStore | None = getattr(args, "opened_secret_store", None)
+    if store is None:
+        store = SecretStore.open(args.secrets, master_password)
+        args.opened_secret_store = store
     if need_persistent and not store.info.persistent:
         raise UsageError(
-            f"secrets would only be kept in {store.info.name}. "
-            + (store.info.problem or "")
-            + " Choose with --secrets encrypted-file (or ETCDMON_SECRETS=encrypted-file)."
+            " ".join(
+                x
+                for x in (
+                    f"secrets would only be kept in {store.info.name}.",
+                    store.info.problem,
+                    "Choose with --secrets encrypted-file (or ETCDMON_SECRETS=encrypted-file).",
+                )
+                if x
+            )
         )
     return store
 

@@ -3,6 +3,19 @@
 One module per subcommand, each with ``register(subparsers)``; adding a subcommand is a
 new module listed in ``COMMANDS``. Every error is one readable line on stderr; no
 traceback unless ``--debug``.
+
+Exit codes, the same for every subcommand (each one's ``--help`` lists those it uses):
+
+- 0: healthy, done, PASS;
+- 1: degraded or worse, a run with errors, FAIL, a profiles file with problems;
+- 2: a usage or configuration error: bad flags (argparse's own code) or endpoint, an
+  unreadable file, a malformed profiles, rules or channels file, an unknown profile, no
+  usable secret store;
+- 3: the cluster could not be reached or refused us: an unreachable verdict, connection
+  refused, no answer in time, a TLS handshake or authentication failure.
+
+A command returns 0 or 1 (``status`` also 3 for an unreachable verdict); an error it
+raises gets its code from ``exit_code``, the one place that maps error types to codes.
 """
 
 from __future__ import annotations
@@ -13,11 +26,17 @@ import sys
 from collections.abc import Sequence
 
 from etcdmon_gui import __version__
+from etcdmon_gui.bench.safety import ConfirmationRequiredError
 from etcdmon_gui.cli import bench, check_perf, profile, sandbox, status, watch
-from etcdmon_gui.cli.common import EXIT_ERROR
+from etcdmon_gui.cli.common import (
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    UNREACHABLE_CODE,
+    USAGE_CODE,
+)
 from etcdmon_gui.connection_args import UsageError
 from etcdmon_gui.etcd.sandbox import SandboxError
-from etcdmon_gui.model.errors import EtcdError
+from etcdmon_gui.model.errors import BadEndpointError, ConfigError, EtcdError
 from etcdmon_gui.monitor.alert_rules import RulesError
 from etcdmon_gui.store.channels import ChannelStoreError
 from etcdmon_gui.store.profiles import ProfileStoreError
@@ -25,20 +44,37 @@ from etcdmon_gui.store.secrets import SecretStoreError
 
 COMMANDS = (status, watch, profile, bench, check_perf, sandbox)
 
-_READABLE = (
-    UsageError,
-    EtcdError,
-    SandboxError,
-    ProfileStoreError,
-    SecretStoreError,
-    RulesError,
-    ChannelStoreError,
+#: The exit code of each readable error; the first type that matches wins, so a
+#: subclass comes before its base. Errors of other types are bugs: a traceback.
+EXIT_CODES: tuple[tuple[type[Exception], int], ...] = (
+    # what the user typed or configured
+    (UsageError, EXIT_USAGE),
+    (BadEndpointError, EXIT_USAGE),
+    (ConfigError, EXIT_USAGE),  # inconsistent settings, an unreadable TLS file
+    (ConfirmationRequiredError, EXIT_USAGE),  # a production profile without --confirm
+    (ProfileStoreError, EXIT_USAGE),
+    (ChannelStoreError, EXIT_USAGE),
+    (RulesError, EXIT_USAGE),
+    (SecretStoreError, EXIT_USAGE),  # locked keyring, wrong master password
+    (SandboxError, EXIT_USAGE),  # no etcd binary to run a local cluster with
+    # the cluster: refused, unreachable, deadline, TLS, authentication, permission, no
+    # leader, etcd declined (a benchmark's checks: an alarm, a non-empty prefix)
+    (EtcdError, EXIT_UNREACHABLE),
 )
 
-EPILOG = """exit codes (each command's --help says which it uses):
+_READABLE = tuple(kind for kind, _ in EXIT_CODES)
+
+
+def exit_code(exc: Exception) -> int:
+    """The exit code that ``exc``, an error for the user, means."""
+    return next(code for kind, code in EXIT_CODES if isinstance(exc, kind))
+
+
+EPILOG = f"""exit codes (each command's --help says which it uses):
   0  healthy, done, PASS
   1  degraded or worse; a run with errors; FAIL; a profiles file with problems
-  2  unreachable, or a connection, usage or configuration error
+{USAGE_CODE}
+{UNREACHABLE_CODE}
 
 examples:
   etcdmon status --endpoints 10.0.0.1:2379
@@ -67,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
+        format="%(levelname)s %(name)s: %(message)s"
+        if args.debug
+        else "etcdmon: %(levelname)s: %(message)s",
     )
     try:
         return int(args.func(args))
@@ -75,4 +113,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"etcdmon: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        return exit_code(exc)

@@ -1,5 +1,8 @@
 """What every ``etcdmon`` subcommand shares: its exit codes, and a parser whose help
-ends with them and an example."""
+ends with them and an example.
+
+Which exception means which code is decided in one place, ``cli.exit_code``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,19 @@ from typing import Any
 # Exit codes of every subcommand. Each subcommand's --help says which it uses.
 EXIT_OK = 0  # healthy, done, PASS
 EXIT_FAIL = 1  # degraded or worse, a run with errors, FAIL, a profiles file with problems
-EXIT_ERROR = 2  # unreachable, a connection, usage or configuration error
+EXIT_USAGE = 2  # a usage or configuration error (argparse's own code for bad flags)
+EXIT_UNREACHABLE = 3  # the cluster could not be reached or refused us
+
+#: The lines of an epilog's "exit codes:" for the codes every command means alike.
+USAGE_CODE = (
+    f"  {EXIT_USAGE}  a usage or configuration error: bad flags or endpoint, an unreadable file,\n"
+    "     a malformed profiles, rules or channels file, an unknown profile, no usable\n"
+    "     secret store"
+)
+UNREACHABLE_CODE = (
+    f"  {EXIT_UNREACHABLE}  the cluster could not be reached or refused us: connection refused,\n"
+    "     no answer in time, TLS handshake or authentication failure"
+)
 
 
 def add_command(

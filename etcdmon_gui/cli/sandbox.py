@@ -7,7 +7,7 @@ import signal
 import threading
 from typing import Any
 
-from etcdmon_gui.cli.common import EXIT_OK, add_command
+from etcdmon_gui.cli.common import EXIT_OK, USAGE_CODE, add_command
 from etcdmon_gui.etcd.sandbox import Sandbox
 
 
@@ -30,7 +30,8 @@ def register(sub: Any) -> None:
         sub,
         "sandbox",
         help="run a local etcd cluster until Ctrl-C",
-        codes="  0  stopped by Ctrl-C or SIGTERM\n  2  the cluster could not start",
+        codes="  0  stopped by Ctrl-C or SIGTERM\n"
+        f"{USAGE_CODE}, or the local cluster could not start (e.g. no etcd binary)",
         example="etcdmon sandbox --members 3",
     )
     p.add_argument("--members", type=int, default=3, help="number of members (default 3)")

@@ -7,7 +7,14 @@ import json
 import sys
 from typing import Any
 
-from etcdmon_gui.cli.common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, add_command
+from etcdmon_gui.cli.common import (
+    EXIT_FAIL,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    UNREACHABLE_CODE,
+    USAGE_CODE,
+    add_command,
+)
 from etcdmon_gui.connection_args import add_connection_options, connection_config
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_seconds_as_ms
@@ -97,6 +104,7 @@ def member_json(m: MemberStatus) -> dict[str, Any]:
         "rtt_ms": m.rtt_ms,
         "probe_ms": m.probe_ms,
         "probe_error": m.probe_error,
+        "probe_denied": m.probe_denied,
         "probe_quantiles_s": _quantiles_json(m.probe_quantiles),
         "alarms": list(m.alarms),
         "errors": list(m.errors),
@@ -140,10 +148,15 @@ def render_table(s: ClusterSnapshot) -> str:
     lines += [f"  - {r}" for r in s.reasons]
     lead = s.leader
     lag = "-" if s.max_raft_index_lag is None else s.max_raft_index_lag
-    lines.append(
-        f"leader {(lead.name or lead.id_hex) if lead else 'none'}, quorum "
+    quorum = (
         f"{'held' if s.has_quorum else 'LOST'} ({s.reachable_voters}/{s.voters} voters, "
-        f"{s.quorum_size} needed), max raft lag {lag}, sweep {s.duration_s * 1000:.0f} ms"
+        f"{s.quorum_size} needed)"
+        if s.voters
+        else "unknown (no member has answered)"
+    )
+    lines.append(
+        f"leader {(lead.name or lead.id_hex) if lead else 'none'}, quorum {quorum}, "
+        f"max raft lag {lag}, sweep {s.duration_s * 1000:.0f} ms"
     )
     lines += [f"warning: {w}" for w in s.warnings]
     if not s.members:
@@ -214,11 +227,27 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(snapshot_json(snap), indent=2))
     else:
         print(render_table(snap))
-    if snap.verdict == Verdict.UNREACHABLE:
+    refused = refusal(snap)
+    if refused is not None:
         if not args.json:
-            print(f"etcdmon: {snap.error or 'no member answered'}", file=sys.stderr)
-        return EXIT_ERROR
+            print(f"etcdmon: {refused}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     return EXIT_OK if snap.verdict == Verdict.HEALTHY else EXIT_FAIL
+
+
+def refusal(snap: ClusterSnapshot) -> str | None:
+    """Why the cluster could not be reached or refused us (the sweep then says little
+    about its health: exit code 3), or None. A refused probe read (wrong password, no
+    permission) counts: the members answer, but not to us. A critical cluster is not a
+    refusal: what is known to be wrong outranks what we could not check (exit 1)."""
+    if snap.verdict == Verdict.UNREACHABLE:
+        return snap.error or "no member answered"
+    if snap.verdict == Verdict.CRITICAL:
+        return None
+    denied = [m.probe_error for m in snap.members if m.reachable and m.probe_denied]
+    if not denied:
+        return None
+    return next((r for r in snap.reasons if "authenticate" in r), denied[0] or "access denied")
 
 
 def register(sub: Any) -> None:
@@ -226,8 +255,8 @@ def register(sub: Any) -> None:
         sub,
         "status",
         help="one health sweep of a cluster, as a table or JSON",
-        codes="  0  healthy\n  1  degraded or critical\n"
-        "  2  unreachable, or a connection or usage error",
+        codes=f"  0  healthy\n  1  degraded or critical\n{USAGE_CODE}\n{UNREACHABLE_CODE}:\n"
+        "     the verdict is UNREACHABLE",
         example="etcdmon status --endpoints 10.0.0.1:2379 --json",
     )
     add_connection_options(p)

@@ -5,6 +5,7 @@ the profile's id. Reading and writing profiles is ``store.profiles``'s job."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,13 @@ class TLSSettings(BaseModel):
         return self
 
 
+#: The bounds of the numeric fields, said the same way in the model and in messages.
+NAME_MAX = 100
+TAG_MAX = 40
+POLL_INTERVAL_S = (1, 60)  # whole seconds, both included
+TIMEOUT_MAX_S = 60.0  # more than 0, at most this
+
+
 class Profile(BaseModel):
     """One cluster the user watches. Secrets are not fields: they live in the keyring."""
 
@@ -64,7 +72,7 @@ class Profile(BaseModel):
         title="Identifier",
         pattern=r"^[A-Za-z0-9_-]{1,64}$",
     )
-    name: str = Field(title="Name", min_length=1, max_length=100)
+    name: str = Field(title="Name", min_length=1, max_length=NAME_MAX)
     endpoints: list[str] = Field(
         title="Endpoints",
         min_length=1,
@@ -72,8 +80,10 @@ class Profile(BaseModel):
     )
     tls: TLSSettings | None = Field(None, title="TLS")
     username: str | None = Field(None, title="User name")
-    poll_interval_s: int = Field(5, ge=1, le=60, title="Poll interval (s)")
-    timeout_s: float = Field(2.0, gt=0, le=60, title="Call deadline (s)")
+    poll_interval_s: int = Field(
+        5, ge=POLL_INTERVAL_S[0], le=POLL_INTERVAL_S[1], title="Poll interval (s)"
+    )
+    timeout_s: float = Field(2.0, gt=0, le=TIMEOUT_MAX_S, title="Call deadline (s)")
     tags: list[str] = Field(
         default_factory=list, title="Tags", description="e.g. production, staging"
     )
@@ -101,9 +111,85 @@ class Profile(BaseModel):
 
     _plain_name = field_validator("name")(plain_name)
 
+    @field_validator("username")
+    @classmethod
+    def _no_password_in_user(cls, value: str | None) -> str | None:
+        # etcdctl reads "user:password"; a name with ':' could never log in, and older
+        # versions stored the password there (store.profiles moves it to the keyring).
+        if value is not None and ":" in value:
+            raise ValueError(
+                "a user name has no ':' (the password is kept in the secret store, "
+                "not with the user name)"
+            )
+        return value
+
+    @field_validator("tags")
+    @classmethod
+    def _plain_tags(cls, value: list[str]) -> list[str]:
+        for tag in value:
+            if not tag.strip():
+                raise ValueError("a tag cannot be empty")
+            if tag != tag.strip():
+                raise ValueError(f"tag {tag.strip()!r} has leading or trailing spaces")
+            if "," in tag:
+                raise ValueError(f"tag {tag!r} has a comma: give each tag on its own")
+            if len(tag) > TAG_MAX:
+                raise ValueError(f"a tag has at most {TAG_MAX} characters, not {len(tag)}")
+        return value
+
     @property
     def production(self) -> bool:
         return "production" in self.tags
+
+
+def describe_error(err: Mapping[str, Any]) -> str:
+    """One pydantic error of a ``Profile`` (or its ``TLSSettings``) as a sentence in the
+    user's words: what is wrong and what is expected, never pydantic's wording. It never
+    repeats a user name (an old file may hold a password there)."""
+    loc = tuple(str(x) for x in err.get("loc", ()))
+    kind = str(err.get("type", ""))
+    value = err.get("input")
+    name, nested = (loc[0] if loc else ""), len(loc) > 1
+    if kind == "extra_forbidden":
+        return "unknown field (misspelt?)"
+    if kind == "value_error":  # our own validators already speak plainly
+        return str(err.get("msg", "")).removeprefix("Value error, ")
+    if name == "name":
+        if kind == "string_too_long" and isinstance(value, str):
+            return f"a name has at most {NAME_MAX} characters, not {len(value)}"
+        if kind in ("missing", "string_too_short"):
+            return "a profile needs a name"
+        return "a name is text, e.g. prod-eu"
+    if name == "endpoints":
+        if nested:
+            return "an endpoint is text such as host:2379"
+        if kind in ("missing", "too_short"):
+            return "a profile needs at least one endpoint, e.g. host:2379"
+        return "endpoints are a list such as [host:2379, https://host2:2379]"
+    if name == "tls":
+        if not nested:
+            return "tls holds ca_file, cert_file, key_file, server_name and the like"
+        if loc[1].endswith(("_in_keyring", "_verify")):
+            return f"{loc[1]} is true or false"
+        return f"{loc[1]} is text (a file path or a host name)"
+    if kind == "missing":
+        return f"{name} is required"
+    low, high = POLL_INTERVAL_S
+    sentences = {
+        "id": "an identifier has 1 to 64 letters, digits, '-' or '_'",
+        "username": "a user name is text",
+        "poll_interval_s": f"the poll interval is a whole number of seconds from {low} "
+        f"to {high}, not {value!r}",
+        "timeout_s": "the call deadline is a number of seconds above 0 and at most "
+        f"{TIMEOUT_MAX_S:g}, not {value!r}",
+        "tags": "a tag is text such as production"
+        if nested
+        else "tags are a list of words such as [production, eu]",
+        "alert_overrides": "alert overrides map a rule name to the fields it changes, "
+        "e.g. {etcdMembersDown: {for: 5m}}",
+        "channels": "channels are a list of notification channel names or ids",
+    }
+    return sentences.get(name, str(err.get("msg", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +217,13 @@ class ProfileProblem:
 
 @dataclass
 class LoadResult:
+    """A profiles file as read: the usable profiles, what is wrong, and ``notices``:
+    what loading changed on its own (a password moved into the keyring), to tell the
+    user. None of it holds a secret."""
+
     profiles: list[Profile] = field(default_factory=list)
     problems: list[ProfileProblem] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:

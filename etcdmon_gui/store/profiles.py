@@ -8,13 +8,22 @@ Loading is forgiving and precise: each profile is validated on its own, so one b
 entry does not hide the others, and every problem names the file, the profile, the
 field and the line. Saving is strict: a file that did not load cleanly is never
 overwritten, and writes are atomic (temporary file, fsync, ``os.replace``).
+
+Older versions kept ``etcdmon profile add --user root:pw``'s password in the file, as
+the user name. Loading splits such a name; ``ProfileStore.load`` then moves the password
+into the secret store and rewrites the file with the plain user name (a warning names
+the profile, never the password). When no store that outlives the session is at hand,
+or the file has other problems, nothing is moved or rewritten: that profile is reported
+as a problem saying how to fix it, and the file stays as it is.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -26,10 +35,10 @@ from etcdmon_gui.model.connection import (
     TLSConfig,
     parse_endpoints,
 )
-from etcdmon_gui.model.profile import LoadResult, Profile, ProfileProblem
+from etcdmon_gui.model.profile import LoadResult, Profile, ProfileProblem, describe_error
 from etcdmon_gui.model.secrets import SecretEdits
 from etcdmon_gui.store.files import atomic_write, config_dir, read_file
-from etcdmon_gui.store.secrets import PROFILE_FIELDS, SecretStore
+from etcdmon_gui.store.secrets import PROFILE_FIELDS, SecretStore, SecretStoreError
 from etcdmon_gui.store.settings import SettingsError, SettingsStore
 
 log = logging.getLogger(__name__)
@@ -99,9 +108,43 @@ def _node_line(node: yaml.Node | None, path: Sequence[str | int]) -> int | None:
     return line
 
 
+@dataclass(frozen=True, slots=True)
+class _StrayPassword:
+    """A password found in a profiles file, after the ':' of a user name."""
+
+    profile_id: str
+    profile: str  # its name
+    line: int | None
+    password: str = dataclasses.field(repr=False)
+
+
+def _split_user(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """``raw`` with a ``user:password`` user name split, and the password (or None)."""
+    user = raw.get("username")
+    if not isinstance(user, str) or ":" not in user:
+        return raw, None
+    name, _, password = user.partition(":")
+    return {**raw, "username": name or None}, password
+
+
 def parse_document(text: str, source: str) -> LoadResult:
-    """Validate a profiles document (a file's or an import's text)."""
+    """Validate a profiles document (a file's or an import's text). A password found in
+    a user name is left out, with a notice saying so."""
+    result, strays = _parse(text, source)
+    for stray in strays:
+        result.notices.append(
+            f"profile {stray.profile!r}: {source} holds its password in clear text (after "
+            "the ':' of its user name); it was left out: set it with `etcdmon profile "
+            f"edit {stray.profile} --password-stdin`, and delete the password from {source}"
+        )
+    return result
+
+
+def _parse(text: str, source: str) -> tuple[LoadResult, list[_StrayPassword]]:
+    """The document's profiles and problems, and the passwords found in user names (their
+    profiles are among the profiles, with the plain user name)."""
     result = LoadResult()
+    strays: list[_StrayPassword] = []
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text) if root is not None else None
@@ -113,14 +156,14 @@ def parse_document(text: str, source: str) -> LoadResult:
                 source, f"not valid YAML: {reason}", line=mark.line + 1 if mark else None
             )
         )
-        return result
+        return result, strays
     if data is None:
-        return result
+        return result, strays
     if not isinstance(data, dict):
         result.problems.append(
             ProfileProblem(source, "expected a mapping with schema_version and profiles", line=1)
         )
-        return result
+        return result, strays
     version = data.get("schema_version")
     if not isinstance(version, int) or isinstance(version, bool):
         result.problems.append(
@@ -131,7 +174,7 @@ def parse_document(text: str, source: str) -> LoadResult:
                 field="schema_version",
             )
         )
-        return result
+        return result, strays
     if version > SCHEMA_VERSION:
         result.problems.append(
             ProfileProblem(
@@ -142,7 +185,7 @@ def parse_document(text: str, source: str) -> LoadResult:
                 field="schema_version",
             )
         )
-        return result
+        return result, strays
     while version < SCHEMA_VERSION:
         migrate = MIGRATIONS.get(version)
         if migrate is None:
@@ -153,7 +196,7 @@ def parse_document(text: str, source: str) -> LoadResult:
                     field="schema_version",
                 )
             )
-            return result
+            return result, strays
         data = migrate(data)
         version += 1
         data["schema_version"] = version
@@ -169,10 +212,11 @@ def parse_document(text: str, source: str) -> LoadResult:
                     field=".".join(str(x) for x in err["loc"]),
                 )
             )
-        return result
+        return result, strays
     names: set[str] = set()
     for index, raw in enumerate(document.profiles):
         label = raw.get("name") if isinstance(raw.get("name"), str) else f"#{index + 1}"
+        raw, password = _split_user(raw)
         try:
             profile = Profile.model_validate(raw)
         except ValidationError as exc:
@@ -181,7 +225,7 @@ def parse_document(text: str, source: str) -> LoadResult:
                 result.problems.append(
                     ProfileProblem(
                         source,
-                        _message(err),
+                        describe_error(err),
                         line=_node_line(root, ["profiles", index, *loc]),
                         profile=label,
                         field=".".join(str(x) for x in loc) or None,
@@ -201,14 +245,10 @@ def parse_document(text: str, source: str) -> LoadResult:
             continue
         names.add(profile.name)
         result.profiles.append(profile)
-    return result
-
-
-def _message(err: Any) -> str:
-    msg = str(err["msg"])
-    if str(err["type"]) == "extra_forbidden":
-        return "unknown field (misspelt?)"
-    return msg.removeprefix("Value error, ")
+        if password is not None:
+            line = _node_line(root, ["profiles", index, "username"])
+            strays.append(_StrayPassword(profile.id, profile.name, line, password))
+    return result, strays
 
 
 def dump_document(profiles: Iterable[Profile], header: str = "") -> str:
@@ -223,13 +263,42 @@ def dump_document(profiles: Iterable[Profile], header: str = "") -> str:
     return header + text
 
 
+#: A secret store, or how to open one when it is needed (it may ask for a master
+#: password, so it is opened only when a password is to be moved).
+SecretSource = SecretStore | Callable[[], SecretStore]
+
+
+def _store_for_passwords(
+    result: LoadResult, source: SecretSource | None
+) -> tuple[SecretStore | None, str]:
+    """The store to move passwords found in a file into, or None and why there is none."""
+    if not result.clean:
+        return None, "the file has other problems; fix them first"
+    if source is None:
+        return None, "no secret store is open"
+    try:
+        store = source if isinstance(source, SecretStore) else source()
+    except SecretStoreError as exc:
+        return None, str(exc).rstrip(".")
+    if not store.info.persistent:
+        return None, f"{store.info.name} would forget it when etcdmon exits"
+    return store, ""
+
+
 class ProfileStore:
-    """The user's profiles file. Every change is load, check, modify, atomic save."""
+    """The user's profiles file. Every change is load, check, modify, atomic save.
 
-    def __init__(self, path: Path | None = None) -> None:
+    ``secrets`` is where a password found in the file is moved to (see the module
+    docstring); without one, such a profile is reported as a problem instead.
+    """
+
+    def __init__(self, path: Path | None = None, secrets: SecretSource | None = None) -> None:
         self.path = path or default_path()
+        self.secrets = secrets
 
-    def load(self) -> LoadResult:
+    def load(self, secrets: SecretSource | None = None) -> LoadResult:
+        """The profiles and the problems of the file; a password found in it is moved
+        into ``secrets`` (default: the store's own) and the file rewritten without it."""
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -247,7 +316,54 @@ class ProfileStore:
                     )
                 ]
             )
-        return parse_document(text, str(self.path))
+        result, strays = _parse(text, str(self.path))
+        if strays:
+            self._move_passwords(result, strays, secrets or self.secrets)
+        return result
+
+    def _move_passwords(
+        self, result: LoadResult, strays: list[_StrayPassword], source: SecretSource | None
+    ) -> None:
+        """Passwords found in the file go to the secret store, then the file is rewritten
+        without them. If that cannot be done, the file is left as it is and each of those
+        profiles is left out with a problem saying how to fix it."""
+        store, why = _store_for_passwords(result, source)
+        if store is not None:
+            try:
+                for stray in strays:
+                    store.set(stray.profile_id, "password", stray.password)
+                atomic_write(self.path, dump_document(result.profiles))
+            except SecretStoreError as exc:
+                why = str(exc)
+            except OSError as exc:
+                why = f"the file cannot be rewritten: {exc.strerror}"
+            else:
+                for stray in strays:
+                    notice = (
+                        f"profile {stray.profile!r}: its password was in {self.path} in "
+                        f"clear text; it is now in {store.info.name} and the file keeps "
+                        "only the user name"
+                    )
+                    log.warning("%s", notice)
+                    result.notices.append(notice)
+                return
+        moved = {stray.profile_id for stray in strays}
+        result.profiles = [p for p in result.profiles if p.id not in moved]
+        for stray in strays:
+            result.problems.append(
+                ProfileProblem(
+                    str(self.path),
+                    "its password is in this file in clear text (after the ':' of the user "
+                    "name). etcdmon moves it into the secret store and rewrites the file, "
+                    f"but not now: {why}. To fix it, run `etcdmon profile list` with a "
+                    "secret store that outlives the session (an unlocked OS keyring, or "
+                    "--secrets encrypted-file), or remove ':' and the password from the "
+                    "file and enter the password again",
+                    line=stray.line,
+                    profile=stray.profile,
+                    field="username",
+                )
+            )
 
     def _load_clean(self) -> list[Profile]:
         result = self.load()
@@ -401,7 +517,7 @@ class ProfileSettings(SettingsStore[Profile, LoadResult]):
         self.profiles = profiles
 
     def load(self) -> LoadResult:
-        return self.profiles.load()
+        return self.profiles.load(self.secrets)
 
     def items(self, listing: LoadResult) -> list[Profile]:
         return listing.profiles

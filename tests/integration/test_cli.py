@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 
-from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
+import pytest
+
+from etcdmon_gui import cli
+from etcdmon_gui.bench.control import BenchError
+from etcdmon_gui.bench.safety import ConfirmationRequiredError
+from etcdmon_gui.cli.common import UNREACHABLE_CODE, USAGE_CODE
+from etcdmon_gui.connection_args import UsageError
+from etcdmon_gui.etcd.sandbox import Sandbox, SandboxError, free_ports
+from etcdmon_gui.model.errors import (
+    AuthenticationError,
+    BadEndpointError,
+    ConfigError,
+    ConnectionRefusedEtcdError,
+    DeadlineError,
+    NoLeaderError,
+    PermissionDeniedError,
+    TLSError,
+    UnreachableError,
+)
+from etcdmon_gui.monitor.alert_rules import RulesError
+from etcdmon_gui.store.channels import ChannelStoreError
+from etcdmon_gui.store.profiles import ProfileStoreError
+from etcdmon_gui.store.secrets import SecretStoreError
 
 
 def etcdmon(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -70,10 +93,10 @@ def test_status_degraded_exit_code(cluster: Sandbox) -> None:
     assert len(down) == 1 and down[0]["error"].startswith("connection refused at 127.0.0.1:")
 
 
-def test_unreachable_and_usage_errors_exit_2() -> None:
+def test_unreachable_exits_3_and_usage_errors_exit_2() -> None:
     port = free_ports(1)[0]
     out = etcdmon("status", "--endpoints", f"127.0.0.1:{port}", "--timeout", "1")
-    assert out.returncode == 2
+    assert out.returncode == 3
     assert out.stderr.strip() == f"etcdmon: connection refused at 127.0.0.1:{port}"
     bad = etcdmon("status", "--endpoints", "ftp://x:1")
     assert bad.returncode == 2
@@ -86,6 +109,61 @@ def test_unreachable_and_usage_errors_exit_2() -> None:
     missing = etcdmon("status", "--cacert", "/nonexistent/ca.pem")
     assert missing.returncode == 2
     assert "cannot read CA certificate file '/nonexistent/ca.pem'" in missing.stderr
+    flag = etcdmon("status", "--no-such-flag")  # argparse's own usage error
+    assert flag.returncode == 2 and "unrecognized arguments" in flag.stderr
+    profile = etcdmon("status", "--profile", "absent")
+    assert profile.returncode == 2 and "no profile named 'absent'" in profile.stderr
+    # A command that raises rather than returning a verdict: the same code.
+    bench = etcdmon("bench", "put", "--endpoints", f"127.0.0.1:{port}", "--total", "1")
+    assert bench.returncode == 3
+    assert bench.stderr.strip() == f"etcdmon: connection refused at 127.0.0.1:{port}"
+
+
+def test_tls_handshake_failure_exits_3(shared_cluster: Sandbox) -> None:
+    """https to a plain-http member: the cluster is there, but no handshake."""
+    plain = shared_cluster.endpoints[0].removeprefix("http://")
+    out = etcdmon("status", "--endpoints", f"https://{plain}", "--timeout", "2")
+    assert out.returncode == 3, out.stderr
+    assert "TLS handshake failed" in out.stderr or "does not speak TLS" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (UsageError("--profile cannot be combined with --endpoints"), 2),
+        (BadEndpointError("bad endpoint"), 2),
+        (ConfigError("a client certificate needs its key"), 2),
+        (ProfileStoreError("no profile named 'x'"), 2),
+        (ChannelStoreError("channels.yaml: not valid YAML"), 2),
+        (RulesError("rules.yaml: rule x: field for"), 2),
+        (SecretStoreError("wrong master password"), 2),
+        (SandboxError("no etcd binary found"), 2),
+        (ConfirmationRequiredError("profile 'prod' is tagged production"), 2),
+        (ConnectionRefusedEtcdError("connection refused at 127.0.0.1:1"), 3),
+        (UnreachableError("cannot reach 10.0.0.1:2379"), 3),
+        (DeadlineError("no answer from 10.0.0.1:2379 within 2 s"), 3),
+        (TLSError("TLS handshake failed"), 3),
+        (AuthenticationError("authentication failed for user 'root'"), 3),
+        (PermissionDeniedError("permission denied"), 3),
+        (NoLeaderError("the cluster has no leader"), 3),
+        (BenchError("the cluster has an active alarm"), 3),
+    ],
+)
+def test_each_error_type_has_one_exit_code(error: Exception, code: int) -> None:
+    assert cli.exit_code(error) == code
+
+
+def test_every_help_states_the_exit_codes() -> None:
+    parser = cli.build_parser()
+    top = parser.format_help()
+    assert USAGE_CODE in top and UNREACHABLE_CODE in top
+    assert "  2  unreachable" not in top
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, command in sub.choices.items():
+        text = command.format_help()
+        assert USAGE_CODE in text, name  # argparse itself exits 2 on a bad flag
+        reaches_cluster = name in ("status", "bench", "check-perf")
+        assert (UNREACHABLE_CODE in text) == reaches_cluster, name
 
 
 def test_sandbox_command_starts_and_stops_on_sigterm(etcd_binary: object) -> None:
@@ -107,4 +185,4 @@ def test_sandbox_command_starts_and_stops_on_sigterm(etcd_binary: object) -> Non
             proc.wait(timeout=20)
     assert proc.returncode == 0
     gone = etcdmon("status", "--endpoints", endpoints, "--timeout", "1")
-    assert gone.returncode == 2  # the sandbox's etcd went away with it
+    assert gone.returncode == 3  # the sandbox's etcd went away with it

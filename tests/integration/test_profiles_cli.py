@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+import yaml
 from pyetcd import etcdrpc
 
 from etcdmon_gui.etcd.sandbox import Sandbox
@@ -167,7 +168,207 @@ def test_wrong_stored_password_and_missing_profile(
         == 0
     )
     out = etcdmon("status", "--profile", "s")
-    assert out.returncode == 2
+    assert out.returncode == 3, out.stdout + out.stderr  # the cluster refused us
     assert "authentication failed for user 'root'" in out.stderr
     nope = etcdmon("status", "--profile", "absent")
     assert nope.returncode == 2 and "no profile named 'absent' (known: s)" in nope.stderr
+
+
+def tls_flags(pki: Path) -> list[str]:
+    return [
+        "--cacert",
+        str(pki / "ca.pem"),
+        "--cert",
+        str(pki / "client.pem"),
+        "--key",
+        str(pki / "client-key.pem"),
+    ]
+
+
+def test_user_name_colon_password_goes_to_the_keyring_not_the_file(
+    request: pytest.FixtureRequest,
+    app_dirs: dict[str, Path],
+    secure_cluster: tuple[Sandbox, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sandbox, pki = secure_cluster
+    request.getfixturevalue("secret_service")
+    monkeypatch.setenv("ETCDMON_SECRETS", "keyring")
+    added = etcdmon(
+        "profile", "add", "p", "--endpoints", sandbox.endpoints[0], *tls_flags(pki),
+        "--user", f"root:{PASSWORD}",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    saved = yaml.safe_load((app_dirs["config"] / "etcdmon-gui" / "profiles.yaml").read_text())
+    assert saved["profiles"][0]["username"] == "root"
+    listed = etcdmon("profile", "list")
+    assert listed.returncode == 0 and "user root" in listed.stdout, listed.stderr
+    assert "secrets missing" not in listed.stdout
+    shown = etcdmon("profile", "show", "p")
+    assert json.loads(shown.stdout)["secrets"]["password"] == "stored"
+    status = etcdmon("status", "--profile", "p", "--json")  # the password really is there
+    assert status.returncode == 0, status.stderr
+    outputs = [added, listed, shown, status]
+    assert not [o.args for o in outputs if PASSWORD in o.stdout + o.stderr]
+    assert scan(app_dirs, [PASSWORD]) == []
+    twice = etcdmon(
+        "profile", "edit", "p", "--user", "root:x", "--password-stdin", stdin="y\n"
+    )  # fmt: skip
+    assert twice.returncode == 2 and "give the password one way" in twice.stderr
+
+
+def test_an_old_file_with_a_password_in_the_user_name_is_repaired(
+    request: pytest.FixtureRequest,
+    app_dirs: dict[str, Path],
+    secure_cluster: tuple[Sandbox, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As older versions wrote `profile add --user root:PASSWORD`."""
+    sandbox, pki = secure_cluster
+    path = app_dirs["config"] / "etcdmon-gui" / "profiles.yaml"
+    path.parent.mkdir(parents=True)
+    old = {
+        "name": "old",
+        "endpoints": [sandbox.endpoints[0]],
+        "username": f"root:{PASSWORD}",
+        "tls": {
+            "ca_file": str(pki / "ca.pem"),
+            "cert_file": str(pki / "client.pem"),
+            "key_file": str(pki / "client-key.pem"),
+        },
+    }
+    path.write_text(yaml.safe_dump({"schema_version": 1, "profiles": [old]}))
+    before = path.read_bytes()
+    # Only a store that forgets at exit: nothing is moved, the file is left as it was.
+    forgetful = etcdmon("profile", "list", "--secrets", "memory")
+    assert forgetful.returncode == 1
+    assert "profile old field 'username'" in forgetful.stderr
+    assert "clear text" in forgetful.stderr and "--secrets encrypted-file" in forgetful.stderr
+    unusable = etcdmon("status", "--profile", "old", "--secrets", "memory")
+    assert unusable.returncode == 2 and "profile 'old' cannot be used" in unusable.stderr
+    assert path.read_bytes() == before
+    # With a real keyring: moved, the file rewritten, one warning naming the profile.
+    request.getfixturevalue("secret_service")
+    monkeypatch.setenv("ETCDMON_SECRETS", "keyring")
+    listed = etcdmon("profile", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith("old  https://") and "user root" in listed.stdout
+    (warning,) = listed.stderr.splitlines()
+    assert warning.startswith("etcdmon: WARNING: profile 'old': its password was in ")
+    assert "now in SecretService" in warning
+    assert yaml.safe_load(path.read_text())["profiles"][0]["username"] == "root"
+    shown = etcdmon("profile", "show", "old")
+    assert json.loads(shown.stdout)["secrets"] == {"password": "stored"}
+    assert shown.stderr == ""  # nothing left to move
+    status = etcdmon("status", "--profile", "old", "--json")
+    assert status.returncode == 0, status.stderr
+    outputs = [forgetful, unusable, listed, shown, status]
+    assert not [o.args for o in outputs if PASSWORD in o.stdout + o.stderr]
+    assert scan(app_dirs, [PASSWORD]) == []
+
+
+def test_a_password_given_as_pw_is_in_no_file(
+    app_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's own words: `--user root:pw`, and an old file with `username: root:pw`."""
+    monkeypatch.setenv("ETCDMON_SECRETS", "encrypted-file")
+    monkeypatch.setenv("ETCDMON_MASTER_PASSWORD", "master-of-secrets")
+    config = app_dirs["config"]
+    added = etcdmon("profile", "add", "new", "--endpoints", "127.0.0.1:2379", "--user", "root:pw")
+    assert added.returncode == 0, added.stderr
+    path = config / "etcdmon-gui" / "profiles.yaml"
+    path.write_text(path.read_text() + "- name: old\n  endpoints: [a:1]\n  username: root:pw\n")
+    outputs = [etcdmon("profile", "list"), etcdmon("profile", "show", "old")]
+    outputs += [etcdmon("profile", "show", "new"), etcdmon("profile", "list", "--json")]
+    assert all(o.returncode == 0 for o in outputs), [o.stderr for o in outputs]
+    assert not [o.args for o in [added, *outputs] if "root:pw" in o.stdout + o.stderr]
+    assert [p for p in config.rglob("*") if p.is_file() and b"pw" in p.read_bytes()] == []
+    listed = json.loads(outputs[-1].stdout)
+    assert {p["name"]: p["secrets"] for p in listed} == {
+        "new": {"password": "stored"},
+        "old": {"password": "stored"},
+    }
+
+
+def test_list_and_show_flag_profiles_whose_secrets_are_missing(
+    app_dirs: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ETCDMON_SECRETS", "encrypted-file")
+    monkeypatch.setenv("ETCDMON_MASTER_PASSWORD", "master-of-secrets")
+    ep = "127.0.0.1:2379"
+    for name, extra, stdin in (
+        ("kept", ["--user", "root", "--password-stdin"], "pa55\n"),
+        ("lost", ["--user", "root"], ""),  # a user, no password stored
+        ("open", [], ""),
+    ):
+        added = etcdmon("profile", "add", name, "--endpoints", ep, *extra, stdin=stdin)
+        assert added.returncode == 0, added.stderr
+    listed = etcdmon("profile", "list")
+    assert listed.returncode == 0
+    assert listed.stdout.splitlines() == [
+        f"kept  {ep}  user root",
+        f"lost  {ep}  user root  (secrets missing: password)",
+        f"open  {ep}",
+    ]
+    assert "secrets of lost are not in encrypted file" in listed.stderr
+    shown = etcdmon("profile", "show", "lost")
+    assert json.loads(shown.stdout)["secrets"] == {"password": "missing"}
+    # After a restart without the store that has them (no OS keyring): both flagged.
+    elsewhere = etcdmon("profile", "list", "--secrets", "memory")
+    assert elsewhere.stdout.count("(secrets missing: password)") == 2
+    assert "secrets of kept, lost are not in memory (this session only)" in elsewhere.stderr
+    assert "--secrets" in elsewhere.stderr and "pa55" not in elsewhere.stdout + elsewhere.stderr
+
+
+PYDANTIC_WORDING = ("Input should", "should have", "after validation", "Value error")
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["add", "", "--endpoints", ""],
+            [
+                "NAME: a profile needs a name",
+                "--endpoints: a profile needs at least one endpoint, e.g. host:2379",
+            ],
+        ),
+        (["add", "p", "--endpoints", ","], ["--endpoints: a profile needs at least one endpoint"]),
+        (["add", "x" * 101, "--endpoints", "a:1"], ["NAME: a name has at most 100 characters"]),
+        (["add", " p", "--endpoints", "a:1"], ["NAME: a name has no leading or trailing"]),
+        (["add", "p", "--endpoints", "ftp://x:1"], ["--endpoints: bad endpoint 'ftp://x:1'"]),
+        (["add", "p", "--endpoints", "a:1", "--interval", "0"], ["--interval: the poll interval"]),
+        (["add", "p", "--endpoints", "a:1", "--interval", "61"], ["from 1 to 60, not 61"]),
+        (["add", "p", "--endpoints", "a:1", "--timeout", "0"], ["--timeout: the call deadline"]),
+        (["add", "p", "--endpoints", "a:1", "--timeout", "61"], ["at most 60, not 61.0"]),
+        (["add", "p", "--endpoints", "a:1", "--tag", " eu"], ["--tag: tag 'eu' has leading"]),
+        (["add", "p", "--endpoints", "a:1", "--tag", ""], ["--tag: a tag cannot be empty"]),
+        (["add", "p", "--endpoints", "a:1", "--cert", "c.pem"], ["--cacert/--cert/--key: a"]),
+        (["add", "p", "--endpoints", "a:1", "--user", ":pw"], ["a password needs a user"]),
+    ],
+)
+def test_profile_problems_are_said_in_the_users_words(
+    app_dirs: dict[str, Path], argv: list[str], expected: list[str]
+) -> None:
+    out = etcdmon("profile", *argv, "--secrets", "memory")
+    assert out.returncode == 2
+    for line in expected:
+        assert line in out.stderr, out.stderr
+    assert not any(w in out.stderr for w in PYDANTIC_WORDING), out.stderr
+    assert "Traceback" not in out.stderr and "pw" not in out.stderr
+    assert not (app_dirs["config"] / "etcdmon-gui" / "profiles.yaml").exists()
+
+
+def test_edit_says_what_is_wrong_and_keeps_the_profile(app_dirs: dict[str, Path]) -> None:
+    assert etcdmon("profile", "add", "p", "--endpoints", "a:1").returncode == 0
+    path = app_dirs["config"] / "etcdmon-gui" / "profiles.yaml"
+    before = path.read_bytes()
+    out = etcdmon("profile", "edit", "p", "--rename", "", "--interval", "0", "--endpoints", "")
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        "etcdmon: the profile was not saved:",
+        "  --rename: a profile needs a name",
+        "  --endpoints: a profile needs at least one endpoint, e.g. host:2379",
+        "  --interval: the poll interval is a whole number of seconds from 1 to 60, not 0",
+    ]
+    assert path.read_bytes() == before

@@ -9,16 +9,19 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from etcdmon_gui.model.profile import Profile, TLSSettings
+from etcdmon_gui.model.profile import Profile, TLSSettings, describe_error
 from etcdmon_gui.store import profiles as mod
 from etcdmon_gui.store.profiles import (
+    ProfileSettings,
     ProfileStore,
     ProfileStoreError,
     export_profiles,
     parse_document,
     secret_fields,
 )
+from etcdmon_gui.store.secrets import SecretStore
 
 
 @pytest.fixture
@@ -171,3 +174,201 @@ def test_any_content_loads_without_raising_and_bad_content_is_never_overwritten(
     with pytest.raises(ProfileStoreError):
         store.add(Profile(name="x", endpoints=["x:1"]))
     assert path.read_bytes() == data
+
+
+# -- readable messages -----------------------------------------------------------------
+
+PYDANTIC_WORDING = ("Input should", "should have", "after validation", "Value error")
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"name": ""}, "name", "a profile needs a name"),
+        ({"name": "x" * 101}, "name", "a name has at most 100 characters, not 101"),
+        ({"name": " prod"}, "name", "a name has no leading or trailing spaces"),
+        ({"name": 7}, "name", "a name is text"),
+        ({"endpoints": []}, "endpoints", "a profile needs at least one endpoint"),
+        ({"endpoints": ["ftp://x:1"]}, "endpoints", "scheme 'ftp' is not http or https"),
+        ({"endpoints": "a:1"}, "endpoints", "endpoints are a list"),
+        ({"endpoints": [5]}, "endpoints.0", "an endpoint is text"),
+        ({"poll_interval_s": 0}, "poll_interval_s", "from 1 to 60, not 0"),
+        ({"poll_interval_s": 61}, "poll_interval_s", "from 1 to 60, not 61"),
+        ({"poll_interval_s": "often"}, "poll_interval_s", "a whole number of seconds"),
+        ({"timeout_s": 0}, "timeout_s", "above 0 and at most 60, not 0"),
+        ({"timeout_s": 61}, "timeout_s", "above 0 and at most 60, not 61"),
+        ({"tags": "production"}, "tags", "tags are a list of words"),
+        ({"tags": [""]}, "tags", "a tag cannot be empty"),
+        ({"tags": [" eu"]}, "tags", "tag 'eu' has leading or trailing spaces"),
+        ({"tags": ["a,b"]}, "tags", "has a comma"),
+        ({"tags": [3]}, "tags.0", "a tag is text"),
+        ({"username": "root:hunter2"}, "username", "a user name has no ':'"),
+        ({"username": 5}, "username", "a user name is text"),
+        ({"id": "a/b"}, "id", "an identifier has 1 to 64 letters"),
+        ({"tls": {"cert_file": "c.pem"}}, "tls", "a client certificate needs its key"),
+        ({"tls": {"ca_in_keyring": "maybe"}}, "tls.ca_in_keyring", "true or false"),
+        ({"tls": "yes"}, "tls", "tls holds ca_file"),
+        ({"alert_overrides": []}, "alert_overrides", "map a rule name"),
+        ({"channels": "ops"}, "channels", "a list of notification channel"),
+        ({"colour": "red"}, "colour", "unknown field (misspelt?)"),
+    ],
+)
+def test_every_field_of_a_profile_has_a_readable_message(
+    store: ProfileStore, fields: dict[str, object], field: str, message: str
+) -> None:
+    """The same sentence whether the profile comes from a file or from the CLI."""
+    raw = {"name": "p", "endpoints": ["127.0.0.1:2379"], **fields}
+    with pytest.raises(ValidationError) as info:
+        Profile.model_validate(raw)
+    (err,) = info.value.errors()
+    text = describe_error(err)
+    assert message in text
+    assert not any(w in text for w in PYDANTIC_WORDING), text
+    assert "hunter2" not in text
+    if field == "username" and ":" in str(raw["username"]):
+        return  # in a file, that is a password to move (the tests below)
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text(yaml.safe_dump({"schema_version": 1, "profiles": [raw]}))
+    (problem,) = store.load().problems
+    assert problem.field == field and problem.message == text and problem.line is not None
+
+
+def test_missing_fields_are_named() -> None:
+    with pytest.raises(ValidationError) as info:
+        Profile.model_validate({})
+    assert [describe_error(e) for e in info.value.errors()] == [
+        "a profile needs a name",
+        "a profile needs at least one endpoint, e.g. host:2379",
+    ]
+
+
+# -- a password an older version left in the user name ---------------------------------
+
+OLD_FILE = (
+    "schema_version: 1\n"
+    "profiles:\n"
+    "- id: old1\n"
+    "  name: old\n"
+    "  endpoints: [127.0.0.1:2379]\n"
+    "  username: root:{password}\n"
+    "- name: plain\n"
+    "  endpoints: [127.0.0.1:2380]\n"
+)
+STRAY = "Str4y-pa55"  # a throwaway test secret
+
+
+def write_old_file(store: ProfileStore, password: str = STRAY) -> bytes:
+    store.path.parent.mkdir(parents=True, exist_ok=True)
+    store.path.write_text(OLD_FILE.format(password=password))
+    return store.path.read_bytes()
+
+
+def test_a_password_in_the_file_moves_to_the_secret_store(
+    store: ProfileStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = SecretStore.encrypted_file(tmp_path / "secrets.cfg", "master-pw")
+    write_old_file(store)
+    result = store.load(secrets)
+    assert result.clean, result.problems
+    old = next(p for p in result.profiles if p.name == "old")
+    assert old.username == "root" and old.id == "old1"
+    assert [p.name for p in result.profiles] == ["old", "plain"]
+    assert secrets.get("old1", "password") == STRAY
+    # Rewritten: the plain user name, nothing else lost, no password anywhere.
+    assert STRAY not in store.path.read_text()
+    again = ProfileStore(store.path).load()
+    assert again.clean and again.profiles == result.profiles
+    assert os.listdir(store.path.parent) == ["profiles.yaml"]
+    assert store.path.stat().st_mode & 0o777 == 0o600
+    # Said once, naming the profile and where the password went, never the password.
+    (notice,) = result.notices
+    assert "profile 'old'" in notice and "encrypted file" in notice
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [notice]
+    assert STRAY not in caplog.text and STRAY not in notice
+    assert store.load(secrets).notices == []  # nothing left to move
+
+
+def test_the_secret_store_is_only_opened_when_a_password_is_to_move(
+    store: ProfileStore, tmp_path: Path
+) -> None:
+    opened: list[SecretStore] = []
+
+    def open_store() -> SecretStore:
+        opened.append(SecretStore.encrypted_file(tmp_path / "secrets.cfg", "m"))
+        return opened[-1]
+
+    lazy = ProfileStore(store.path, open_store)
+    lazy.add(Profile(name="clean", endpoints=["a:1"], username="root"))
+    assert lazy.load().clean and opened == []
+    write_old_file(store)
+    assert lazy.load().clean and len(opened) == 1  # once, for the move
+
+
+def test_without_a_lasting_store_the_file_is_left_as_it_is(store: ProfileStore) -> None:
+    before = write_old_file(store)
+    result = store.load(SecretStore.memory())
+    assert [p.name for p in result.profiles] == ["plain"]  # the other profile still loads
+    (problem,) = result.problems
+    assert problem.profile == "old" and problem.field == "username" and problem.line == 6
+    assert "clear text" in problem.message and "memory (this session only)" in problem.message
+    assert "--secrets encrypted-file" in problem.message
+    assert STRAY not in str(problem)
+    assert store.path.read_bytes() == before
+    with pytest.raises(ProfileStoreError, match="left untouched") as info:
+        store.add(Profile(name="new", endpoints=["x:1"]))
+    assert STRAY not in str(info.value)
+    with pytest.raises(ProfileStoreError, match="profile 'old' cannot be used"):
+        store.get("old")
+    assert store.path.read_bytes() == before
+    # No store at all (a ProfileStore made without one): the same.
+    assert [p.field for p in ProfileStore(store.path).load().problems] == ["username"]
+    assert store.path.read_bytes() == before
+
+
+def test_a_file_with_other_problems_keeps_its_password_until_they_are_fixed(
+    store: ProfileStore, tmp_path: Path
+) -> None:
+    secrets = SecretStore.encrypted_file(tmp_path / "secrets.cfg", "m")
+    store.path.parent.mkdir(parents=True)
+    text = OLD_FILE.format(password=STRAY) + "- name: broken\n  endpoints: []\n"
+    store.path.write_text(text)
+    problems = store.load(secrets).problems
+    assert {p.profile for p in problems} == {"old", "broken"}
+    assert "fix them first" in next(p.message for p in problems if p.profile == "old")
+    assert secrets.get("old1", "password") is None
+    assert store.path.read_text() == text
+
+
+def test_a_failed_move_leaves_the_file(
+    store: ProfileStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secrets = SecretStore.encrypted_file(tmp_path / "secrets.cfg", "m")
+    before = write_old_file(store)
+
+    def boom(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", boom)
+    (problem,) = store.load(secrets).problems
+    assert "the file cannot be rewritten: No space left on device" in problem.message
+    assert store.path.read_bytes() == before
+    assert os.listdir(store.path.parent) == ["profiles.yaml"]
+
+
+def test_an_import_leaves_a_password_out_and_says_so() -> None:
+    result = parse_document(OLD_FILE.format(password=STRAY), "team.yaml")
+    assert result.clean
+    assert next(p for p in result.profiles if p.name == "old").username == "root"
+    (notice,) = result.notices
+    assert "profile 'old'" in notice and "team.yaml" in notice and "--password-stdin" in notice
+    assert STRAY not in notice
+
+
+def test_the_apps_settings_service_store_moves_it_too(store: ProfileStore, tmp_path: Path) -> None:
+    """The profiles dialog loads through ProfileSettings, with the app's secret store."""
+    secrets = SecretStore.encrypted_file(tmp_path / "secrets.cfg", "m")
+    write_old_file(store)
+    listing = ProfileSettings(ProfileStore(store.path), secrets).load()
+    assert listing.clean and [p.username for p in listing.profiles] == ["root", None]
+    assert secrets.get("old1", "password") == STRAY and STRAY not in store.path.read_text()
+    assert listing.notices and STRAY not in repr(listing)
