@@ -1,9 +1,19 @@
 """``etcdmon watch``: the monitoring, rules and channels of the app, without a GUI.
 
 Sweeps on an interval, evaluates the alert rules, prints every alert transition as
-one line to standard output and hands it to the notification channels. A rules file
-that changes on disk is reloaded; if the new version is malformed, the error is
-logged and the previous rules stay in force. SIGINT and SIGTERM stop it cleanly.
+one line to standard output and hands it to the notification channels. It starts by
+printing the cluster's state and its active alerts. A rules file that changes on disk
+is reloaded; if the new version is malformed, the error is logged and the previous
+rules stay in force. SIGINT and SIGTERM stop it cleanly.
+
+Alerts are kept in the same history as the desktop app's (``--history`` to choose
+another file), through the same ``services.alerting.AlertService``: a restart neither
+fires an alert again nor forgets to resolve one that cleared meanwhile, and
+acknowledgements and silences made in the app hold here too.
+
+The configured channels' secrets are read once, at the start: a channel whose secret
+is not in the secret store (no OS keyring after a restart, another backend chosen) is
+named once on stderr and left out, rather than failing on every alert.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from etcdmon_gui.cli.common import EXIT_ERROR, EXIT_OK, add_command
+from etcdmon_gui.cli.common import EXIT_OK, EXIT_USAGE, USAGE_CODE, add_command
 from etcdmon_gui.connection_args import (
     add_connection_options,
     connection_config,
@@ -26,63 +36,86 @@ from etcdmon_gui.connection_args import (
     secret_store,
 )
 from etcdmon_gui.etcd.probe import ClusterProbe
-from etcdmon_gui.model.alerts import AlertEvent
+from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState
 from etcdmon_gui.model.connection import ConnectionConfig
 from etcdmon_gui.model.delivery import DeliveryAttempt, DeliveryRecord, DeliveryStatus
-from etcdmon_gui.monitor.alert_engine import AlertEngine
-from etcdmon_gui.monitor.alert_rules import RulesError, RulesFile, parse_duration
+from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.monitor.alert_rules import RulesFile, parse_duration
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.base import ChannelBase
 from etcdmon_gui.notify.channels.webhook import adhoc_webhook
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
+from etcdmon_gui.services.alerting import AlertService
 from etcdmon_gui.store.channels import ChannelStore
+from etcdmon_gui.store.history import AlertHistory
 from etcdmon_gui.store.profiles import user_rules_path
-from etcdmon_gui.store.secrets import SecretStore
+from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
 log = logging.getLogger(__name__)
 
-Sink = Callable[[AlertEvent], object]
+
+def _stamp(t: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+
+
+def _where(a: Alert) -> str:
+    return f"cluster={a.cluster_name}" + (f" member={a.member}" if a.member else "")
 
 
 def format_event(event: AlertEvent) -> str:
     a = event.alert
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(event.at))
-    where = f"cluster={a.cluster_name}" + (f" member={a.member}" if a.member else "")
     return (
-        f"{stamp} {event.kind.value.upper():8} {a.severity.name.lower():8} {a.rule} "
-        f"{where} fingerprint={a.fingerprint}: {a.summary}"
+        f"{_stamp(event.at)} {event.kind.value.upper():8} {a.severity.name.lower():8} {a.rule} "
+        f"{_where(a)} fingerprint={a.fingerprint}: {a.summary}"
     )
+
+
+def format_state(snap: ClusterSnapshot, name: str, alerts: Sequence[Alert]) -> list[str]:
+    """The cluster's verdict and every active alert, for the start of a watch."""
+    reasons = "; ".join(snap.reasons) or "all members healthy"
+    lines = [f"{_stamp(snap.taken_at)} STATE    cluster={name} {snap.verdict.name}: {reasons}"]
+    for a in alerts:
+        if a.state not in (AlertState.FIRING, AlertState.PENDING):
+            continue
+        marks = "".join(
+            f" ({mark})"
+            for mark, on in (("acknowledged", a.acknowledged), ("silenced", a.silenced_until))
+            if on
+        )
+        lines.append(
+            f"{_stamp(snap.taken_at)} ACTIVE   {a.severity.name.lower():8} {a.rule} "
+            f"{_where(a)} fingerprint={a.fingerprint}: {a.state.value} since "
+            f"{_stamp(a.since)}{marks}: {a.summary}"
+        )
+    return lines
 
 
 def watch(
     config: ConnectionConfig,
     name: str,
-    rules: RulesFile,
+    alerting: AlertService,
     interval_s: float,
-    sinks: Sequence[Sink],
     stop: threading.Event,
+    show: Callable[[str], object],
 ) -> None:
-    """Sweep and evaluate until ``stop`` is set; every event goes to every sink."""
-    engine = AlertEngine(rules.rules)
+    """Sweep and evaluate until ``stop`` is set; the first sweep's state is shown.
+    ``alerting`` knows the cluster (``set_cluster``); its past alerts are taken back."""
+    alerting.restore(only=config.key)
     with ClusterProbe(config) as probe:
         monitor = ClusterMonitor(probe, config.key)
+        first = True
         while not stop.is_set():
             started = time.monotonic()
-            try:
-                changed = rules.reload_if_changed()
-            except RulesError as exc:
-                log.error("rules not reloaded, the previous rules stay in force:\n%s", exc)
-                changed = None
-            if changed is not None:
-                log.warning("reloaded rules from %s", rules.path)
-                engine.set_rules(changed)
             snap = monitor.sweep()
-            for event in engine.evaluate(snap, name):
-                for sink in sinks:
-                    try:
-                        sink(event)
-                    except Exception:  # one broken channel must not stop the watch
-                        log.exception("alert sink failed")
+            events = alerting.evaluate(snap)
+            if first:
+                quiet = {e.alert.fingerprint for e in events}  # their own lines follow
+                alerts = [a for a in alerting.alerts() if a.fingerprint not in quiet]
+                for line in format_state(snap, name, alerts):
+                    show(line)
+                first = False
+            for event in events:
+                show(format_event(event))
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
 
 
@@ -91,8 +124,8 @@ def install_stop_handlers(stop: threading.Event) -> None:
         signal.signal(sig, lambda *_: stop.set())
 
 
-def print_sink(event: AlertEvent) -> None:
-    print(format_event(event), flush=True)
+def _print(line: str) -> None:
+    print(line, flush=True)
 
 
 def run_watch(
@@ -109,19 +142,20 @@ def run_watch(
         print(
             f"etcdmon: --interval must be between 1s and 1h, not {args.interval}", file=sys.stderr
         )
-        return EXIT_ERROR
+        return EXIT_USAGE
     rules = RulesFile(args.rules or user_rules_path(), overrides, name)
     # One store for the run: the configured channels' secrets, read once, and the
     # --webhook URLs, which must not end up in the user's keyring.
     session = SecretStore.memory()
-    if secrets is not None:
-        for channel in channels:
-            for field in channel.secret_names():
-                value = secrets.get(channel.id, field)
-                if value is not None:
-                    session.set(channel.id, field, value)
+    usable = []
+    for channel in channels:
+        problem = copy_secrets(channel, secrets, session)
+        if problem is None:
+            usable.append(channel)
+        else:
+            print(f"etcdmon: channel {channel.name!r}: {problem}", file=sys.stderr, flush=True)
     targets = [
-        *channels,
+        *usable,
         *(adhoc_webhook(url, session, i + 1) for i, url in enumerate(args.webhook)),
     ]
     stop = threading.Event()
@@ -133,17 +167,68 @@ def run_watch(
         flush=True,
     )
     dispatcher = NotificationDispatcher(session, targets) if targets else None
+    history = _history(args.history)
+    alerting = AlertService(
+        history,
+        [] if dispatcher is None else [lambda event, _: dispatcher.notify(event)],
+        rules.path,
+        problems=lambda text: log.error("%s", text),
+    )
+    alerting.set_cluster(config.key, name, overrides)
     try:
-        sinks: list[Sink] = [print_sink]
         if dispatcher is not None:
-            sinks.append(dispatcher.notify)
             dispatcher.subscribe(_log_failures)
-        watch(config, name, rules, interval, sinks, stop)
+        watch(config, name, alerting, interval, stop, _print)
     finally:
+        alerting.close()
         if dispatcher is not None:
             dispatcher.wait_idle(10.0)  # let the last transitions go out
             dispatcher.close()
     return EXIT_OK
+
+
+def _history(path: Path | None) -> AlertHistory | None:
+    """The alert history (the app's unless ``--history``); without one, alerts still
+    go out, but a restart forgets them."""
+    try:
+        return AlertHistory(path)
+    except Exception as exc:  # sqlite3.Error, OSError: said once, never fatal
+        print(
+            f"etcdmon: the alert history at {path or 'the default place'} cannot be used "
+            f"({exc}); alerts are not kept across restarts",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
+
+
+def copy_secrets(
+    channel: ChannelBase, secrets: SecretStore | None, session: SecretStore
+) -> str | None:
+    """Copy ``channel``'s secrets into ``session``; None if it has every one it sends
+    with, else what is missing and how to put it back (the channel is then left out).
+    A disabled channel sends nothing, so nothing is read for it."""
+    if not channel.enabled:
+        return None
+    missing = []
+    for field in channel.secret_names():
+        try:
+            value = None if secrets is None else secrets.get(channel.id, field)
+        except SecretStoreError as exc:
+            return f"its secrets cannot be read, so it is left out: {exc}"
+        if value is not None:
+            session.set(channel.id, field, value)
+        elif field in channel.needed_secrets():
+            missing.append(channel.secret_field(field).phrase)
+    if not missing:
+        return None
+    where = secrets.info.name if secrets is not None else "the secret store"
+    it, is_ = ("it", "is") if len(missing) == 1 else ("them", "are")
+    return (
+        f"its {' and '.join(missing)} {is_} not in {where}, so it is left out. Re-enter "
+        f"{it} in etcdmon-gui (Notification channels), or choose the secret store that "
+        f"has {it} with --secrets"
+    )
 
 
 def _log_failures(attempt: DeliveryAttempt, record: DeliveryRecord) -> None:
@@ -171,8 +256,7 @@ def register(sub: Any) -> None:
         sub,
         "watch",
         help="monitor and alert without a GUI, until Ctrl-C",
-        codes="  0  stopped by Ctrl-C or SIGTERM\n"
-        "  2  a connection, usage, rules or channels error",
+        codes=f"  0  stopped by Ctrl-C or SIGTERM\n{USAGE_CODE}",
         example="etcdmon watch --endpoints 10.0.0.1:2379 --interval 10s "
         "--webhook http://127.0.0.1:9000/hook",
     )
@@ -190,5 +274,11 @@ def register(sub: Any) -> None:
         default=[],
         metavar="URL",
         help="also post each alert to this URL (Alertmanager webhook format)",
+    )
+    p.add_argument(
+        "--history",
+        type=Path,
+        metavar="PATH",
+        help="alert history database (default: the desktop app's, so both keep one record)",
     )
     p.set_defaults(func=cmd_watch)

@@ -194,7 +194,7 @@ class AlertTableModel(RowTableModel[Alert]):
         ]
         silence = silence_text(alert, now)
         if silence:
-            lines.append(silence)
+            lines.append(html.escape(silence))
         if alert.acknowledged:
             lines.append("acknowledged")
         return "<br>".join(lines)

@@ -1,8 +1,10 @@
-"""The alert table: every alert the engine reports, filterable and sortable, with details.
+"""The alert views: every alert the engine reports, filterable and sortable, with
+details; and beside it, in its own tab, the matcher silences.
 
 ``AlertTableWidget`` puts together the filters, the table (``AlertTableModel`` through
-``AlertFilterProxy``), the details pane, copy to clipboard, and asks for silences and
-acknowledgements through signals; it never changes an alert itself.
+``AlertFilterProxy``), the details pane, copy to clipboard and the Silences tab
+(``SilencesWidget``), and asks for silences, un-silences, acknowledgements and matcher
+silences through signals; it never changes an alert or a silence itself.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTableView,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from etcdmon_gui.model.alerts import Alert, AlertState, Severity
+from etcdmon_gui.model.alerts import Alert, AlertState, Severity, Silence
 from etcdmon_gui.ui.alert_details_widget import AlertDetailsPane
 from etcdmon_gui.ui.alert_table_model import (
     ALERT_ROLE,
@@ -38,8 +41,9 @@ from etcdmon_gui.ui.alert_table_model import (
     AlertTableModel,
     Clock,
 )
-from etcdmon_gui.ui.alert_text import alert_text
+from etcdmon_gui.ui.alert_text import alert_text, has_own_silence
 from etcdmon_gui.ui.palette import HEALTHY_COLOUR, SEVERITY_COLOURS, TEXT_ON_COLOUR, severity_icon
+from etcdmon_gui.ui.silences_widget import SilencesWidget
 
 __all__ = ["SILENCE_CHOICES", "AlertTableWidget"]
 
@@ -55,20 +59,29 @@ SILENCE_CHOICES: tuple[tuple[str, float], ...] = (
 
 
 class AlertTableWidget(QWidget):
-    """The alert table with filters, details, copy, silence and acknowledge.
+    """The alert table with filters, details, copy, silence, un-silence and acknowledge,
+    and the Silences tab.
 
-    It renders what ``set_alerts`` gives it and asks for changes through signals; the
-    owner applies them to the engine and sends the updated alerts back.
+    It renders what ``set_alerts`` and ``set_silences`` give it and asks for changes
+    through signals; the owner applies them to the engine and sends the updated alerts
+    and silences back.
 
     Signals:
     silenceRequested(str fingerprint, float until, str reason): silence until this UNIX
         time, or ``math.inf`` for until resolved; one emission per selected alert.
+    unsilenceRequested(str fingerprint): end the alert's own silence; one emission per
+        selected alert that has one.
     acknowledgeRequested(str fingerprint): one emission per selected firing alert.
+    silenceCreated(Silence): a new matcher silence (from the Silences tab's dialog).
+    silenceExpireRequested(str id): end this matcher silence now.
     firingCountChanged(int): the number of alerts that count as firing changed (badge).
     """
 
     silenceRequested = Signal(str, float, str)
+    unsilenceRequested = Signal(str)
     acknowledgeRequested = Signal(str)
+    silenceCreated = Signal(object)
+    silenceExpireRequested = Signal(str)
     firingCountChanged = Signal(int)
 
     def __init__(self, parent: QWidget | None = None, *, clock: Clock = time.time) -> None:
@@ -128,6 +141,10 @@ class AlertTableWidget(QWidget):
         self.silence_reason = _named(QLineEdit(), "silenceReason")
         self.silence_reason.setPlaceholderText("Reason for the silence (required)")
         self.silence_button = _named(QPushButton("Silence"), "silenceButton")
+        self.unsilence_button = _named(QPushButton("Un-silence"), "unsilenceButton")
+        self.silences = _named(
+            SilencesWidget(clock=clock, selected_alert=self.current_alert), "silencesView"
+        )
 
         filters = QHBoxLayout()
         filters.addWidget(self.state_filter)
@@ -143,6 +160,7 @@ class AlertTableWidget(QWidget):
         actions.addWidget(self.silence_for)
         actions.addWidget(self.silence_reason, 1)
         actions.addWidget(self.silence_button)
+        actions.addWidget(self.unsilence_button)
         left = QWidget()
         left_lay = QVBoxLayout(left)
         left_lay.setContentsMargins(0, 0, 0, 0)
@@ -154,16 +172,28 @@ class AlertTableWidget(QWidget):
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        alerts_page = QWidget()
+        alerts_lay = QVBoxLayout(alerts_page)
+        alerts_lay.setContentsMargins(0, 6, 0, 0)
+        alerts_lay.addLayout(filters)
+        alerts_lay.addWidget(self.splitter, 1)
+        self.tabs = _named(QTabWidget(), "alertViews")
+        self.tabs.setDocumentMode(True)
+        self.alerts_tab = self.tabs.addTab(alerts_page, "Alerts")
+        self.silences_tab = self.tabs.addTab(self.silences, "Silences")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
-        lay.addLayout(filters)
-        lay.addWidget(self.splitter, 1)
+        lay.addWidget(self.tabs, 1)
 
         copy = QAction("Copy", self.table)
         copy.setShortcut(QKeySequence.StandardKey.Copy)
         copy.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         copy.triggered.connect(self.copy_selected)
         self.table.addAction(copy)
+        self.silence_like_action = QAction("New silence like this…", self.table)
+        self.silence_like_action.triggered.connect(lambda: self.silences.new_silence())
+        self.table.addAction(self.silence_like_action)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
 
         self.state_filter.currentIndexChanged.connect(
             lambda _: self.proxy.set_states(self.state_filter.currentData())
@@ -181,6 +211,10 @@ class AlertTableWidget(QWidget):
         self.copy_button.clicked.connect(self.copy_selected)
         self.ack_button.clicked.connect(self.acknowledge_selected)
         self.silence_button.clicked.connect(self.silence_selected)
+        self.unsilence_button.clicked.connect(self.unsilence_selected)
+        self.silences.createRequested.connect(self.silenceCreated)
+        self.silences.expireRequested.connect(self.silenceExpireRequested)
+        self.silences.countChanged.connect(self._update_silences_tab)
         self.silence_reason.textChanged.connect(lambda _: self._update_buttons())
         self.silence_reason.returnPressed.connect(self.silence_selected)
         self._update_badge()
@@ -191,6 +225,7 @@ class AlertTableWidget(QWidget):
     def set_alerts(self, alerts: Sequence[Alert]) -> None:
         """Show these alerts; rows, selection and value histories carry over by fingerprint."""
         self.model.set_alerts(alerts)
+        self.silences.set_alerts(alerts)
         self._update_clusters()
         self._refresh_details()
         self._update_buttons()
@@ -199,6 +234,10 @@ class AlertTableWidget(QWidget):
             self._firing = count
             self._update_badge()
             self.firingCountChanged.emit(count)
+
+    def set_silences(self, silences: Sequence[Silence]) -> None:
+        """Show these matcher silences in the Silences tab."""
+        self.silences.set_silences(silences)
 
     def firing_count(self) -> int:
         """Alerts that count as firing (the badge); also the Qt property ``firingCount``."""
@@ -272,7 +311,18 @@ class AlertTableWidget(QWidget):
             self.silenceRequested.emit(alert.fingerprint, until, reason)
         self.silence_reason.clear()
 
+    def unsilence_selected(self) -> None:
+        """Ask to end the own silence of each selected alert that has one."""
+        now = self.clock()
+        for alert in self.selected_alerts():
+            if has_own_silence(alert, now):
+                self.unsilenceRequested.emit(alert.fingerprint)
+
     # -- upkeep -----------------------------------------------------------------------------
+
+    def _update_silences_tab(self, active: int) -> None:
+        title = f"Silences ({active} active)" if active else "Silences"
+        self.tabs.setTabText(self.silences_tab, title)
 
     def _update_buttons(self) -> None:
         selected = self.selected_alerts()
@@ -289,6 +339,17 @@ class AlertTableWidget(QWidget):
             else "Type a reason first"
             if can_silence
             else "Select a firing or pending alert"
+        )
+        now = self.clock()
+        own = any(has_own_silence(a, now) for a in selected)
+        self.unsilence_button.setEnabled(own)
+        by_matcher = any(a.silenced_by is not None for a in selected)
+        self.unsilence_button.setToolTip(
+            "End the selected alerts' own silences"
+            if own
+            else "Silenced by a silence of the Silences tab: expire it there"
+            if by_matcher
+            else "Select an alert silenced with Silence"
         )
 
     def _update_badge(self) -> None:

@@ -1,6 +1,7 @@
 """Alert views offscreen: the table's rows, in-place updates, filters, sorting, details,
-copy, silence and acknowledge; the tray's colour, throttled popups, mute, and the
-in-window fallback with its banner."""
+copy, silence, un-silence and acknowledge, pending alerts' fire times, the Silences tab
+and its dialog; the tray's colour, throttled popups, mute, and the in-window fallback
+with its banner."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QColor, QGuiApplication, QImage
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialogButtonBox, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.formatting import fmt_time
-from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity
+from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity, Silence
 from etcdmon_gui.ui.alert_table_model import (
     ALERT_ROLE,
     COL_CLUSTER,
@@ -124,6 +125,7 @@ def mixed_alerts() -> list[Alert]:
             value=96.4,
             since=T0 - 45,
             fired_at=None,
+            fires_at=T0 + 135,
         ),
         alert(
             "etcdHighNumberOfLeaderChanges",
@@ -623,3 +625,216 @@ def test_the_banner_hides_itself_after_a_while(qtbot: QtBot) -> None:
     banner.show_notification("No leader", "prod", Severity.CRITICAL)
     assert banner.isVisible()
     qtbot.waitUntil(banner.isHidden, timeout=2000)
+
+
+# -- pending alerts, un-silence and the Silences tab --------------------------------------
+
+
+def test_a_pending_alert_says_when_it_fires(table: AlertTableWidget, clock: FakeClock) -> None:
+    waiting = alert(
+        "etcdDatabaseQuotaLowSpace",
+        state=AlertState.PENDING,
+        since=T0 - 45,
+        fired_at=None,
+        active_at=T0 - 45,
+        fires_at=T0 + 180,
+    )
+    table.set_alerts([waiting])
+    assert shown(table, COL_STATE) == ["pending — fires in 3 min"]
+    table.select_fingerprint(waiting.fingerprint)
+    details = table.details.text.toPlainText()
+    assert "pending for 45 s — fires in 3 min" in details
+    assert "fires if the condition still holds" in details
+    clock.now = T0 + 120
+    table.set_alerts([waiting])
+    assert shown(table, COL_STATE) == ["pending — fires in 1 min"]
+    assert "fires in 1 min" in table.copy_selected()
+    clock.now = T0 + 181  # overdue: it fires when the next sweep confirms it
+    table.set_alerts([dataclasses.replace(waiting, silenced_until=math.inf)])
+    assert shown(table, COL_STATE) == ["pending — fires at the next check · silenced"]
+
+
+def active_silence(**kw: object) -> Silence:
+    fields: dict[str, object] = {
+        "id": "s1",
+        "rule": "etcdMembersDown",
+        "cluster": "prod-key",
+        "member": None,
+        "starts": T0 - 600,
+        "ends": T0 + 3600,
+        "reason": "rolling restart",
+        "created_at": T0 - 600,
+        "cluster_name": "prod",
+    }
+    fields.update(kw)
+    return Silence(**fields)  # type: ignore[arg-type]
+
+
+def test_unsilence_asks_for_alerts_with_their_own_silence(
+    qtbot: QtBot, table: AlertTableWidget
+) -> None:
+    alerts = mixed_alerts()
+    by_matcher = alert("etcdMembersDown", member="etcd-9", silenced_by=active_silence())
+    table.set_alerts([*alerts, by_matcher])
+    select(table, "etcdNoLeader")
+    assert not table.unsilence_button.isEnabled()
+    select(table, "etcdMembersDown")  # silenced until resolved, by itself
+    table.select_fingerprint(alerts[2].fingerprint)
+    assert table.unsilence_button.isEnabled()
+    with qtbot.waitSignal(table.unsilenceRequested, timeout=1000) as blocker:
+        qtbot.mouseClick(table.unsilence_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [alerts[2].fingerprint]
+    table.select_fingerprint(by_matcher.fingerprint)
+    assert not table.unsilence_button.isEnabled()
+    assert "Silences tab" in table.unsilence_button.toolTip()
+
+
+def test_a_matcher_silence_mutes_an_alert_until_it_ends(
+    qtbot: QtBot, table: AlertTableWidget, clock: FakeClock
+) -> None:
+    muted = alert("etcdNoLeader", member="etcd-2", silenced_by=active_silence(ends=T0 + 60))
+    table.set_alerts([muted])
+    assert shown(table, COL_STATE) == ["firing · silenced"]
+    assert table.firing_count() == 0
+    table.select_fingerprint(muted.fingerprint)
+    details = table.details.text.toPlainText()
+    assert "by silence s1 [rule=etcdMembersDown, cluster=prod] (rolling restart)" in details
+    clock.now = T0 + 60
+    with qtbot.waitSignal(table.firingCountChanged, timeout=1000) as blocker:
+        table.set_alerts([muted])
+    assert blocker.args == [1]
+    assert shown(table, COL_STATE) == ["firing"]
+
+
+def silences_shown(table: AlertTableWidget, column: int) -> list[str]:
+    proxy = table.silences.proxy
+    return [proxy.index(r, column).data() for r in range(proxy.rowCount())]
+
+
+def some_silences() -> list[Silence]:
+    return [
+        active_silence(id="old", ends=T0 - 60, reason="last week's upgrade", created_at=T0 - 1e5),
+        active_silence(),
+        active_silence(
+            id="later",
+            rule=None,
+            cluster=None,
+            member="infra-1",
+            starts=T0 + 600,
+            ends=T0 + 7200,
+            reason="disk swap tonight",
+            created_at=T0 - 10,
+            cluster_name=None,
+        ),
+    ]
+
+
+def test_the_silences_tab_lists_active_pending_and_expired_silences(
+    qtbot: QtBot, table: AlertTableWidget, clock: FakeClock
+) -> None:
+    table.set_alerts(mixed_alerts())
+    assert table.tabs.tabText(table.silences_tab) == "Silences"
+    assert table.silences.empty_hint.isVisibleTo(table.silences)
+    table.set_silences(some_silences())
+    assert table.tabs.tabText(table.silences_tab) == "Silences (1 active)"
+    assert not table.silences.empty_hint.isVisibleTo(table.silences)
+    assert [table.silences.proxy.headerData(c, Qt.Orientation.Horizontal) for c in range(7)] == [
+        "State",
+        "Matchers",
+        "Reason",
+        "Mutes",
+        "Starts",
+        "Ends",
+        "Created",
+    ]
+    assert silences_shown(table, 0) == ["active", "pending", "expired"]
+    assert silences_shown(table, 1) == [
+        "rule=etcdMembersDown, cluster=prod",
+        "member=infra-1",
+        "rule=etcdMembersDown, cluster=prod",
+    ]
+    assert silences_shown(table, 3) == ["1", "—", "—"]  # mutes etcdMembersDown on prod
+    assert silences_shown(table, 5)[0] == f"{fmt_time(T0 + 3600, T0)} (in 1 h)"
+
+    view = table.silences
+    flags = (
+        QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    )
+    view.table.selectionModel().select(view.proxy.index(2, 0), flags)  # the expired one
+    assert not view.expire_button.isEnabled()
+    view.table.selectionModel().select(view.proxy.index(0, 0), flags)
+    assert view.expire_button.isEnabled()
+    with qtbot.waitSignal(table.silenceExpireRequested, timeout=1000) as blocker:
+        qtbot.mouseClick(view.expire_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == ["s1"]
+
+    # Time passes: the pending one starts, the active one ends (re-read on each update).
+    clock.now = T0 + 3600
+    table.set_alerts(mixed_alerts())
+    assert silences_shown(table, 0) == ["active", "expired", "expired"]
+    assert table.tabs.tabText(table.silences_tab) == "Silences (1 active)"
+    assert silences_shown(table, 3)[0] == "1"  # infra-1's certificate alert
+
+
+def test_new_silence_is_prefilled_from_the_selected_alert(
+    qtbot: QtBot, table: AlertTableWidget
+) -> None:
+    table.set_alerts(mixed_alerts())
+    select(table, "etcdNoLeader")
+    table.tabs.setCurrentIndex(table.silences_tab)
+    qtbot.mouseClick(table.silences.new_button, Qt.MouseButton.LeftButton)
+    dialog = table.silences.dialog
+    assert dialog is not None and dialog.isVisible()
+    ok = dialog.buttons.button(QDialogButtonBox.StandardButton.Ok)
+    assert dialog.matchers() == ("etcdNoLeader", "prod-key", "etcd-2")
+    assert dialog.cluster.currentText() == "prod"
+    assert dialog.summary.text() == (
+        "Matches rule=etcdNoLeader, cluster=prod, member=etcd-2: 1 current alert (1 firing)."
+    )
+    assert not ok.isEnabled()  # no reason yet
+    dialog.member_check.setChecked(False)
+    dialog.rule_check.setChecked(False)
+    assert dialog.summary.text() == "Matches cluster=prod: 3 current alerts (3 firing)."
+    dialog.rule_check.setChecked(True)
+    dialog.duration.setCurrentText("4 h")
+    qtbot.keyClicks(dialog.reason, "leader election storm, INC-42")
+    assert ok.isEnabled()
+    with qtbot.waitSignal(table.silenceCreated, timeout=1000) as blocker:
+        qtbot.mouseClick(ok, Qt.MouseButton.LeftButton)
+    (made,) = blocker.args
+    assert made == Silence(
+        made.id,
+        "etcdNoLeader",
+        "prod-key",
+        None,
+        T0,
+        T0 + 4 * 3600,
+        "leader election storm, INC-42",
+        T0,
+        "prod",
+    )
+    assert made.id
+
+    # Without a selected alert nothing is ticked, and nothing can be made.
+    table.table.clearSelection()
+    dialog = table.silences.new_silence()
+    qtbot.keyClicks(dialog.reason, "x")
+    assert dialog.matchers() == (None, None, None)
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+    dialog.reject()
+
+
+def test_renders_the_silences_tab_to_a_png(table: AlertTableWidget, tmp_path: Path) -> None:
+    table.set_alerts(mixed_alerts())
+    table.set_silences(some_silences())
+    table.tabs.setCurrentIndex(table.silences_tab)
+    path = tmp_path / "silences.png"
+    assert table.grab().save(str(path))
+    pixels = image_array(QImage(str(path)))[:, :, :3].astype(int)
+    assert pixels.var() > 100.0
+    table.tabs.setCurrentIndex(table.alerts_tab)
+    alerts = image_array(table.grab().toImage())[:, :, :3].astype(int)
+    assert (alerts != pixels).any(axis=2).mean() > 0.05  # another page, not the table
+    state = table.silences.proxy.index(0, 0)
+    assert state.data() == "active"
+    assert state.data(Qt.ItemDataRole.ForegroundRole).color() == QColor(HEALTHY_COLOUR)

@@ -17,6 +17,9 @@ from typing import Any
 import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
+from etcdmon_gui.notify.channels.log import LogChannelConfig
+from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
+from etcdmon_gui.store.channels import ChannelStore
 
 
 class Lines:
@@ -163,3 +166,102 @@ def test_malformed_rules_file_is_refused(shared_cluster: Sandbox, tmp_path: Path
     )
     assert out.returncode == 2
     assert f"{rules}: rule etcdMembersDown: field for: 'whenever' is not a duration" in out.stderr
+
+
+def test_a_channel_whose_secret_is_missing_is_named_once_and_left_out(
+    shared_cluster: Sandbox, tmp_path: Path, receiver: Receiver
+) -> None:
+    """No OS keyring after a restart: the webhook channel's URL is gone. The watch says so
+    once at the start and delivers to the others, instead of failing on every alert."""
+    ChannelStore().save([WebhookChannelConfig(name="ops-hook"), LogChannelConfig(name="audit-log")])
+    rules = tmp_path / "rules.yaml"
+    # Fires on a healthy cluster, for each of its three members.
+    rules.write_text(
+        "schema_version: 1\nrules:\n- name: etcdDatabaseQuotaLowSpace\n  threshold: 0\n  for: 0s\n"
+    )
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/alerts"
+    with subprocess.Popen(
+        [
+            sys.executable, "-m", "etcdmon_gui.cli", "watch",
+            "--endpoints", shared_cluster.endpoints[0], "--interval", "1s",
+            "--rules", str(rules), "--webhook", url, "--secrets", "memory",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    ) as proc:  # fmt: skip
+        try:
+            lines = Lines(proc)
+            lines.wait_for(r"FIRING +critical +etcdDatabaseQuotaLowSpace .*member=m2")
+            receiver.wait_for("firing")  # the other channels still deliver
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+        assert proc.stderr is not None
+        stderr = proc.stderr.read()
+    assert proc.returncode == 0, stderr
+    assert stderr.count("ops-hook") == 1, stderr
+    assert (
+        "etcdmon: channel 'ops-hook': its webhook URL is not in memory (this session only), "
+        "so it is left out. Re-enter it in etcdmon-gui (Notification channels)"
+    ) in stderr
+    assert "and 2 channel(s)" in stderr  # the log channel and --webhook
+    assert "FAILED" not in stderr and "failed" not in stderr
+
+
+def _watch(cluster: Sandbox, rules: Path, history: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "etcdmon_gui.cli",
+            "watch",
+            "--endpoints",
+            cluster.endpoints[0],
+            "--interval",
+            "1s",
+            "--rules",
+            str(rules),
+            "--timeout",
+            "1",
+            "--history",
+            str(history),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_restarted_watch_shows_the_state_and_neither_refires_nor_forgets(
+    cluster: Sandbox, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 0s\n")
+    history = tmp_path / "history.sqlite3"
+    cluster.stop_member(2)
+    with _watch(cluster, rules, history) as first:
+        lines = Lines(first)
+        lines.wait_for(r" STATE +cluster=\S+ DEGRADED: member m2 down")
+        fired = lines.wait_for(r"FIRING +warning +etcdMembersDown .*member=m2 fingerprint=(\w+)")
+        first.kill()  # no clean shutdown: what was kept is all there is
+        first.wait(timeout=15)
+    with _watch(cluster, rules, history) as second:
+        try:
+            lines = Lines(second)
+            # The state at start lists the alert as firing since the first run ...
+            active = lines.wait_for(
+                r" ACTIVE +warning +etcdMembersDown .*fingerprint=(\w+): firing"
+            )
+            assert active.group(1) == fired.group(1)
+            lines.wait_for(r" STATE ")
+            cluster.restart_member(2)
+            # ... it is never fired again, and its RESOLVED still goes out.
+            resolved = lines.wait_for(r"RESOLVED +warning +etcdMembersDown .*fingerprint=(\w+)")
+            assert resolved.group(1) == fired.group(1)
+            assert not any(" FIRING " in line for line in lines.lines), lines.lines
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=15)
+    assert second.returncode == 0

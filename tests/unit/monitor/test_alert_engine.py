@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from etcdmon_gui.model.alerts import AlertState, EventKind, Severity
+from etcdmon_gui.model.alerts import AlertState, EventKind, Severity, Silence
 from etcdmon_gui.monitor.alert_engine import UNTIL_RESOLVED, AlertEngine, fingerprint
 from etcdmon_gui.monitor.alert_rules import (
     Rule,
@@ -279,6 +279,19 @@ def test_windowed_signals(clock: Clock) -> None:
     (event,) = engine.evaluate(snap(clock.t, [bad]))
     assert event.alert.value == pytest.approx(25.0)
 
+    # The monitor's own failed reads are the cluster's trouble, already reported: an
+    # idle member whose only failures are our probe reads raises nothing.
+    engine = AlertEngine([r.model_copy(update={"for_s": 0.0}) for r in rules], clock=clock)
+    ours = dataclasses.replace(member(2), metrics=metrics(0.1, 1.0), probe_error="no leader")
+    for _ in range(5):
+        clock.t += 10
+        assert engine.evaluate(snap(clock.t, [ours])) == []
+    # ... while the same failures from other clients still count.
+    theirs = dataclasses.replace(ours, probe_error=None)
+    clock.t += 10
+    (event,) = engine.evaluate(snap(clock.t, [theirs]))
+    assert event.alert.member == "m2"
+
 
 def test_rules_file_reloads_and_keeps_the_previous_rules_when_broken(tmp_path: Path) -> None:
     import os
@@ -299,3 +312,167 @@ def test_rules_file_reloads_and_keeps_the_previous_rules_when_broken(tmp_path: P
     with pytest.raises(RulesError, match="'never' is not a duration"):
         source.reload_if_changed()
     assert {r.name: r for r in source.rules}["etcdMembersDown"].for_s == 120  # kept
+
+
+# -- pending alerts, matcher silences, un-silence, clusters let go ------------------------
+
+
+def test_a_pending_alert_knows_when_it_fires(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("5m")], clock=clock)
+    engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    (pending,) = engine.alerts
+    assert pending.state == AlertState.PENDING
+    assert pending.active_at == clock.t and pending.fires_at == clock.t + 300
+    # The rule's ``for`` changes while pending: the alert's fire time follows it.
+    engine.set_rules([down_rule("10m")])
+    clock.t += 60
+    engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    assert engine.alerts[0].fires_at == clock.t - 60 + 600
+    clock.t += 540
+    (fired,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    assert fired.kind == EventKind.FIRING and fired.alert.fires_at is None
+
+
+def silence(**kw: object) -> Silence:
+    fields: dict[str, object] = {
+        "id": "s1",
+        "rule": None,
+        "cluster": None,
+        "member": None,
+        "starts": 1_000_000.0,
+        "ends": 1_000_000.0 + 3600,
+        "reason": "maintenance",
+        "created_at": 1_000_000.0,
+    }
+    fields.update(kw)
+    return Silence(**fields)  # type: ignore[arg-type]
+
+
+def test_silence_matchers() -> None:
+    engine = AlertEngine([down_rule("0s")], clock=Clock())
+    engine.evaluate(snap(1_000_000.0, [member(2, up=False)]), "prod")
+    (alert,) = engine.alerts
+    assert silence().matches(alert)  # no matcher: anything
+    assert silence(rule="down", cluster="c1", member="m2").matches(alert)
+    assert not silence(rule="other").matches(alert)
+    assert not silence(cluster="prod").matches(alert)  # the key, not the name
+    assert not silence(member="m3").matches(alert)
+    cluster_wide = dataclasses.replace(alert, member=None)
+    assert not silence(member="m2").matches(cluster_wide)
+    s = silence()
+    assert not s.is_active(s.starts - 1) and s.is_active(s.starts) and not s.is_active(s.ends)
+    assert s.is_expired(s.ends) and not s.is_expired(s.ends - 1)
+
+
+def test_a_matcher_silence_mutes_what_it_matches_until_it_ends(clock: Clock) -> None:
+    mute = silence(rule="down", member="m2", starts=clock.t, ends=clock.t + 600)
+    engine = AlertEngine([down_rule("0s")], clock=clock, silences=[mute])
+    events = engine.evaluate(snap(clock.t, [member(2, up=False), member(3, up=False)]))
+    # m2 fires too, silently; m3 is not matched.
+    assert [e.alert.member for e in events] == ["m3"]
+    by_member = {a.member: a for a in engine.alerts}
+    assert by_member["m2"].state == AlertState.FIRING
+    assert by_member["m2"].silenced_by == mute and by_member["m3"].silenced_by is None
+    # A silence added later applies at once, to every alert it matches.
+    cluster_mute = silence(id="s2", cluster="c1", starts=clock.t, ends=clock.t + 60)
+    engine.set_silences([mute, cluster_mute])
+    assert engine.alerts[0].silenced_by is not None and engine.alerts[1].silenced_by is not None
+    clock.t += 30
+    assert engine.evaluate(snap(clock.t, [member(2), member(3)])) == []  # resolved, muted
+    assert {a.state for a in engine.alerts} == {AlertState.RESOLVED}
+    assert all(a.silenced_by is None for a in engine.alerts)
+    # The short silence ended: m3 is heard again; m2 is still muted by the long one.
+    clock.t += 60
+    events = engine.evaluate(snap(clock.t, [member(2, up=False), member(3, up=False)]))
+    assert [e.alert.member for e in events] == ["m3"]
+    # Expired (its end moved to now): m2 resolves out loud.
+    engine.set_silences([dataclasses.replace(mute, ends=clock.t), cluster_mute])
+    assert all(a.silenced_by is None for a in engine.alerts)
+    clock.t += 10
+    events = engine.evaluate(snap(clock.t, [member(2), member(3, up=False)]))
+    assert [(e.kind, e.alert.member) for e in events] == [(EventKind.RESOLVED, "m2")]
+    # A silence that starts later does nothing yet.
+    later = silence(id="s3", starts=clock.t + 100, ends=clock.t + 200)
+    engine.set_silences([later])
+    clock.t += 10
+    (fired,) = engine.evaluate(snap(clock.t, [member(2, up=False), member(3, up=False)]))
+    assert fired.alert.member == "m2" and fired.alert.silenced_by is None
+
+
+def test_unsilence_ends_an_alerts_own_silence(clock: Clock) -> None:
+    engine = AlertEngine([down_rule("0s")], clock=clock)
+    (fired,) = engine.evaluate(snap(clock.t, [member(2, up=False)]))
+    fp = fired.alert.fingerprint
+    engine.silence(fp, UNTIL_RESOLVED, "known")
+    unmuted = engine.unsilence(fp)
+    assert unmuted.silenced_until is None and unmuted.silence_reason is None
+    clock.t += 10
+    (resolved,) = engine.evaluate(snap(clock.t, [member(2)]))
+    assert resolved.kind == EventKind.RESOLVED
+
+
+def test_changes_include_silenced_transitions_acks_and_silences(clock: Clock) -> None:
+    mute = silence(member="m3", starts=clock.t, ends=clock.t + 600)
+    engine = AlertEngine([down_rule("0s")], clock=clock, silences=[mute])
+    events = engine.evaluate(snap(clock.t, [member(2, up=False), member(3, up=False)]))
+    assert len(events) == 1  # m3 is silenced...
+    changed = {a.member: a for a in engine.take_changes()}
+    assert {m: a.state for m, a in changed.items()} == {  # ...but its state is kept
+        "m2": AlertState.FIRING,
+        "m3": AlertState.FIRING,
+    }
+    assert engine.take_changes() == []  # taken
+    clock.t += 10
+    engine.evaluate(snap(clock.t, [member(2, up=False), member(3, up=False)]))
+    assert engine.take_changes() == []  # nothing lasting changed
+    fp2 = changed["m2"].fingerprint
+    engine.acknowledge(fp2)
+    engine.silence(changed["m3"].fingerprint, clock.t + 60, "why")
+    assert {(a.member, a.acknowledged, a.silence_reason) for a in engine.take_changes()} == {
+        ("m2", True, None),
+        ("m3", False, "why"),
+    }
+    engine.unsilence(changed["m3"].fingerprint)
+    (unmuted,) = engine.take_changes()
+    assert unmuted.silenced_until is None
+    clock.t += 10
+    engine.evaluate(snap(clock.t, [member(2), member(3)]))
+    assert {a.state for a in engine.take_changes()} == {AlertState.RESOLVED}
+
+
+def test_forget_cluster_resolves_its_alerts_saying_it_is_no_longer_watched(clock: Clock) -> None:
+    slow = down_rule("1h").model_copy(update={"name": "slow"})
+    engine = AlertEngine([down_rule("0s"), slow], clock=clock)
+    engine.evaluate(snap(clock.t, [member(2, up=False), member(3, up=False)]), "prod")
+    engine.silence(fingerprint("down", "c1", "m3"), UNTIL_RESOLVED, "known")
+    other = dataclasses.replace(snap(clock.t, [member(4, up=False)]), key="c2")
+    engine.evaluate(other, "stage")
+    engine.take_changes()
+    clock.t += 5
+    events = engine.forget_cluster("c1")
+    # m2 resolves out loud; m3 was silenced (its state is kept, quietly); pending ones go.
+    (event,) = events
+    assert event.kind == EventKind.RESOLVED and event.alert.member == "m2"
+    assert event.alert.state == AlertState.RESOLVED and event.alert.resolved_at == clock.t
+    assert event.alert.summary == (
+        "prod is no longer watched (was: m2 of prod is down: connection refused)"
+    )
+    assert {(a.member, a.state) for a in engine.take_changes()} == {
+        ("m2", AlertState.RESOLVED),
+        ("m3", AlertState.RESOLVED),
+    }
+    assert {a.cluster for a in engine.alerts} == {"c2"}  # c1's left memory
+    assert engine.forget_cluster("c1") == []
+
+
+def test_forgetting_a_restored_cluster_resolves_what_it_had(clock: Clock) -> None:
+    """What the worker does with alerts restored for a cluster never watched again."""
+    first = AlertEngine([down_rule("0s")], clock=clock)
+    first.evaluate(snap(clock.t, [member(2, up=False)]), "prod")
+    holding = AlertEngine([], clock=clock)  # no rules: it only holds the restored alerts
+    holding.restore(first.alerts)
+    clock.t += 60
+    (event,) = holding.forget_cluster("c1")
+    assert event.kind == EventKind.RESOLVED
+    assert event.alert.summary.startswith("prod is no longer watched")
+    assert holding.alerts == []
