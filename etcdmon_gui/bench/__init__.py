@@ -7,7 +7,8 @@ What a caller uses (the CLI in ``cli.bench``, later a GUI worker):
   frozen dataclasses of ``model.bench``.
 - ``checkperf``: ``etcdctl check perf`` presets (``PRESETS``, ``check_perf_spec``) and
   verdict (``judge``).
-- ``report``: text like ``tools/benchmark``, JSON, per-second CSV.
+- ``report``: text like ``tools/benchmark``, JSON, per-second CSV, the summary (JSON or
+  a one-row CSV); ``output``: output paths checked before a run, whole-file writes.
 - ``safety``: the typed confirmation a production profile needs.
 
 Inside: ``grpc_h2`` (a lean gRPC-over-HTTP/2 client on asyncio, the reason the load is

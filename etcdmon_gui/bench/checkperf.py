@@ -3,7 +3,10 @@
 A preset is a write rate, a number of clients (each on its own connection, as etcdctl
 makes one client per worker) and 60 s. The load is puts of 256-byte keys (a random
 63-bit number as a Go varint at the front, zeros after) and 1 KiB zero values under a
-prefix that must be empty, at the preset's rate with a burst of 1. PASS needs all of:
+prefix that must be empty, at the preset's rate with a burst of 1, paced as etcdctl
+paces it: one producer waits on the limiter and hands each put to an idle client
+(``BenchSpec.producer_pacing``), so a loaded client machine sends less than the rate,
+as etcdctl does, instead of catching up and pushing etcd harder. PASS needs all of:
 no errors; throughput above 90 % of the rate; slowest request at most 0.5 s; standard
 deviation at most 0.1 s.
 """
@@ -55,6 +58,7 @@ def check_perf_spec(
     *,
     prefix: str = DEFAULT_PREFIX,
     duration_s: float | None = None,
+    compact: bool = False,
     defragment: bool = False,
     call_timeout_s: float = 10.0,
 ) -> BenchSpec:
@@ -65,6 +69,7 @@ def check_perf_spec(
         clients=p.clients,
         conns=p.clients,
         rate=float(p.limit),
+        producer_pacing=True,
         duration_s=float(duration_s if duration_s is not None else p.duration_s),
         key_size=KEY_SIZE,
         val_size=VALUE_SIZE,
@@ -72,7 +77,7 @@ def check_perf_spec(
         prefix=prefix,
         require_empty_prefix=True,
         cleanup=True,
-        compact=True,
+        compact=compact,
         defragment=defragment,
         call_timeout_s=call_timeout_s,
         label=f"check perf {p.name}",

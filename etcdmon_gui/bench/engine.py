@@ -4,22 +4,27 @@ A GUI worker (or the CLI) makes a ``Benchmark(config, spec, on_progress=...)`` a
 calls ``run()`` in its own thread, or ``start()`` then ``wait()``. ``cancel()`` may be
 called from any thread at any time: no new request is sent after it, requests in
 flight get half a second to finish and are then abandoned, and the keys written are
-still deleted and compacted. ``on_progress`` receives a ``BenchProgress`` at most five
-times a second, from the engine's thread.
+still deleted (and the history compacted when the spec asks for it). ``on_progress``
+receives a ``BenchProgress`` at most five times a second, from the engine's thread.
 
 How the load is made fast (see ``grpc_h2`` for the numbers): all connections live on
 one asyncio loop in the engine's thread. Each of ``clients`` client slots is a closed
 loop with one request in flight; a completion is a plain callback that records the
 latency (two appends) and sends the slot's next request within the same read, so the
 replies to many slots that arrive together leave in one write. Slots share ``conns``
-HTTP/2 connections, spread over the endpoints. A ``tools/benchmark``-style rate limiter
-(burst 1) delays sends with ``call_later``; a ticker every 0.1 s expires late calls
-and every 0.2 s folds the recorded latencies and reports progress.
+HTTP/2 connections, spread over the endpoints. A rate limiter (burst 1) delays sends
+with ``call_later``: each slot waits on it before each request, as in
+``tools/benchmark``, or (``BenchSpec.producer_pacing``, check perf) one producer waits
+on it and hands requests to idle slots, as in ``etcdctl check perf`` (``_Producer``).
+A ticker every 0.1 s expires late calls and every 0.2 s folds the recorded latencies
+and reports progress.
 
 Safety: before any load, the cluster must have no active alarm and the prefix must be
 empty (for writing workloads). A ``database space exceeded`` answer (the NOSPACE
 alarm) stops the load at once and says so. Afterwards every key under the prefix is
-deleted and the history compacted; defragmenting is optional.
+deleted. Compacting is opt-in (``BenchSpec.compact``), as in etcd's own tools: it is
+cluster-wide and would end other clients' watches that are behind the revision it
+compacts at. Defragmenting is optional too.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import os
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -72,9 +78,10 @@ EXPIRE_INTERVAL_S = 0.1
 STOP_GRACE_S = 0.5  # after cancel: how long requests in flight may still finish
 NOSPACE_REASON = (
     "etcd answered 'database space exceeded': the NOSPACE alarm is active and every write "
-    "fails. The benchmark stopped, deleted its keys and compacted; to accept writes again "
-    "defragment every member (etcdmon bench ... --defragment, or etcdctl defrag) and then "
-    "disarm the alarm (etcdctl alarm disarm)"
+    "fails. The benchmark stopped and deleted its keys; to accept writes again compact the "
+    "history (etcdctl compact REVISION, unless this run compacted: see its cleanup), "
+    "defragment every member (etcdctl defrag) and then disarm the alarm (etcdctl alarm "
+    "disarm)"
 )
 
 ProgressCallback = Callable[[BenchProgress], None]
@@ -308,6 +315,118 @@ class _Errors:
         )
 
 
+class _Producer:
+    """``etcdctl check perf``'s pacing: one producer, a buffered channel, the clients.
+
+    etcdctl runs ``for limit.Wait(ctx) == nil { requests <- op }`` in one goroutine
+    (a limiter with burst 1) and its clients take ops from ``requests``, a channel
+    buffered to the number of clients. So one token is reserved at a time, at the
+    moment the previous wait returned: a wake-up that comes late (a busy scheduler, a
+    loaded machine) loses the time beyond one token for good, and a producer blocked
+    on a full channel (every client busy, the buffer full) reserves nothing meanwhile.
+    That is why etcdctl's load on a busy client delivers less than the preset's rate
+    and etcd answers it faster. ``tools/benchmark --rate`` differs: each client waits
+    on the limiter before each request, so reservations queue up ahead and a late
+    wake-up is made up at once (``_Load._next``).
+
+    Here the producer is a timer chain on the engine's loop; an op handed over is just
+    a count (the request itself is built when a client sends it, and its latency starts
+    then, as etcdctl's worker takes ``time.Now()`` after receiving the op).
+    """
+
+    def __init__(self, load: _Load, limiter: RateLimiter, loop: asyncio.AbstractEventLoop) -> None:
+        self._load = load
+        self._limiter = limiter
+        self._loop = loop
+        self._idle: deque[_Slot] = deque(load.slots)
+        self._capacity = len(load.slots)  # the channel's buffer
+        self.buffered = 0
+        self.produced = 0
+        self.blocked = False  # holding an op for a full channel
+        self.done = False  # Wait failed (deadline), the total was produced, or stopped
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def finished(self) -> bool:
+        """No op left to hand out: the producer ended and the channel is drained."""
+        return self.done and not self.blocked and self.buffered == 0
+
+    def start(self) -> None:
+        self._produce()
+
+    def _can_produce(self, now: float) -> bool:
+        load = self._load
+        if load.stopping:
+            return False
+        if load.deadline is not None:
+            return now < load.deadline
+        return self.produced < load.spec.total
+
+    def _produce(self) -> None:
+        """``limit.Wait`` at the current time, then hand the op over; repeat."""
+        while not self.done:
+            now = time.perf_counter()
+            if not self._can_produce(now):
+                self._end()
+                return
+            wait = self._limiter.reserve(now)
+            if wait > 0:
+                deadline = self._load.deadline
+                if deadline is not None and now + wait >= deadline:
+                    self._end()  # Go's Wait fails at once when it would pass the deadline
+                    return
+                self._timer = self._loop.call_later(wait, self._waited)
+                return
+            if not self._hand_over():
+                return
+
+    def _waited(self) -> None:
+        self._timer = None
+        if self.done:
+            return
+        if self._hand_over():
+            self._produce()
+
+    def _hand_over(self) -> bool:
+        """``requests <- op``: False while it blocks on a full channel."""
+        self.produced += 1
+        if self._idle:
+            self._load.issued += 1
+            self._load._send(self._idle.popleft(), time.perf_counter())
+        elif self.buffered < self._capacity:
+            self.buffered += 1
+        else:
+            self.blocked = True
+            return False
+        return True
+
+    def idle(self, slot: _Slot) -> None:
+        """A client finished its request: it takes the next op, or waits for one."""
+        if self.buffered:
+            self.buffered -= 1
+            self._load.issued += 1
+            self._load._send(slot, time.perf_counter())
+            if self.blocked:  # the held op fits in the channel now
+                self.blocked = False
+                self.buffered += 1
+                self._produce()
+        else:
+            self._idle.append(slot)
+
+    def _end(self) -> None:
+        self.done = True
+        self._load._check_finished()
+
+    def stop(self) -> None:
+        """No more ops: the ones buffered or held are dropped (never sent)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.done = True
+        self.buffered = 0
+        self.blocked = False
+
+
 class _Load:
     """The asyncio side of one run. Everything here runs on the engine's loop."""
 
@@ -342,6 +461,7 @@ class _Load:
         self._tick_handle: asyncio.TimerHandle | None = None
         self._source: Source | None = None
         self._limiter: RateLimiter | None = None
+        self._producer: _Producer | None = None
         self._rng = random.Random(self.spec.seed)
         self._put_done: asyncio.Future[tuple[int, str]] | None = None
         self._events_due = 0
@@ -431,8 +551,13 @@ class _Load:
         if spec.rate > 0:
             self._limiter = RateLimiter(spec.rate, 1)
         self.slots = [_Slot(self.channels[i % spec.conns]) for i in range(spec.clients)]
-        for slot in self.slots:
-            self._next(slot)
+        if self._limiter is not None and spec.producer_pacing:
+            assert self._loop is not None
+            self._producer = _Producer(self, self._limiter, self._loop)
+            self._producer.start()
+        else:
+            for slot in self.slots:
+                self._next(slot)
         self._check_finished()
 
     def _can_issue(self, now: float) -> bool:
@@ -489,7 +614,10 @@ class _Load:
                 rec.error_starts.append(call.start)
                 self._error(status, message)
         if not self.stopping:
-            self._next(slot)
+            if self._producer is not None:
+                self._producer.idle(slot)
+            else:
+                self._next(slot)
         if self.completed >= self.issued:
             self._check_finished()
 
@@ -501,6 +629,10 @@ class _Load:
     def _check_finished(self) -> None:
         fut = self._finished
         if fut is None or fut.done() or self.completed < self.issued:
+            return
+        if self._producer is not None and not self.stopping:
+            if self._producer.finished:
+                fut.set_result(None)
             return
         if self.stopping or not self._can_issue(time.perf_counter()):
             fut.set_result(None)
@@ -519,6 +651,8 @@ class _Load:
                 slot.timer.cancel()
                 slot.timer = None
                 self.issued -= 1
+        if self._producer is not None:
+            self._producer.stop()
         if self._events_done is not None and not self._events_done.done():
             self._events_done.set_result(None)
         if self._watch_ready is not None and not self._watch_ready.done():

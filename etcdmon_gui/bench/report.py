@@ -1,6 +1,11 @@
 """A benchmark result as text (laid out like etcd's ``tools/benchmark``), JSON and CSV.
 
 Pure functions of a ``BenchResult``; the CLI prints them and a GUI can export them.
+Three machine-readable shapes: ``result_json`` (everything, what ``--json`` prints),
+``csv_text`` (the per-second series, as ``tools/benchmark --sample``) and the summary
+(``summary_json`` / ``summary_csv``: the settings and the result's figures, every
+percentile included, without the per-second series; the CSV is one header row and one
+row of values, RFC 4180, with the unit in every column name that has one).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from typing import Any
 from etcdmon_gui.model.bench import (
     PERCENTILES,
     BenchResult,
+    BenchSpec,
     CheckPerfResult,
     LatencySummary,
 )
@@ -49,9 +55,46 @@ def _pname(p: float) -> str:
     return "p" + f"{p:g}".replace(".", "")
 
 
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("utf-8", "backslashreplace")
+
+
+def settings_json(spec: BenchSpec) -> dict[str, Any]:
+    """What the run was asked to do, every parameter, names with their units."""
+    return {
+        "workload": spec.workload.value,
+        "label": spec.label or None,
+        "clients": spec.clients,
+        "conns": spec.conns,
+        "total_requested": None if spec.duration_s is not None else spec.total,
+        "duration_requested_s": spec.duration_s,
+        "rate_limit_per_s": spec.rate or None,
+        "key_size_bytes": spec.key_size,
+        "val_size_bytes": spec.val_size,
+        "key_space_size": spec.key_space_size,
+        "sequential_keys": spec.sequential_keys,
+        "random_keys": spec.random_keys,
+        "prefix": spec.prefix,
+        "range_key": _text(spec.range_key),
+        "range_end": _text(spec.range_end),
+        "linearizable": spec.linearizable,
+        "range_limit": spec.limit,
+        "count_only": spec.count_only,
+        "txn_ops": spec.txn_ops,
+        "rw_ratio": spec.rw_ratio,
+        "put_rate_per_s": spec.put_rate,
+        "call_timeout_s": spec.call_timeout_s,
+        "cleanup": spec.cleanup,
+        "compact": spec.compact,
+        "defragment": spec.defragment,
+        "seed": spec.seed,
+    }
+
+
 def result_json(r: BenchResult) -> dict[str, Any]:
     spec = r.spec
     return {
+        "settings": settings_json(spec),
         "workload": spec.workload.value,
         "label": spec.label or None,
         "endpoints": list(r.endpoints),
@@ -115,6 +158,86 @@ def check_perf_json(c: CheckPerfResult) -> dict[str, Any]:
         "lines": [line.text for line in c.lines],
         **result_json(c.result),
     }
+
+
+def summary_json(r: BenchResult, verdict: CheckPerfResult | None = None) -> dict[str, Any]:
+    """``--json``'s content without the per-second series (``csv_text`` has it)."""
+    data = check_perf_json(verdict) if verdict is not None else result_json(r)
+    data.pop("series")
+    return data
+
+
+def _cell(value: Any) -> str | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "; ".join(str(v) for v in value)
+    if isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+def _latency_columns(prefix: str, lat: dict[str, float | None]) -> dict[str, Any]:
+    return {f"{prefix}latency_{name}_ms": value for name, value in lat.items()}
+
+
+def summary_row(r: BenchResult, verdict: CheckPerfResult | None = None) -> dict[str, Any]:
+    """The summary as one flat row: column name (with its unit) -> value."""
+    data = summary_json(r, verdict)
+    row: dict[str, Any] = {**data["settings"], "endpoints": data["endpoints"]}
+    if verdict is not None:
+        row.update(
+            check_perf_load=data["load"],
+            check_perf_limit_per_s=data["limit"],
+            check_perf_passed=data["passed"],
+            check_perf_lines=data["lines"],
+        )
+    row.update(
+        started_at_unix_s=data["started_at"],
+        total_requests=data["total"],
+        successes=data["successes"],
+        errors=data["errors"],
+        errors_by_code=[f"{code}={e['count']}" for code, e in data["errors_by_code"].items()],
+        duration_s=data["duration_s"],
+        requests_per_s=data["requests_per_s"],
+        **_latency_columns("", data["latency_ms"]),
+    )
+    for kind, k in data["by_kind"].items():
+        row.update(
+            {
+                f"{kind}_total_requests": k["total"],
+                f"{kind}_errors": k["errors"],
+                f"{kind}_requests_per_s": k["requests_per_s"],
+                **_latency_columns(f"{kind}_", k["latency_ms"]),
+            }
+        )
+    row.update(
+        cancelled=data["cancelled"],
+        stop_reason=data["stop_reason"],
+        abandoned_requests=data["abandoned"],
+        revision_before=data["revision_before"],
+        revision_after=data["revision_after"],
+        keys_under_prefix=data["keys_under_prefix"],
+        deleted_keys=data["cleanup"]["deleted"],
+        compacted_revision=data["cleanup"]["compacted_revision"],
+        defragmented=data["cleanup"]["defragmented"],
+        cleanup_error=data["cleanup"]["error"],
+        warnings=data["warnings"],
+    )
+    return row
+
+
+def summary_csv(r: BenchResult, verdict: CheckPerfResult | None = None) -> str:
+    """The summary as CSV (RFC 4180: CRLF line ends, quoted where needed): a header row
+    and one row of values, the same figures as ``summary_json``."""
+    row = summary_row(r, verdict)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(row.keys())
+    writer.writerow(_cell(v) for v in row.values())
+    return buf.getvalue()
 
 
 def csv_text(r: BenchResult) -> str:

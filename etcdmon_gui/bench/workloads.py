@@ -181,28 +181,76 @@ class RangeSource:
         return KV_RANGE, self._message, "range"
 
 
-class TxnPutSource:
-    """``txn-put``: ``txn_ops`` puts per transaction, keys cycling through the space."""
+def _field(tag: int, body: bytes) -> bytes:
+    """A length-delimited protobuf field: its tag byte, length and bytes."""
+    return bytes((tag,)) + uvarint(len(body)) + body
+
+
+class _TxnPuts:
+    """Encodes the ``success`` entries of a ``TxnRequest`` (``RequestOp{request_put:
+    PutRequest{key, value}}``) by hand: every key has the same length, so all but the
+    key number is a constant prefix and suffix.
+
+    Building these as protobuf objects cost ~4.5 µs per one-put txn (~11 µs for four)
+    against ~0.15 µs for a cached put message, on a client that spends ~18 µs per
+    request in all: the reason txn-put ran behind put.
+    """
+
+    _SUCCESS, _REQUEST_PUT, _KEY, _VALUE = 0x12, 0x12, 0x0A, 0x12  # fields 2, 2, 1, 2
 
     def __init__(self, spec: BenchSpec) -> None:
-        self._spec = spec
         self._prefix = spec.prefix.encode()
-        self._value = os.urandom(spec.val_size)
+        self._key_size = spec.key_size
+        value = os.urandom(spec.val_size)
+        self._tail = _field(self._VALUE, value) if value else b""
+        key_len = len(self._prefix) + spec.key_size
+        put_len = 1 + len(uvarint(key_len)) + key_len + len(self._tail)
+        op_len = 1 + len(uvarint(put_len)) + put_len
+        self.op_size = 1 + len(uvarint(op_len)) + op_len
+        self._head = (
+            bytes((self._SUCCESS,))
+            + uvarint(op_len)
+            + bytes((self._REQUEST_PUT,))
+            + uvarint(put_len)
+            + bytes((self._KEY,))
+            + uvarint(key_len)
+        )
+
+    def op(self, n: int) -> bytes:
+        """The ``success`` entry that puts key number ``n``."""
+        return self._head + numbered_key(self._prefix, n, self._key_size) + self._tail
+
+
+class TxnPutSource:
+    """``txn-put``: ``txn_ops`` puts per transaction, keys cycling through the space
+    (``tools/benchmark``'s key number ``(i * txn_ops + j) % key_space_size``).
+
+    Request ``i``'s message depends only on its first key number, so messages are
+    cached by it while the key space is small enough (one message for a space of 1).
+    """
+
+    def __init__(self, spec: BenchSpec) -> None:
+        self._ops = spec.txn_ops
+        self._space = spec.key_space_size
+        self._puts = _TxnPuts(spec)
+        size = spec.txn_ops * self._puts.op_size + 5
+        self._cache: list[bytes | None] | None = (
+            [None] * self._space if self._space * size <= _CACHE_BYTES else None
+        )
+
+    def _message(self, first: int) -> bytes:
+        op, space = self._puts.op, self._space
+        return grpc_message(b"".join(op((first + j) % space) for j in range(self._ops)))
 
     def request(self, i: int) -> tuple[str, bytes, str]:
-        spec = self._spec
-        ops = [
-            etcdrpc.RequestOp(
-                request_put=etcdrpc.PutRequest(
-                    key=numbered_key(
-                        self._prefix, ((i * spec.txn_ops) + j) % spec.key_space_size, spec.key_size
-                    ),
-                    value=self._value,
-                )
-            )
-            for j in range(spec.txn_ops)
-        ]
-        return KV_TXN, grpc_message(etcdrpc.TxnRequest(success=ops).SerializeToString()), "txn"
+        first = (i * self._ops) % self._space
+        cache = self._cache
+        if cache is None:
+            return KV_TXN, self._message(first), "txn"
+        message = cache[first]
+        if message is None:
+            message = cache[first] = self._message(first)
+        return KV_TXN, message, "txn"
 
 
 class TxnMixedSource:
@@ -212,8 +260,12 @@ class TxnMixedSource:
     def __init__(self, spec: BenchSpec, rng: random.Random) -> None:
         self._spec = spec
         self._rng = rng
-        self._prefix = spec.prefix.encode()
-        self._value = os.urandom(spec.val_size)
+        self._puts = _TxnPuts(spec)
+        self._writes: list[bytes | None] | None = (
+            [None] * spec.key_space_size
+            if spec.key_space_size * (self._puts.op_size + 5) <= _CACHE_BYTES
+            else None
+        )
         prefix = spec.prefix.encode()
         read = etcdrpc.RangeRequest(
             key=prefix,
@@ -229,9 +281,14 @@ class TxnMixedSource:
     def request(self, i: int) -> tuple[str, bytes, str]:
         if self._rng.random() < self._read_share:
             return KV_TXN, self._read, "read"
-        key = numbered_key(self._prefix, i % self._spec.key_space_size, self._spec.key_size)
-        put = etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=key, value=self._value))
-        return KV_TXN, grpc_message(etcdrpc.TxnRequest(success=[put]).SerializeToString()), "write"
+        n = i % self._spec.key_space_size
+        writes = self._writes
+        if writes is None:
+            return KV_TXN, grpc_message(self._puts.op(n)), "write"
+        message = writes[n]
+        if message is None:
+            message = writes[n] = grpc_message(self._puts.op(n))
+        return KV_TXN, message, "write"
 
 
 Source = PutSource | RangeSource | TxnPutSource | TxnMixedSource

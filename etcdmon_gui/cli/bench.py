@@ -2,7 +2,9 @@
 
 Flags follow etcd's ``tools/benchmark`` (``--clients --conns --total --rate`` and each
 workload's own) and ``etcdctl check perf --load``. Output is a ``tools/benchmark``-style
-text report, or ``--json``; ``--csv FILE`` writes the per-second series.
+text report, or ``--json``; ``--csv FILE`` writes the per-second series and
+``--summary FILE`` the settings and figures (JSON or CSV). Output paths are checked
+before the load starts.
 
 Exit codes: 0 success; 1 the run had errors or was stopped; 2 usage or connection
 errors (raised to ``cli.main``, which prints them). ``check_perf`` shares the flags.
@@ -17,21 +19,29 @@ from pathlib import Path
 from typing import Any
 
 from etcdmon_gui.bench.engine import Benchmark
+from etcdmon_gui.bench.output import STDOUT, check_output_path, summary_text, write_output
 from etcdmon_gui.bench.report import (
     csv_text,
     render_text,
     result_json,
 )
 from etcdmon_gui.bench.safety import require_confirmation
-from etcdmon_gui.cli.common import EXIT_FAIL, EXIT_OK, add_command
+from etcdmon_gui.cli.common import EXIT_FAIL, EXIT_OK, UNREACHABLE_CODE, USAGE_CODE, add_command
 from etcdmon_gui.connection_args import add_connection_options, connection_config, profile_store
-from etcdmon_gui.model.bench import DEFAULT_PREFIX, BenchProgress, BenchResult, BenchSpec, Workload
+from etcdmon_gui.model.bench import (
+    DEFAULT_PREFIX,
+    BenchProgress,
+    BenchResult,
+    BenchSpec,
+    CheckPerfResult,
+    Workload,
+)
 from etcdmon_gui.model.connection import ConnectionConfig
 from etcdmon_gui.model.errors import ConfigError
 
 CODES = (
     "  0  the run completed without errors\n  1  the run had errors or was stopped\n"
-    "  2  a connection, usage or configuration error"
+    f"{USAGE_CODE}\n{UNREACHABLE_CODE}"
 )
 
 
@@ -74,7 +84,15 @@ def _safety(p: argparse.ArgumentParser) -> None:
         "--prefix",
         default=DEFAULT_PREFIX,
         help="every benchmark key lives under this prefix, which must be empty; "
-        "it is deleted and compacted afterwards (default %(default)s)",
+        "its keys are deleted afterwards (default %(default)s)",
+    )
+    g.add_argument(
+        "--compact",
+        action="store_true",
+        help="also compact the cluster's history after deleting the keys. Off by default, "
+        "as in etcd's own tools: compaction is cluster-wide, so it ends other clients' "
+        "watches that are behind that revision and drops history they may still read; "
+        "use it on a cluster of your own to keep its database from growing",
     )
     g.add_argument(
         "--defragment", action="store_true", help="defragment every member after the cleanup"
@@ -87,6 +105,13 @@ def _safety(p: argparse.ArgumentParser) -> None:
     g.add_argument("--json", action="store_true", help="machine-readable result")
     g.add_argument(
         "--csv", metavar="FILE", help="write the per-second series as CSV ('-' for standard output)"
+    )
+    g.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="write the settings and the result's figures (every percentile, no per-second "
+        "series): JSON when FILE ends in .json, else CSV with one header row (RFC 4180, "
+        "UTF-8, units in the column names)",
     )
 
 
@@ -125,8 +150,8 @@ def _guard(args: argparse.Namespace) -> None:
 def spec_from_args(args: argparse.Namespace) -> BenchSpec:
     """The ``BenchSpec`` a ``bench`` command line asks for."""
     kind: Workload = args.workload_kind
-    key = args.key.encode() if getattr(args, "key", None) else None
-    end = args.end.encode() if getattr(args, "end", None) else None
+    key = args.range_key.encode() if getattr(args, "range_key", None) else None
+    end = args.range_end.encode() if getattr(args, "range_end", None) else None
     if kind is Workload.TXN_MIXED and args.end_key:
         end = args.end_key.encode()
     opt = vars(args).get
@@ -151,6 +176,7 @@ def spec_from_args(args: argparse.Namespace) -> BenchSpec:
         rw_ratio=opt("rw_ratio", 1.0),
         put_rate=opt("put_rate", 100.0),
         call_timeout_s=args.call_timeout,
+        compact=args.compact,
         defragment=args.defragment,
         seed=args.seed,
     )
@@ -188,22 +214,39 @@ def _run(config: ConnectionConfig, spec: BenchSpec) -> BenchResult:
         progress.end()
 
 
-def _write_csv(target: str | None, result: BenchResult) -> None:
-    if not target:
-        return
-    text = csv_text(result)
-    if target == "-":
-        sys.stdout.write(text)
-        return
-    try:
-        Path(target).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write the CSV file {target!r}: {exc.strerror}") from None
+def check_outputs(args: argparse.Namespace) -> None:
+    """Refuse unusable --csv / --summary paths before any load (a run can take minutes)."""
+    csv_file: str | None = args.csv
+    summary: str | None = args.summary
+    if csv_file and csv_file != STDOUT:
+        check_output_path(csv_file, "--csv")
+    if summary:
+        if summary == STDOUT:
+            raise ConfigError(
+                "--summary needs a file name (ending in .json for JSON, else CSV); "
+                "--json prints the result on standard output"
+            )
+        check_output_path(summary, "--summary")
+        if csv_file and Path(csv_file).resolve() == Path(summary).resolve():
+            raise ConfigError("--csv and --summary name the same file; give each its own")
+
+
+def write_outputs(
+    args: argparse.Namespace, result: BenchResult, verdict: CheckPerfResult | None = None
+) -> None:
+    """The --csv series and the --summary, as checked by ``check_outputs``."""
+    if args.csv == STDOUT:
+        sys.stdout.write(csv_text(result))
+    elif args.csv:
+        write_output(args.csv, csv_text(result), "--csv")
+    if args.summary:
+        write_output(args.summary, summary_text(args.summary, result, verdict), "--summary")
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     _guard(args)
     spec = spec_from_args(args)
+    check_outputs(args)
     config = connection_config(args)
     result = _run(config, spec)
     if args.json:
@@ -212,7 +255,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             sys.stderr.write(f"etcdmon: {result.stop_reason}\n")
     else:
         _out(render_text(result))
-    _write_csv(args.csv, result)
+    write_outputs(args, result)
     return EXIT_OK if result.ok else EXIT_FAIL
 
 
@@ -223,7 +266,7 @@ def register(sub: Any) -> None:
         "bench",
         help="load a cluster like etcd's tools/benchmark",
         description="Load a cluster like etcd's tools/benchmark. Keys live under --prefix "
-        "and are deleted and compacted afterwards.",
+        "and are deleted afterwards; --compact also compacts the history.",
         codes=CODES,
         example="etcdmon bench put --endpoints 127.0.0.1:2379 --clients 100 "
         "--conns 10 --total 50000",
@@ -248,8 +291,13 @@ def register(sub: Any) -> None:
         "benchmark range (reads only; writes nothing)",
         "/etcdmon-bench/ --total 10000",
     )
-    p.add_argument("key", nargs="?", help="first key (default: the whole --prefix)")
-    p.add_argument("end", nargs="?", help="end of the range (default: KEY alone)")
+    # own destinations: "key" would be the TLS --key option's (the client key file)
+    p.add_argument(
+        "range_key", nargs="?", metavar="KEY", help="first key (default: the whole --prefix)"
+    )
+    p.add_argument(
+        "range_end", nargs="?", metavar="END", help="end of the range (default: KEY alone)"
+    )
     _common(p)
     _rate(p, "range requests")
     _consistency(p, 0)

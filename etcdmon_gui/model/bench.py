@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 DEFAULT_PREFIX = "/etcdmon-bench/"
 PERCENTILES: tuple[float, ...] = (10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9)
+# What an export of a result writes: the per-second series (CSV), or the summary (the
+# settings and every figure but the series; JSON when the file ends in .json, else CSV)
+EXPORT_SERIES, EXPORT_SUMMARY = "series", "summary"
 
 
 class Workload(enum.Enum):
@@ -43,7 +46,10 @@ class BenchSpec:
     ``total`` requests, or as many as fit in ``duration_s`` when that is set.
     ``rate`` 0 means unlimited; otherwise a limiter with a burst of 1 (like
     ``golang.org/x/time/rate`` as etcd's tools use it). Every key written lives under
-    ``prefix``; the run deletes them afterwards and compacts (``cleanup``).
+    ``prefix``; the run deletes them afterwards (``cleanup``). ``compact`` (off by
+    default, as in etcd's own tools) also compacts the cluster's history at the
+    revision of that delete: compaction is cluster-wide, so it would end other clients'
+    watches that are behind that revision and remove history they may still read.
     """
 
     workload: Workload = Workload.PUT
@@ -52,6 +58,11 @@ class BenchSpec:
     total: int = 10_000
     duration_s: float | None = None
     rate: float = 0.0
+    # how ``rate`` paces: False, every client waits on the limiter before each request
+    # (tools/benchmark); True, one producer waits on it and hands requests to the
+    # clients through a buffer of ``clients`` (etcdctl check perf: late wake-ups lose
+    # tokens, so a busy client sends less than ``rate``)
+    producer_pacing: bool = False
     key_size: int = 8
     val_size: int = 8
     key_space_size: int = 1
@@ -73,7 +84,7 @@ class BenchSpec:
     call_timeout_s: float = 10.0
     require_empty_prefix: bool = True
     cleanup: bool = True
-    compact: bool = True
+    compact: bool = False  # cluster-wide: see the class docstring
     defragment: bool = False
     seed: int | None = None  # random generator seed (tests)
     label: str = ""  # shown in reports, e.g. "check perf s"

@@ -1,9 +1,10 @@
 """The benchmark dialog of one cluster: parameters, a live view while it runs, results.
 
 The dialog only collects a ``BenchSpec`` and renders what comes back. It asks for a run
-with ``startRequested``, for a stop with ``cancelRequested`` and for a CSV file with
-``exportRequested``; the composition root sends those to the bench worker and connects
-the worker's answers to the ``show_*`` slots. Answers for another cluster are ignored.
+with ``startRequested``, for a stop with ``cancelRequested`` and for a file with
+``exportRequested`` (the per-second series as CSV, or the summary as CSV or JSON); the
+composition root sends those to the bench worker and connects the worker's answers to
+the ``show_*`` slots. Answers for another cluster are ignored.
 
 The pages are widgets of their own: ``BenchForm`` (the parameters and presets),
 ``BenchLiveWidget`` (progress and live charts), ``BenchResultsWidget`` (results, compared
@@ -13,7 +14,9 @@ state and the buttons.
 Signals:
     startRequested(BenchSpec, CheckPerfPreset | None, str typed_confirmation)
     cancelRequested()
-    exportRequested(str path, BenchResult)
+    exportRequested(str path, BenchResult | CheckPerfResult, str what): ``what`` is
+        ``EXPORT_SERIES`` or ``EXPORT_SUMMARY``; a check perf run's summary is asked for
+        with its verdict, so the file carries PASS/FAIL too
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from PySide6.QtWidgets import (
 )
 
 from etcdmon_gui.formatting import fmt_elapsed
-from etcdmon_gui.model.bench import BenchProgress, BenchResult, BenchSpec, CheckPerfResult
+from etcdmon_gui.model.bench import (
+    EXPORT_SERIES,
+    EXPORT_SUMMARY,
+    BenchProgress,
+    BenchResult,
+    BenchSpec,
+    CheckPerfResult,
+)
 from etcdmon_gui.ui.bench_form import BenchForm, CheckPerfChoices
 from etcdmon_gui.ui.bench_live_widget import BenchLiveWidget
 from etcdmon_gui.ui.bench_results_widget import BenchResultsWidget, cleanup_text
@@ -42,11 +52,18 @@ from etcdmon_gui.ui.palette import FAIL_COLOUR
 
 __all__ = ["BenchDialog", "CheckPerfChoices"]
 
+# file dialog filter -> (what to export, the suffix the name should have)
+_EXPORT_FILTERS = {
+    "Per-second series, CSV (*.csv)": (EXPORT_SERIES, ".csv"),
+    "Summary: settings and figures, CSV (*.csv)": (EXPORT_SUMMARY, ".csv"),
+    "Summary: settings and figures, JSON (*.json)": (EXPORT_SUMMARY, ".json"),
+}
+
 
 class BenchDialog(QDialog):
     startRequested = Signal(object, object, str)
     cancelRequested = Signal()
-    exportRequested = Signal(str, object)
+    exportRequested = Signal(str, object, str)
 
     def __init__(
         self,
@@ -73,7 +90,8 @@ class BenchDialog(QDialog):
         self.idle_page = QLabel(
             "Choose a workload and its parameters, then press Start.\n\n"
             "Keys are written under a dedicated prefix that must be empty; they are "
-            "deleted and the history compacted when the run ends, even after Cancel.",
+            "deleted when the run ends, even after Cancel. The cluster's history is "
+            "compacted only when you tick the box (it is cluster-wide).",
             alignment=Qt.AlignmentFlag.AlignCenter,
         )
         self.idle_page.setWordWrap(True)
@@ -86,7 +104,11 @@ class BenchDialog(QDialog):
         self.status = QLabel()
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.export_button = QPushButton("Export CSV…")
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip(
+            "Save the per-second series (CSV), or a summary of the settings and every "
+            "figure (CSV or JSON)"
+        )
         self.export_button.setEnabled(False)
         self.export_button.clicked.connect(self._ask_export)
         self.start_button = QPushButton("Start")
@@ -140,15 +162,21 @@ class BenchDialog(QDialog):
         self.cancel_button.setEnabled(False)
         self.live_page.phase_label.setText("Cancelling…")
         self._set_status(
-            "Cancelling: the load stops within a second; the benchmark's keys "
-            "are then deleted and the history compacted."
+            "Cancelling: the load stops within a second; the benchmark's keys are then deleted."
         )
         self.cancelRequested.emit()
 
-    def export_to(self, path: str) -> None:
-        if self.results:
-            self.exportRequested.emit(path, self.results[-1])
-            self._set_status(f"Exporting to {path}…")
+    def export_to(self, path: str, what: str = EXPORT_SERIES) -> None:
+        """Export the newest result (the worker checks the path and writes the file)."""
+        if not self.results:
+            return
+        r = self.results[-1]
+        verdict = self.verdict if self.verdict is not None and self.verdict.result is r else None
+        subject: BenchResult | CheckPerfResult = (
+            verdict if what == EXPORT_SUMMARY and verdict is not None else r
+        )
+        self.exportRequested.emit(path, subject, what)
+        self._set_status(f"Exporting to {path}…")
 
     @Slot()
     def _ask_export(self) -> None:
@@ -156,14 +184,18 @@ class BenchDialog(QDialog):
             return
         r = self.results[-1]
         stamp = datetime.fromtimestamp(r.started_at).strftime("%Y%m%d-%H%M%S")
-        path, _ = QFileDialog.getSaveFileName(
+        path, chosen = QFileDialog.getSaveFileName(
             self,
-            "Export the per-second series",
+            "Export the result",
             f"bench-{r.spec.workload.value}-{stamp}.csv",
-            "CSV files (*.csv);;All files (*)",
+            ";;".join(_EXPORT_FILTERS),
         )
-        if path:
-            self.export_to(path)
+        if not path:
+            return
+        what, suffix = _EXPORT_FILTERS.get(chosen, (EXPORT_SERIES, ".csv"))
+        if suffix == ".json" and not path.lower().endswith(".json"):
+            path += ".json"
+        self.export_to(path, what)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.running:
@@ -245,7 +277,7 @@ class BenchDialog(QDialog):
 
     @Slot(str)
     def show_exported(self, path: str) -> None:
-        self._set_status(f"Exported the per-second series to {path}")
+        self._set_status(f"Exported to {path}")
 
     @Slot(str)
     def show_export_failed(self, message: str) -> None:

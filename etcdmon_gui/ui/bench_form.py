@@ -29,9 +29,16 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.model.bench import BenchSpec, CheckPerfPreset, Workload
 from etcdmon_gui.ui.palette import FAIL_COLOUR
 
-__all__ = ["BenchForm", "CheckPerfChoices"]
+__all__ = ["COMPACT_TIP", "BenchForm", "CheckPerfChoices"]
 
 CheckPerfChoices = Mapping[str, tuple[CheckPerfPreset, BenchSpec]]
+
+COMPACT_TIP = (
+    "After deleting the benchmark's keys, also compact the cluster's history at that "
+    "revision. Off by default, as in etcd's own tools: compaction is cluster-wide, so it "
+    "ends other clients' watches that are behind that revision and drops history they "
+    "may still read. Use it on a cluster of your own to keep its database from growing."
+)
 
 _WORKLOAD_TIPS = {
     Workload.PUT: "puts of random or sequential keys (etcd tools/benchmark put)",
@@ -117,6 +124,8 @@ class BenchForm(QGroupBox):
         self.put_rate.setRange(1, 100_000)
         self.put_rate.setValue(100)
         self.put_rate.setSuffix(" /s")
+        self.compact = QCheckBox("Compact the history afterwards")
+        self.compact.setToolTip(COMPACT_TIP)
         self.confirm = QLineEdit()
         self.confirm.setPlaceholderText(
             f"type {self._production_name!r} to confirm" if self._production_name else ""
@@ -138,6 +147,7 @@ class BenchForm(QGroupBox):
         form.addRow("Ops per txn", self.txn_ops)
         form.addRow("Read/write ratio", self.rw_ratio)
         form.addRow("Watch puts", self.put_rate)
+        form.addRow("Cleanup", self.compact)
         self._form = form
         outer = QVBoxLayout(self)
         outer.addLayout(form)
@@ -154,8 +164,8 @@ class BenchForm(QGroupBox):
         outer.addStretch(1)
         note = QLabel(
             "Keys are written under a dedicated prefix that must be empty. They "
-            "are deleted and the history compacted when the run ends, also after "
-            "Cancel. One benchmark runs at a time."
+            "are deleted when the run ends, also after Cancel; the history is "
+            "compacted only when you ask for it. One benchmark runs at a time."
         )
         note.setWordWrap(True)
         note.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -205,6 +215,7 @@ class BenchForm(QGroupBox):
         self.txn_ops.setValue(s.txn_ops)
         self.rw_ratio.setValue(s.rw_ratio)
         self.put_rate.setValue(s.put_rate)
+        self.compact.setChecked(s.compact)
 
     @Slot()
     def _sync_fields(self) -> None:
@@ -223,6 +234,7 @@ class BenchForm(QGroupBox):
         self._set_row_visible(self.rw_ratio, w is Workload.TXN_MIXED)
         self._set_row_visible(self.put_rate, w is Workload.WATCH_LATENCY)
         self._set_row_visible(self.rate, w is not Workload.WATCH_LATENCY)
+        self._set_row_visible(self.compact, w.writes)
 
     @property
     def check_perf_preset(self) -> CheckPerfPreset | None:
@@ -272,4 +284,5 @@ class BenchForm(QGroupBox):
             txn_ops=self.txn_ops.value(),
             rw_ratio=self.rw_ratio.value(),
             put_rate=self.put_rate.value(),
+            compact=self.compact.isChecked() and self.workload.writes,
         )

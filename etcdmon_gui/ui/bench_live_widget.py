@@ -23,7 +23,7 @@ _PHASE_TEXT = {
     Phase.PREPARING: "Preparing…",
     Phase.RUNNING: "Running",
     Phase.DRAINING: "Stopping: waiting for requests in flight…",
-    Phase.CLEANING: "Cleaning up: deleting keys, compacting…",
+    Phase.CLEANING: "Cleaning up: deleting the keys…",
     Phase.DONE: "Done",
 }
 

@@ -6,7 +6,8 @@ checks the production confirmation, and runs a ``bench.engine.Benchmark``. The e
 reports progress from its own thread at most five times a second; each report becomes
 one ``progress`` signal, relayed into the GUI thread by the handle. ``cancel()`` is the
 engine's thread-safe cancel: the load stops within about half a second and the keys
-written are still deleted. CSV exports are written here too, never on the GUI thread.
+written are still deleted. Exports (the per-second series, the summary) are written here
+too, never on the GUI thread; their path is checked first, so a bad one costs nothing.
 
 Every signal carries the cluster key the request came with, so a view can drop what is
 not its own.
@@ -18,18 +19,26 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from etcdmon_gui.bench.checkperf import judge
 from etcdmon_gui.bench.control import BenchError
 from etcdmon_gui.bench.engine import Benchmark
+from etcdmon_gui.bench.output import summary_text, write_output
 from etcdmon_gui.bench.report import csv_text
 from etcdmon_gui.bench.safety import require_confirmation
-from etcdmon_gui.model.bench import BenchProgress, BenchResult, BenchSpec, CheckPerfPreset
+from etcdmon_gui.model.bench import (
+    EXPORT_SERIES,
+    EXPORT_SUMMARY,
+    BenchProgress,
+    BenchResult,
+    BenchSpec,
+    CheckPerfPreset,
+    CheckPerfResult,
+)
 from etcdmon_gui.model.connection import ConnectionConfig
-from etcdmon_gui.model.errors import EtcdError
+from etcdmon_gui.model.errors import ConfigError, EtcdError
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
@@ -65,7 +74,8 @@ class BenchWorker(QObject):
         judged(str key, CheckPerfResult): a check perf verdict, just before ``finished``.
         failed(str key, str message): the run could not start or raised; nothing ran,
             or the engine already cleaned up what it could.
-        exported(str path), exportFailed(str message): a CSV export's outcome.
+        exported(str path), exportFailed(str message): an export's outcome (the
+            message says what is wrong with the path, or why the write failed).
     """
 
     started = Signal(str)
@@ -117,14 +127,24 @@ class BenchWorker(QObject):
             self.judged.emit(key, judge(request.check_preset, result))
         self.finished.emit(key, result)
 
-    @Slot(str, object)
-    def export_csv(self, path: str, result: BenchResult) -> None:
+    @Slot(str, object, str)
+    def export_csv(
+        self, path: str, result: BenchResult | CheckPerfResult, what: str = EXPORT_SERIES
+    ) -> None:
+        """Write the per-second series (``what`` = ``series``, CSV) or the summary
+        (``summary``: JSON when ``path`` ends in .json, else CSV). ``result`` may be a
+        check perf verdict, whose summary then carries the verdict too."""
+        verdict = result if isinstance(result, CheckPerfResult) else None
+        run = verdict.result if verdict is not None else result
+        assert isinstance(run, BenchResult)
         try:
-            tmp = Path(path + ".tmp")
-            tmp.write_text(csv_text(result), encoding="utf-8")
-            tmp.replace(path)
-        except OSError as exc:
-            self.exportFailed.emit(f"could not write {path}: {exc.strerror or exc}")
+            if what == EXPORT_SUMMARY:
+                text = summary_text(path, run, verdict)
+                write_output(path, text, "the summary export")
+            else:
+                write_output(path, csv_text(run), "the per-second series export")
+        except ConfigError as exc:
+            self.exportFailed.emit(str(exc))
             return
         self.exported.emit(path)
 
@@ -161,8 +181,8 @@ class BenchHandle(ThreadOwner):
     Signals:
         started, progress, finished, judged, failed, exported, exportFailed: the
             worker's, re-emitted in the GUI thread.
-        requestRun(BenchRequest), requestExport(str path, BenchResult): queued into the
-            worker's thread.
+        requestRun(BenchRequest), requestExport(str path, BenchResult or CheckPerfResult,
+            str what): queued into the worker's thread.
     """
 
     started = Signal(str)
@@ -173,7 +193,7 @@ class BenchHandle(ThreadOwner):
     exported = Signal(str)
     exportFailed = Signal(str)
     requestRun = Signal(object)
-    requestExport = Signal(str, object)
+    requestExport = Signal(str, object, str)
 
     def __init__(self, worker: BenchWorker | None = None, parent: QObject | None = None) -> None:
         worker = worker or BenchWorker()
@@ -206,10 +226,13 @@ class BenchHandle(ThreadOwner):
         self.requestRun.emit(request)
         return True
 
-    def export_csv(self, path: str, result: BenchResult) -> None:
+    def export_csv(
+        self, path: str, result: BenchResult | CheckPerfResult, what: str = EXPORT_SERIES
+    ) -> None:
+        """Queue an export (``what``: ``series`` or ``summary``, see the worker's)."""
         if not self.qthread.isRunning():
             self.start()
-        self.requestExport.emit(path, result)
+        self.requestExport.emit(path, result, what)
 
     def cancel(self) -> None:
         self.worker.cancel()

@@ -4,6 +4,9 @@ production confirmation."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import time
 from pathlib import Path
 
@@ -13,7 +16,7 @@ from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.app import Application
 from etcdmon_gui.etcd.sandbox import Sandbox
-from etcdmon_gui.model.bench import BenchProgress, BenchResult, Phase
+from etcdmon_gui.model.bench import EXPORT_SUMMARY, BenchProgress, BenchResult, Phase
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.ui.bench_dialog import BenchDialog
@@ -90,6 +93,34 @@ def test_put_runs_show_results_compare_and_export(
     assert target.read_text().startswith("UNIX-SECOND,MIN-LATENCY-MS")
     assert str(target) in dialog.status.text()
 
+    # The summary: the settings and every figure, CSV (one header row) or JSON.
+    summary_csv = tmp_path / "summary.csv"
+    with qtbot.waitSignal(app.bench.exported, timeout=10_000):
+        dialog.export_to(str(summary_csv), EXPORT_SUMMARY)
+    header, values = list(csv.reader(io.StringIO(summary_csv.read_text(), newline="")))
+    row = dict(zip(header, values, strict=True))
+    assert row["workload"] == "txn-put" and int(row["total_requests"]) == 500
+    assert float(row["requests_per_s"]) == round(second.requests_per_s, 3)
+    assert all(f"latency_{p}_ms" in row for p in ("p10", "p50", "p99", "p999", "max"))
+    summary_json = tmp_path / "summary.json"
+    with qtbot.waitSignal(app.bench.exported, timeout=10_000):
+        dialog.export_to(str(summary_json), EXPORT_SUMMARY)
+    data = json.loads(summary_json.read_text())
+    assert data["settings"]["txn_ops"] == 4 and data["total"] == 500 and "series" not in data
+
+    # A path that cannot be written is refused with the reason, leaving nothing behind.
+    (tmp_path / "folder").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    for bad, reason in (
+        (tmp_path / "folder", "is a directory; give a file name in it"),
+        (tmp_path / "missing" / "x.csv", "does not exist; create it first"),
+    ):
+        with qtbot.waitSignal(app.bench.exportFailed, timeout=10_000) as failed:
+            dialog.export_to(str(bad), EXPORT_SUMMARY)
+        assert reason in failed.args[0] and reason in dialog.status.text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert list((tmp_path / "folder").iterdir()) == []
+
     dialog.resize(1180, 860)
     assert grab(dialog).save("/tmp/bench_dialog_results.png")
 
@@ -99,6 +130,7 @@ def test_progress_arrives_and_cancel_ends_the_run_with_cleanup(
 ) -> None:
     dialog = open_dialog(app, qtbot, cluster)
     dialog.select("put")
+    assert not dialog.form.compact.isChecked() and not dialog.spec().compact
     dialog.form.limit_mode.setCurrentIndex(1)
     dialog.form.duration.setValue(60)
     dialog.form.clients.setValue(20)
@@ -130,7 +162,7 @@ def test_progress_arrives_and_cancel_ends_the_run_with_cleanup(
     result: BenchResult = blocker.args[1]
     assert took < 3.0, f"cancel took {took:.1f} s"
     assert result.cancelled and result.cleanup.error is None
-    assert result.cleanup.deleted > 0 and result.cleanup.compacted_revision is not None
+    assert result.cleanup.deleted > 0 and result.cleanup.compacted_revision is None
     assert dialog.status.text().startswith("Cancelled.")
     assert f"deleted {result.cleanup.deleted:,} keys" in dialog.status.text()
     assert "Cancelled" in dialog.results_page.notice.text()
@@ -138,7 +170,7 @@ def test_progress_arrives_and_cancel_ends_the_run_with_cleanup(
 
 
 def test_check_perf_s_is_judged_pass_or_fail_with_reasons(
-    app: Application, qtbot: QtBot, cluster: Sandbox
+    app: Application, qtbot: QtBot, cluster: Sandbox, tmp_path: Path
 ) -> None:
     dialog = open_dialog(app, qtbot, cluster)
     dialog.select("check perf s")
@@ -150,7 +182,7 @@ def test_check_perf_s_is_judged_pass_or_fail_with_reasons(
         256,
         1024,
     )
-    assert spec.duration_s == 60 and spec.random_keys
+    assert spec.duration_s == 60 and spec.random_keys and not spec.compact
     dialog.form.duration.setValue(3)  # shortened for the test
     with qtbot.waitSignal(app.bench.judged, timeout=RUN_TIMEOUT_MS) as judged:
         result = run(app, qtbot, dialog)
@@ -161,6 +193,12 @@ def test_check_perf_s_is_judged_pass_or_fail_with_reasons(
     assert "Throughput" in dialog.results_page.check_lines.text()
     assert dialog.results_page.comparison_rows()[0][1] == "check perf s"
     assert grab(dialog).save("/tmp/bench_dialog_checkperf.png")
+    target = tmp_path / "check.json"
+    with qtbot.waitSignal(app.bench.exported, timeout=10_000):
+        dialog.export_to(str(target), EXPORT_SUMMARY)
+    data = json.loads(target.read_text())
+    assert (data["load"], data["passed"]) == ("s", verdict.passed)
+    assert data["lines"] == [line.text for line in verdict.lines]
 
 
 def test_a_production_profile_needs_its_typed_name(
@@ -187,7 +225,8 @@ def test_a_production_profile_needs_its_typed_name(
 
 
 def test_benchmark_without_a_cluster_is_refused(app: Application) -> None:
-    app.window.benchmark_action.trigger()
+    assert not app.window.benchmark_action.isEnabled()  # the menu offers nothing to load
+    assert app.show_benchmark() is None  # and asked anyway (a shortcut, a script), it says why
     assert app.bench_dialogs == {}
     assert "No cluster is shown" in app.window.statusBar().currentMessage()
 
@@ -206,3 +245,24 @@ def test_shutdown_during_a_run_cancels_it_and_stops_the_thread(
     app.shutdown()
     assert not app.bench.qthread.isRunning()
     assert time.monotonic() - t0 < 5.0
+
+
+def test_compaction_is_a_choice_with_its_reason(
+    app: Application, qtbot: QtBot, cluster: Sandbox
+) -> None:
+    """Off by default for every workload; ticked, the run compacts the history."""
+    dialog = open_dialog(app, qtbot, cluster)
+    tip = dialog.form.compact.toolTip()
+    assert "cluster-wide" in tip and "watches" in tip
+    for choice in ("put", "txn-put", "txn-mixed", "watch-latency", "check perf s"):
+        dialog.select(choice)
+        assert not dialog.form.compact.isChecked() and not dialog.spec().compact, choice
+    dialog.select("range")
+    assert dialog.form.compact.isHidden()  # reads write nothing to compact away
+    dialog.select("put")
+    dialog.form.total.setValue(300)
+    dialog.form.compact.setChecked(True)
+    assert dialog.spec().compact
+    result = run(app, qtbot, dialog)
+    assert result.cleanup.compacted_revision is not None
+    assert f"compacted at revision {result.cleanup.compacted_revision}" in dialog.status.text()

@@ -122,6 +122,56 @@ def test_txn_put_writes_txn_ops_distinct_keys() -> None:
     assert [workloads.go_varint(n) for n in (3, 4, 0)] == [k[len(spec.prefix) :][:1] for k in keys]
 
 
+@pytest.mark.parametrize(
+    ("txn_ops", "key_space", "key_size", "val_size"),
+    [(1, 1, 8, 256), (4, 10, 8, 0), (3, 7, 200, 300), (2, 10**7, 16, 64)],
+    ids=["one-put", "empty-value", "long-keys", "uncached-space"],
+)
+def test_txn_put_bytes_are_what_protobuf_would_build(
+    txn_ops: int, key_space: int, key_size: int, val_size: int
+) -> None:
+    """The hand-encoded txns parse back to, and serialise exactly as, protobuf's."""
+    from pyetcd import etcdrpc
+
+    spec = BenchSpec(
+        workload=Workload.TXN_PUT,
+        txn_ops=txn_ops,
+        key_space_size=key_space,
+        key_size=key_size,
+        val_size=val_size,
+        prefix="/bench/é/",
+    )
+    src = workloads.TxnPutSource(spec)
+    for i in (0, 1, 5, 123_457):
+        _, message, _ = src.request(i)
+        assert message[0] == 0 and int.from_bytes(message[1:5], "big") == len(message) - 5
+        txn = etcdrpc.TxnRequest.FromString(message[5:])
+        value = txn.success[0].request_put.value
+        assert len(value) == val_size
+        keys = [
+            workloads.numbered_key(spec.prefix.encode(), (i * txn_ops + j) % key_space, key_size)
+            for j in range(txn_ops)
+        ]
+        expected = etcdrpc.TxnRequest(
+            success=[
+                etcdrpc.RequestOp(request_put=etcdrpc.PutRequest(key=k, value=value)) for k in keys
+            ]
+        )
+        assert message[5:] == expected.SerializeToString()
+
+
+def test_txn_requests_are_built_once_per_key_like_puts() -> None:
+    """A txn-put request is as cheap to make as a put (a cached message), not a new
+    protobuf object graph each time: that cost ~4.5 µs of the ~18 µs a request may use."""
+    spec = BenchSpec(workload=Workload.TXN_PUT, txn_ops=2, key_space_size=6, val_size=256)
+    src = workloads.TxnPutSource(spec)
+    assert src.request(1)[1] is src.request(4)[1]  # same first key (2 and 8 % 6 == 2)
+    mixed = workloads.TxnMixedSource(
+        BenchSpec(workload=Workload.TXN_MIXED, rw_ratio=0.0, key_space_size=3), random.Random(1)
+    )
+    assert mixed.request(0)[1] is mixed.request(3)[1]  # writes too
+
+
 def test_txn_mixed_reads_stay_in_the_prefix_and_follow_the_ratio() -> None:
     from pyetcd import etcdrpc
 
@@ -155,7 +205,9 @@ def test_presets_match_etcdctl() -> None:
         256,
         1024,
     )
-    assert spec.random_keys and spec.require_empty_prefix and spec.compact
+    assert spec.random_keys and spec.require_empty_prefix
+    assert not spec.compact  # etcdctl check perf compacts only with --auto-compact
+    assert spec.producer_pacing  # one producer on the limiter, as etcdctl's
     assert spec.duration_s == 5
 
 
