@@ -1,7 +1,8 @@
 """What one member's ``/metrics`` page says, raw and derived.
 
 ``RawScrape`` is the filtered content of one page at one instant; ``MemberMetrics`` is
-what two consecutive scrapes of the same member mean (rates and windowed quantiles).
+what the latest scrapes of the same member mean (rates since the previous scrape,
+quantiles over a sliding window).
 Both are immutable so they can cross threads as signal payloads.
 """
 
@@ -30,7 +31,7 @@ class Histogram:
 
 @dataclass(frozen=True, slots=True)
 class Quantiles:
-    """P50/P95/P99 in seconds; ``None`` where there were no observations."""
+    """P50/P95/P99 in seconds; ``None`` where there were no observations to rank."""
 
     p50: float | None
     p95: float | None
@@ -56,10 +57,20 @@ class RawScrape:
 
 @dataclass(frozen=True, slots=True)
 class MemberMetrics:
-    """Per-member metrics derived from the latest scrape and the one before it.
+    """Per-member metrics derived from the latest scrape and those before it.
 
-    Rates are per second over ``window_s``; with no previous scrape they are ``None``
-    and the quantiles cover the member's whole lifetime (``window_s`` is ``None``).
+    ``window_s`` is the time since the previous scrape: the rates are per second over
+    it, and with no previous scrape it and the rates are ``None``.
+
+    The latency quantiles (``wal_fsync``, ``backend_commit``, ``peer_rtt``) come from
+    the bucket increases over a sliding window of scrapes, ``quantile_window_s`` long
+    (about five minutes once the monitor has run that long; see
+    ``monitor.metrics_math.HistogramWindow``), like Prometheus'
+    ``histogram_quantile(q, rate(..._bucket[5m]))``. A quantile is ``None`` when the
+    window holds no new observation: unknown, neither 0 nor the lifetime value. On a
+    member's first scrape (a single sweep, as ``etcdmon status`` makes) the quantiles
+    cover the member's whole lifetime and ``quantile_window_s`` is ``None``.
+
     Any field a server version does not export is ``None``.
     """
 
@@ -86,3 +97,4 @@ class MemberMetrics:
     # and the slow-disk symptom; defaulted so existing constructors keep working.
     peer_sent_failures_per_s: float | None = None
     heartbeat_send_failures_per_s: float | None = None
+    quantile_window_s: float | None = None

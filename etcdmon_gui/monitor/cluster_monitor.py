@@ -1,9 +1,10 @@
 """A cluster watched over time: raw sweeps in, ``ClusterSnapshot`` out.
 
 ``ClusterMonitor`` owns what must be remembered between sweeps (the previous scrape of
-each member for rates, recent probe latencies for rolling quantiles, the last leader
-for leader changes). It does no I/O itself: the prober it is given does, so the CLI,
-the GUI worker and tests drive the same logic.
+each member for rates, a sliding window of its histograms for latency quantiles, recent
+probe latencies for rolling quantiles, the last leader for leader changes). It does no
+I/O itself: the prober it is given does, so the CLI, the GUI worker and tests drive the
+same logic.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from etcdmon_gui.model.metrics import Quantiles, RawScrape
 from etcdmon_gui.model.raw import MemberProbe, RawSweep
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
 from etcdmon_gui.monitor import health
-from etcdmon_gui.monitor.metrics_math import derive
+from etcdmon_gui.monitor.metrics_math import HISTOGRAM_WINDOW_S, HistogramWindow, derive
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,20 @@ def rolling_quantiles(samples: Sequence[float]) -> Quantiles | None:
 
 
 class ClusterMonitor:
-    """Turns successive sweeps of one cluster into snapshots. Not thread-safe."""
+    """Turns successive sweeps of one cluster into snapshots. Not thread-safe.
 
-    def __init__(self, prober: Prober, key: str) -> None:
+    Latency quantiles cover the last ``histogram_window_s`` seconds of each member's
+    scrapes (``metrics_math.HistogramWindow``); the first sweep gives lifetime ones.
+    """
+
+    def __init__(
+        self, prober: Prober, key: str, *, histogram_window_s: float = HISTOGRAM_WINDOW_S
+    ) -> None:
         self.prober = prober
         self.key = key
+        self.histogram_window_s = histogram_window_s
         self._scrapes: dict[int, RawScrape] = {}
+        self._histograms: dict[int, HistogramWindow] = {}
         self._probe_samples: dict[int, deque[float]] = {}
         self._last_leader: int | None = None
         self._leader_changes = 0
@@ -53,6 +62,7 @@ class ClusterMonitor:
 
     def ingest(self, raw: RawSweep) -> ClusterSnapshot:
         members = [self._member(p) for p in raw.members]
+        self._forget_removed({p.info.id for p in raw.members})
         cluster_id = health.main_cluster_id(members)
         members, max_lag = health.with_raft_lag(members)
         leader_id = health.elected_leader(members, cluster_id)
@@ -66,7 +76,9 @@ class ClusterMonitor:
         alarms = tuple(
             sorted({a for p in raw.members for a in p.alarms}, key=lambda a: (a.member_id, a.alarm))
         )
-        verdict, reasons = health.verdict(members, q, leader_id, split, alarms, max_lag, raw.error)
+        verdict, reasons = health.verdict(
+            members, q, leader_id, split, alarms, max_lag, raw.error, raw.auth_error
+        )
         seen = [
             m.metrics.leader_changes_total
             for m in members
@@ -98,11 +110,24 @@ class ClusterMonitor:
             client_cert=raw.client_cert,
         )
 
+    def _forget_removed(self, present: set[int]) -> None:
+        """Drop what is remembered of members the cluster no longer has (a down member
+        is still in the sweep; a removed one is not)."""
+        if not present:  # nothing known this time: keep everything for the return
+            return
+        for memory in (self._scrapes, self._histograms, self._probe_samples):
+            for gone in memory.keys() - present:
+                del memory[gone]
+
     def _member(self, p: MemberProbe) -> MemberStatus:
         info, st = p.info, p.status
         metrics = None
         if p.scrape is not None:
-            metrics = derive(self._scrapes.get(info.id), p.scrape)
+            window = self._histograms.get(info.id)
+            if window is None:
+                window = self._histograms[info.id] = HistogramWindow(self.histogram_window_s)
+            window.add(p.scrape)
+            metrics = derive(self._scrapes.get(info.id), p.scrape, window)
             self._scrapes[info.id] = p.scrape
         samples = self._probe_samples.setdefault(info.id, deque(maxlen=PROBE_WINDOW))
         if p.probe_s is not None:
@@ -131,6 +156,7 @@ class ClusterMonitor:
             alarms=own_alarms,
             probe_ms=p.probe_s * 1000 if p.probe_s is not None else None,
             probe_error=p.probe_error,
+            probe_denied=p.probe_denied,
             probe_quantiles=rolling_quantiles(samples),
             metrics=metrics,
             metrics_error=p.scrape_error,

@@ -11,10 +11,13 @@ Promises:
   ``+Inf`` bucket, NaN ``q``) the answer is ``None``.
 * ``histogram_delta`` and every rate treat a counter reset like Prometheus' ``increase``:
   if the current value is below the previous one, the increase is the current value.
+* ``HistogramWindow`` gives quantiles over a sliding window of bucket increases, like
+  ``histogram_quantile(q, rate(x_bucket[5m]))``: etcd observes peer round trips only
+  every ~30 s, so between two 5 s scrapes there is usually nothing new to rank.
 * ``derive`` never raises because a metric is missing: whatever a server version does
   not export comes out as ``None`` (or an empty mapping).
 
-No I/O, no clock: the window is the difference of the two scrapes' ``taken_at``.
+No I/O, no clock: windows are differences of the scrapes' ``taken_at``.
 """
 
 from __future__ import annotations
@@ -22,13 +25,19 @@ from __future__ import annotations
 import logging
 import math
 import re
+from array import array
+from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from etcdmon_gui.model.metrics import Histogram, MemberMetrics, Quantiles, RawScrape
 
 __all__ = [
     "FAILED_GRPC_CODES",
+    "HISTOGRAM_WINDOW_S",
+    "WINDOW_SLOTS",
+    "HistogramWindow",
     "counter_increase",
     "derive",
     "histogram_delta",
@@ -62,6 +71,12 @@ DB_TOTAL: Final = ("etcd_mvcc_db_total_size_in_bytes", "etcd_debugging_mvcc_db_t
 DB_IN_USE: Final = "etcd_mvcc_db_total_size_in_use_in_bytes"
 
 _PRECISION_TOLERANCE: Final = 1e-12
+
+#: How far back latency quantiles look: the etcd mixin's ``rate(...[5m])``.
+HISTOGRAM_WINDOW_S: Final = 300.0
+#: Snapshots a window keeps per series besides its baseline and newest one: sweeps
+#: closer together than ``window_s / WINDOW_SLOTS`` are thinned out.
+WINDOW_SLOTS: Final = 60
 
 
 # --------------------------------------------------------------------------- keys
@@ -213,6 +228,122 @@ def merge_histograms(histograms: Iterable[Histogram]) -> Histogram | None:
     )
 
 
+# --------------------------------------------------------------------------- windows
+
+
+@dataclass(slots=True)
+class _Series:
+    """One histogram series in a window: its layout, what it last exposed, and its
+    reset-corrected cumulative snapshots ``(taken_at, counts + (total, sum))``."""
+
+    bounds: tuple[float, ...]
+    last: tuple[float, ...]
+    offset: tuple[float, ...]
+    snaps: deque[tuple[float, array[float]]]
+
+    def push(self, t: float, values: array[float], window_s: float, resolution: float) -> None:
+        snaps = self.snaps
+        if len(snaps) >= 2 and snaps[-1][0] - snaps[-2][0] < resolution:
+            snaps[-1] = (t, values)  # thinning: the newest replaces a too-close one
+        else:
+            snaps.append((t, values))
+        # Keep one baseline at or before the window's start, drop what is older.
+        while len(snaps) >= 2 and snaps[1][0] <= t - window_s:
+            snaps.popleft()
+
+
+class HistogramWindow:
+    """One member's histograms over a sliding window of scrapes; not thread-safe.
+
+    Promises:
+
+    * ``add`` records every histogram series of a scrape, corrected for resets: when any
+      bucket or the count of a series goes down (the member restarted), what the series
+      held before is carried as an offset. The increase over the window is then the sum
+      of the increases between consecutive scrapes, each counted from zero after a
+      reset: Prometheus' ``increase`` of every bucket, the reset judged per histogram.
+      A change of bucket layout starts the series afresh.
+    * ``increase(key)`` is the newest snapshot minus the *baseline*: the newest snapshot
+      at or before ``newest - window_s``, or the oldest kept. So an observation counts
+      from the first scrape that shows it for ``window_s`` seconds of scrapes; a window
+      shorter than the scrape interval degrades to "since the previous scrape", and
+      after a gap in the scrapes the increase spans the gap. No extrapolation to the
+      window's edges as ``rate`` does: quantiles do not change with a common scale.
+    * A series seen in one scrape only gives its own counts: its lifetime. That is the
+      first scrape of the member (what a single ``etcdmon status`` sweep shows), or a
+      series that appeared later (Go's client prints a vector's series once observed).
+    * Memory: at most ``WINDOW_SLOTS + 2`` snapshots per series (sweeps closer than
+      ``window_s / WINDOW_SLOTS`` are thinned, which only ever lengthens the window by
+      less than that); a series absent from the scrapes for ``window_s`` is forgotten.
+    * No clock: time is ``RawScrape.taken_at``; a scrape not newer than the last one
+      added is ignored.
+    """
+
+    def __init__(self, window_s: float = HISTOGRAM_WINDOW_S) -> None:
+        if not window_s > 0:
+            raise ValueError(f"histogram window must be positive, not {window_s}")
+        self.window_s = float(window_s)
+        self._resolution = self.window_s / WINDOW_SLOTS
+        self._series: dict[str, _Series] = {}
+        self.latest_at: float | None = None
+
+    def add(self, scrape: RawScrape) -> None:
+        """Record the histograms of ``scrape``, the newest scrape of this member."""
+        t = scrape.taken_at
+        if self.latest_at is not None and not t > self.latest_at:
+            _log.debug("scrape at %s is not newer than %s; not windowed", t, self.latest_at)
+            return
+        self.latest_at = t
+        for key, h in scrape.histograms.items():
+            raw = (*h.counts, h.total, h.sum)
+            series = self._series.get(key)
+            if series is None or series.bounds != h.bounds or len(series.last) != len(raw):
+                series = _Series(h.bounds, raw, (0.0,) * len(raw), deque())
+                self._series[key] = series
+            else:
+                # The sum is left out of the reset test: only counts must never fall.
+                if any(c < p for c, p in zip(raw[:-1], series.last[:-1], strict=True)):
+                    series.offset = tuple(
+                        o + p for o, p in zip(series.offset, series.last, strict=True)
+                    )
+                series.last = raw
+            corrected = array("d", (r + o for r, o in zip(raw, series.offset, strict=True)))
+            series.push(t, corrected, self.window_s, self._resolution)
+        for key in [k for k, s in self._series.items() if s.snaps[-1][0] < t - self.window_s]:
+            del self._series[key]
+
+    def increase(self, key: str) -> Histogram | None:
+        """Observations of series ``key`` in the window (see the class); ``None`` if unknown."""
+        series = self._series.get(key)
+        if series is None:
+            return None
+        newest = series.snaps[-1][1]
+        if len(series.snaps) == 1:
+            values: Iterable[float] = newest
+        else:
+            base = series.snaps[0][1]
+            values = (n - b for n, b in zip(newest, base, strict=True))
+        *counts, total, total_sum = values
+        return Histogram(bounds=series.bounds, counts=tuple(counts), total=total, sum=total_sum)
+
+    def span_s(self, key: str) -> float | None:
+        """Seconds between the baseline and the newest snapshot of ``key``; ``None`` for
+        a lifetime (one snapshot) or an unknown series."""
+        series = self._series.get(key)
+        if series is None or len(series.snaps) < 2:
+            return None
+        return series.snaps[-1][0] - series.snaps[0][0]
+
+    def snapshot_count(self, key: str) -> int:
+        """How many snapshots of ``key`` are kept (0 for an unknown series)."""
+        series = self._series.get(key)
+        return 0 if series is None else len(series.snaps)
+
+    def keys(self) -> list[str]:
+        """The series kept, in no particular order."""
+        return list(self._series)
+
+
 # --------------------------------------------------------------------------- counters
 
 
@@ -267,36 +398,53 @@ def _is_long_lived_watch(method: str, grpc_type: str) -> bool:
 
 
 def _windowed_quantiles(
-    prev: RawScrape | None, cur: RawScrape, name: str
+    window: HistogramWindow, cur: RawScrape, name: str
 ) -> tuple[Quantiles | None, dict[str, Quantiles]]:
     """Quantiles of family ``name`` (all series summed) and per ``To`` label."""
-    deltas: list[Histogram] = []
+    increases: list[Histogram] = []
     by_peer: dict[str, Quantiles] = {}
-    for key, labels, h in _family_items(cur.histograms, name):
-        before = prev.histograms.get(key) if prev is not None else None
-        delta = h if before is None else histogram_delta(before, h)
-        deltas.append(delta)
+    for key, labels, _ in _family_items(cur.histograms, name):
+        increase = window.increase(key)
+        if increase is None:
+            continue
+        increases.append(increase)
         peer = labels.get("To")
         if peer is not None:
-            by_peer[peer] = quantiles(delta)
-    merged = merge_histograms(deltas)
+            by_peer[peer] = quantiles(increase)
+    merged = merge_histograms(increases)
     return (None if merged is None else quantiles(merged)), by_peer
 
 
-def derive(prev: RawScrape | None, cur: RawScrape) -> MemberMetrics:
+def derive(
+    prev: RawScrape | None, cur: RawScrape, histograms: HistogramWindow | None = None
+) -> MemberMetrics:
     """What ``cur`` means, given the scrape ``prev`` of the same member before it.
 
-    With ``prev`` ``None`` (or not strictly earlier than ``cur``) the rates and the gRPC
-    failure ratio are ``None`` and the quantiles cover the member's lifetime.
+    Rates and the gRPC failure ratio are over ``prev`` -> ``cur``; with ``prev`` ``None``
+    (or not strictly earlier than ``cur``) they are ``None``.
+
+    Quantiles come from ``histograms``, the member's ``HistogramWindow`` to which
+    ``cur`` was just added: they are ``None`` when the window saw no new observation.
+    Without it (a single sweep), or if it does not end with ``cur``, they are over
+    ``prev`` -> ``cur`` alone, and cover the member's lifetime when there is no ``prev``.
     """
     if prev is not None and not cur.taken_at > prev.taken_at:
         _log.debug("previous scrape is not older than the current one; ignoring it")
         prev = None
     window = None if prev is None else cur.taken_at - prev.taken_at
+    if histograms is not None and histograms.latest_at != cur.taken_at:
+        _log.warning("histogram window does not end with this scrape; using the last two")
+        histograms = None
+    if histograms is None:
+        histograms = HistogramWindow(math.inf)
+        if prev is not None:
+            histograms.add(prev)
+        histograms.add(cur)
 
-    wal_fsync, _ = _windowed_quantiles(prev, cur, WAL_FSYNC)
-    backend_commit, _ = _windowed_quantiles(prev, cur, BACKEND_COMMIT)
-    peer_rtt, peer_rtt_by_peer = _windowed_quantiles(prev, cur, PEER_RTT)
+    wal_fsync, _ = _windowed_quantiles(histograms, cur, WAL_FSYNC)
+    backend_commit, _ = _windowed_quantiles(histograms, cur, BACKEND_COMMIT)
+    peer_rtt, peer_rtt_by_peer = _windowed_quantiles(histograms, cur, PEER_RTT)
+    spans = [s for s in map(histograms.span_s, cur.histograms) if s is not None]
 
     committed = applied = failed = None
     peer_failures = heartbeat_failures = None
@@ -347,4 +495,5 @@ def derive(prev: RawScrape | None, cur: RawScrape) -> MemberMetrics:
         rss_bytes=_gauge(cur, "process_resident_memory_bytes"),
         peer_sent_failures_per_s=peer_failures,
         heartbeat_send_failures_per_s=heartbeat_failures,
+        quantile_window_s=max(spans) if spans else None,
     )

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import random
 import re
 from pathlib import Path
 
 import pytest
 
 from etcdmon_gui.etcd.metrics_scrape import parse_page
-from etcdmon_gui.model.metrics import Histogram, Quantiles, RawScrape
+from etcdmon_gui.model.metrics import Histogram, MemberMetrics, Quantiles, RawScrape
+from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep
+from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.monitor.metrics_math import (
+    WINDOW_SLOTS,
+    HistogramWindow,
     counter_increase,
     derive,
     histogram_delta,
@@ -445,3 +451,294 @@ def test_previous_scrape_not_older_is_ignored() -> None:
     m = derive(a, b)
     assert m.window_s is None
     assert m.proposals_committed_per_s is None
+
+
+# ------------------------------------------------------------------ sliding window
+# Synthetic cumulative histograms scraped every 5 s, as the monitor sees them.
+
+RTT_BOUNDS = (*(0.0001 * 2**i for i in range(16)), INF)  # etcd's peer RTT buckets
+A_PEER = f'{RTT}{{To="a"}}'
+B_PEER = f'{RTT}{{To="b"}}'
+
+
+def cumulative(observations: list[float], bounds: tuple[float, ...] = RTT_BOUNDS) -> Histogram:
+    """The histogram etcd would expose after observing ``observations``."""
+    return Histogram(
+        bounds=bounds,
+        counts=tuple(float(sum(o <= b for o in observations)) for b in bounds),
+        total=float(len(observations)),
+        sum=sum(observations),
+    )
+
+
+def rtt_scrape(t: float, **series: list[float]) -> RawScrape:
+    """A scrape at ``t`` holding a peer RTT series per keyword (``a=[...]`` -> To="a")."""
+    return RawScrape(
+        taken_at=t,
+        histograms={f'{RTT}{{To="{peer}"}}': cumulative(obs) for peer, obs in series.items()},
+    )
+
+
+def bucket_of(value: float) -> tuple[float, float]:
+    """(lower, upper) of the RTT bucket holding ``value``."""
+    upper = next(b for b in RTT_BOUNDS if value <= b)
+    index = RTT_BOUNDS.index(upper)
+    return (RTT_BOUNDS[index - 1] if index else 0.0), upper
+
+
+def sweep_window(
+    scrapes: list[RawScrape], window_s: float = 300.0
+) -> list[tuple[RawScrape, MemberMetrics]]:
+    """Feed ``scrapes`` to one member's window as ClusterMonitor does."""
+    window = HistogramWindow(window_s)
+    out = []
+    prev = None
+    for s in scrapes:
+        window.add(s)
+        out.append((s, derive(prev, s, window)))
+        prev = s
+    return out
+
+
+def test_a_peer_rtt_observed_every_30_s_has_a_p99_on_every_5_s_sweep() -> None:
+    # Before the monitor starts the member saw 200 slow round trips (50 ms) ...
+    observed = [0.05] * 200
+    scrapes = []
+    for i in range(121):  # ten minutes of sweeps every 5 s
+        t = 5.0 * i
+        # ... and from then on one 1.5 ms round trip every 30 s, at t = 2, 32, 62, ...
+        observed += [0.0015] * sum(1 for k in range(20) if t - 5 < 2 + 30 * k <= t)
+        scrapes.append(rtt_scrape(t, a=list(observed)))
+    results = sweep_window(scrapes)
+
+    first = results[0][1]
+    assert first.quantile_window_s is None  # one sweep: the member's lifetime
+    assert first.peer_rtt is not None and first.peer_rtt.p99 is not None
+    assert bucket_of(0.05)[0] <= first.peer_rtt.p99 <= bucket_of(0.05)[1]
+
+    lower, upper = bucket_of(0.0015)
+    for cur, m in results[1:]:
+        p99 = m.peer_rtt.p99 if m.peer_rtt else None
+        assert p99 is not None, cur.taken_at
+        assert lower <= p99 <= upper, (cur.taken_at, p99)  # never the lifetime's 50 ms
+        assert m.peer_rtt_by_peer["a"].p99 == p99
+        assert m.window_s == 5.0
+        assert m.quantile_window_s == min(cur.taken_at, 300.0)
+    # What the sweep-to-sweep delta gave before: nothing on five sweeps out of six.
+    deltas = [
+        quantiles(histogram_delta(prev.histograms[A_PEER], cur.histograms[A_PEER])).p99
+        for (prev, _), (cur, _) in itertools.pairwise(results)
+    ]
+    assert sum(d is None for d in deltas) == 100
+
+
+def test_the_window_slides_old_observations_out() -> None:
+    observed: list[float] = []
+    scrapes = []
+    for i in range(121):
+        t = 5.0 * i
+        if t == 95.0:
+            observed.append(0.0015)  # the last round trip, first shown by the 95 s scrape
+        scrapes.append(rtt_scrape(t, a=list(observed)))
+    results = sweep_window(scrapes)
+    with_p99 = [s.taken_at for s, m in results if m.peer_rtt and m.peer_rtt.p99 is not None]
+    # Shown from the scrape that first has it, for 300 s of scrapes, then unknown:
+    # None, neither 0 nor the lifetime value.
+    assert with_p99 == [5.0 * i for i in range(19, 79)]
+    assert with_p99[-1] == 390.0
+    gone = results[79][1]
+    assert gone.peer_rtt == Quantiles(None, None, None)
+    assert gone.quantile_window_s == 300.0
+    # Before the round trip, the empty series never had anything to rank either.
+    assert all(m.peer_rtt == Quantiles(None, None, None) for _, m in results[:19])
+
+
+def prometheus_increase(samples: list[Histogram]) -> Histogram:
+    """``increase`` of every bucket series over ``samples`` without extrapolation:
+    the sum of the increases between consecutive samples, from zero after a reset."""
+    counts = [0.0] * len(samples[0].counts)
+    total = 0.0
+    for a, b in itertools.pairwise(samples):
+        counts = [
+            c + counter_increase(x, y) for c, x, y in zip(counts, a.counts, b.counts, strict=True)
+        ]
+        total += counter_increase(a.total, b.total)
+    return Histogram(samples[0].bounds, tuple(counts), total, 0.0)
+
+
+def test_a_member_restart_mid_window_counts_both_sides_of_the_reset() -> None:
+    before = [0.0002] * 50  # lifetime before the monitor started
+    scrapes = []
+    for i in range(40):
+        t = 5.0 * i
+        if i <= 20:
+            before.append(0.003)  # one 3 ms round trip per sweep until the restart
+            scrapes.append(rtt_scrape(t, a=list(before)))
+        else:  # restarted after the 100 s sweep: counters from zero, 0.1 ms round trips
+            scrapes.append(rtt_scrape(t, a=[0.0001] * (i - 20)))
+    window = HistogramWindow(120.0)
+    for i, s in enumerate(scrapes):
+        window.add(s)
+        got = window.increase(A_PEER)
+        assert got is not None
+        start = max(0, i - 24)  # the scrape 120 s earlier is the baseline
+        expected = prometheus_increase([x.histograms[A_PEER] for x in scrapes[start : i + 1]])
+        if i == 0:
+            expected = scrapes[0].histograms[A_PEER]  # first scrape: lifetime
+        assert (got.counts, got.total) == (expected.counts, expected.total), i
+        m = derive(scrapes[i - 1] if i else None, s, window)
+        assert m.peer_rtt == quantiles(expected)
+    # At 150 s the window [30 s, 150 s] holds 14 slow ones before and 10 fast ones after
+    # the reset; the naive newest - oldest would be negative.
+    mid = prometheus_increase([x.histograms[A_PEER] for x in scrapes[6:31]])
+    assert mid.total == 14 + 10
+    naive = scrapes[30].histograms[A_PEER].total - scrapes[6].histograms[A_PEER].total
+    assert naive < 0
+
+
+def test_window_quantiles_equal_histogram_quantile_over_the_window_delta() -> None:
+    rng = random.Random(9)
+    observed: dict[str, list[float]] = {"a": [], "b": []}
+    scrapes = []
+    shown = {"none": 0, "value": 0}
+    for i in range(80):
+        for peer in observed:  # bursts and silences, 0.1 ms to 100 ms
+            observed[peer] += [
+                rng.lognormvariate(-7, 1.5) for _ in range(rng.choice((0,) * 8 + (3,)))
+            ]
+        scrapes.append(rtt_scrape(5.0 * i, **{p: list(o) for p, o in observed.items()}))
+    for i, (cur, m) in enumerate(sweep_window(scrapes, window_s=60.0)):
+        base = scrapes[max(0, i - 12)]  # the newest scrape at or before t - 60 s
+        deltas = {
+            peer: histogram_delta(base.histograms[key], cur.histograms[key])
+            if i
+            else cur.histograms[key]
+            for peer, key in (("a", A_PEER), ("b", B_PEER))
+        }
+        for peer, delta in deltas.items():
+            shown["none" if m.peer_rtt_by_peer[peer].p99 is None else "value"] += 1
+            assert m.peer_rtt_by_peer[peer] == Quantiles(
+                histogram_quantile(0.5, delta),
+                histogram_quantile(0.95, delta),
+                histogram_quantile(0.99, delta),
+            )
+        merged = merge_histograms(deltas.values())
+        assert merged is not None
+        assert m.peer_rtt == quantiles(merged)
+    assert shown["none"] > 20 and shown["value"] > 50  # both states were compared
+
+
+def test_derive_without_a_window_is_the_last_two_scrapes() -> None:
+    a = rtt_scrape(0.0, a=[0.05] * 10)
+    b = rtt_scrape(5.0, a=[0.05] * 10 + [0.001])
+    assert derive(None, a).peer_rtt == quantiles(a.histograms[A_PEER])  # lifetime
+    assert derive(a, b).peer_rtt == quantiles(
+        histogram_delta(a.histograms[A_PEER], b.histograms[A_PEER])
+    )
+    assert derive(a, b).quantile_window_s == 5.0
+    # A window that does not end with the scrape is not trusted.
+    stale = HistogramWindow()
+    stale.add(a)
+    assert derive(a, b, stale).peer_rtt == derive(a, b).peer_rtt
+
+
+def test_window_memory_is_bounded_by_its_slots() -> None:
+    window = HistogramWindow(300.0)
+    observed: list[float] = []
+    for i in range(1200):  # twenty minutes of 1 s sweeps
+        observed.append(0.001)
+        window.add(rtt_scrape(float(i), a=list(observed)))
+        assert window.snapshot_count(A_PEER) <= WINDOW_SLOTS + 2
+        span = window.span_s(A_PEER)
+        if i == 0:
+            assert span is None  # one scrape: its lifetime
+        else:
+            assert span is not None
+            assert span == i if i < 300 else 300 <= span < 305  # thinning: 5 s resolution
+    increase = window.increase(A_PEER)
+    assert increase is not None and increase.total == window.span_s(A_PEER)
+
+
+def test_window_forgets_absent_series_and_restarts_on_a_new_layout() -> None:
+    window = HistogramWindow(60.0)
+    window.add(rtt_scrape(0.0, a=[0.001], b=[0.001]))
+    window.add(rtt_scrape(5.0, a=[0.001] * 2, b=[0.001] * 2))
+    window.add(rtt_scrape(40.0, a=[0.001] * 3))  # peer b removed
+    assert sorted(window.keys()) == [A_PEER, B_PEER]
+    window.add(rtt_scrape(70.0, a=[0.001] * 4))
+    assert window.keys() == [A_PEER]  # b unseen for more than 60 s
+    relaid = RawScrape(80.0, histograms={A_PEER: cumulative([0.001] * 5, (0.01, INF))})
+    window.add(relaid)
+    assert window.snapshot_count(A_PEER) == 1  # a new layout: a new series, its lifetime
+    assert window.increase(A_PEER) == relaid.histograms[A_PEER]
+    assert window.span_s(A_PEER) is None
+    window.add(rtt_scrape(80.0, a=[0.001] * 9))  # not newer: ignored
+    assert window.increase(A_PEER) == relaid.histograms[A_PEER]
+    with pytest.raises(ValueError, match="positive"):
+        HistogramWindow(0)
+
+
+def test_cluster_monitor_keeps_a_window_per_member() -> None:
+    def probe(member_id: int, t: float, observed: list[float]) -> MemberProbe:
+        info = MemberInfo(member_id, f"m{member_id}", (), (), False, None)
+        return MemberProbe(info=info, endpoint=None, scrape=rtt_scrape(t, a=observed))
+
+    sweeps = iter(
+        [
+            RawSweep(0.0, 0.01, (probe(1, 0.0, [0.05] * 10), probe(2, 0.0, [0.0002]))),
+            RawSweep(5.0, 0.01, (probe(1, 5.0, [0.05] * 10 + [0.001]), probe(2, 5.0, [0.0002]))),
+            RawSweep(10.0, 0.01, (probe(1, 10.0, [0.05] * 10 + [0.001]), probe(2, 10.0, [0.0002]))),
+            RawSweep(25.0, 0.01, (probe(1, 25.0, [0.05] * 10 + [0.001]), probe(2, 25.0, [0.0002]))),
+        ]
+    )
+
+    class Replay:
+        def sweep(self) -> RawSweep:
+            return next(sweeps)
+
+    monitor = ClusterMonitor(Replay(), "c", histogram_window_s=10.0)
+
+    def p99s() -> dict[int, float | None]:
+        snap = monitor.sweep()
+        return {
+            m.id: m.metrics.peer_rtt.p99 if m.metrics and m.metrics.peer_rtt else None
+            for m in snap.members
+        }
+
+    first = p99s()  # lifetime
+    assert first[1] is not None and first[1] > 0.04
+    assert first[2] is not None and first[2] < 0.0003
+    lower, upper = bucket_of(0.001)
+    for _ in range(2):  # the 1 ms round trip at 5 s, still in the 10 s window at 10 s
+        p99 = p99s()
+        assert p99[2] is None
+        assert p99[1] is not None and lower <= p99[1] <= upper
+    assert p99s() == {1: None, 2: None}  # slid out at 25 s
+
+
+def test_cluster_monitor_forgets_a_removed_member_but_not_a_down_one() -> None:
+    def probe(member_id: int, t: float, *, up: bool = True) -> MemberProbe:
+        info = MemberInfo(member_id, f"m{member_id}", (), (), False, None)
+        if not up:
+            return MemberProbe(info=info, endpoint=None, status_error="connection refused")
+        return MemberProbe(info=info, endpoint=None, probe_s=0.001, scrape=rtt_scrape(t, a=[0.001]))
+
+    sweeps = iter(
+        [
+            RawSweep(0.0, 0.01, (probe(1, 0.0), probe(2, 0.0))),
+            RawSweep(5.0, 0.01, (probe(1, 5.0), probe(2, 5.0, up=False))),  # 2 is down
+            RawSweep(10.0, 0.01, (probe(1, 10.0),)),  # 2 was removed from the cluster
+        ]
+    )
+
+    class Replay:
+        def sweep(self) -> RawSweep:
+            return next(sweeps)
+
+    monitor = ClusterMonitor(Replay(), "c")
+    monitor.sweep()
+    monitor.sweep()
+    assert set(monitor._scrapes) == {1, 2} and set(monitor._probe_samples) == {1, 2}
+    monitor.sweep()
+    assert set(monitor._scrapes) == {1} and set(monitor._histograms) == {1}
+    assert set(monitor._probe_samples) == {1}
