@@ -89,6 +89,9 @@ class ChartSpec:
     picker: str = ""
     picker_tip: str = ""
     reference: Reading | None = None
+    # False: the y axis fits the readings only, and the title says where the reference
+    # is (a 2 GB quota would flatten a DB of a few MB into the axis).
+    reference_scales: bool = True
     empty_top: float = 1.0  # the y range is [0, empty_top] while there is nothing to show
 
     @property
@@ -174,10 +177,11 @@ CHARTS: tuple[ChartSpec, ...] = (
     ),
     ChartSpec(
         "db",
-        "DB size vs quota (dashed)",
+        "DB size",
         Unit.BYTES,
         (Reading("size", _db_size),),
         reference=Reading("quota", _metric("quota_bytes")),
+        reference_scales=False,
         empty_top=1e6,
     ),
 )
@@ -232,19 +236,22 @@ def member_values(m: MemberStatus) -> tuple[float | None, ...]:
     return tuple(column.read(m) for column in BUFFER_COLUMNS)
 
 
-# -- layout: two columns under the legend strip (row 0), in table order --------------------
+# -- layout: ``columns`` columns under the legend strip (row 0), in table order -------------
 
 
-def grid_cell(index: int) -> tuple[int, int]:
+def grid_cell(index: int, columns: int = 2) -> tuple[int, int]:
     """(row, column) of the chart at ``index``; ``len(CHARTS)`` is the readout's cell."""
-    return 1 + index // 2, index % 2
+    return 1 + index // columns, index % columns
 
 
 READOUT_CELL = grid_cell(len(CHARTS))
-_LAST_ROW = max(grid_cell(len(CHARTS) - 1)[0], READOUT_CELL[0])
 
 
-def time_labelled(index: int) -> bool:
-    """Whether the chart at ``index`` labels its time axis: those in the two bottom rows
-    (the x axes are linked, so the others would repeat the same labels)."""
-    return grid_cell(index)[0] >= _LAST_ROW - 1
+def time_labelled(index: int, columns: int = 2) -> bool:
+    """Whether the chart at ``index`` labels its time axis: every chart of a row in which
+    some chart has no chart below it (the x axes are linked, so the others would repeat
+    the same labels; a whole row, so the plots of a row keep one height)."""
+    row = grid_cell(index, columns)[0]
+    return any(
+        grid_cell(i, columns)[0] == row and i + columns >= len(CHARTS) for i in range(len(CHARTS))
+    )

@@ -1,9 +1,12 @@
 """The pyqtgraph side of the live charts: the grid of plots, legend, crosshair and readout.
 
 ``ChartGrid`` lays out one plot per ``chart_definitions.CHARTS`` entry (x axes linked,
-y axes not mouse-driven), a legend strip above them and a readout in the free cell,
-styles them from the widget's ``QPalette``, and makes the curves. It knows nothing of
-members, buffers or snapshots: ``ChartsWidget`` decides what to draw.
+y axes not mouse-driven), a legend strip above them and a readout in the free cell, in
+one to four columns chosen from its size (``columns_for``) so a plot keeps a readable
+height in a small window and uses the width of a large one,
+styles them from the widget's ``QPalette``, and makes the curves. Each plot can say
+"no data" in its middle. It knows nothing of members, buffers or snapshots:
+``ChartsWidget`` decides what to draw and when a plot has nothing to show.
 """
 
 from __future__ import annotations
@@ -14,14 +17,19 @@ from collections.abc import Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QPalette, QResizeEvent
 
 from etcdmon_gui.ui.chart_definitions import CHARTS, READOUT_CELL, grid_cell, time_labelled
 from etcdmon_gui.ui.palette import MUTED_COLOUR, blend
 
-__all__ = ["ChartGrid", "LiveCurveItem"]
+__all__ = ["NO_DATA_TEXT", "ChartGrid", "LiveCurveItem"]
+
+NO_DATA_TEXT = "no data"
 
 _TITLE_HEIGHT = 20
+MIN_PLOT_WIDTH = 260  # narrower and the time axis labels run into each other
+MAX_COLUMNS = 4
+_STRIP_HEIGHT = 26
 # Qt's raster engine has a fast path for 1 px lines; at 1.5 px a frame of 40 curves
 # costs about twice as much.
 _LINE_WIDTH = 1.0
@@ -84,7 +92,7 @@ def reference_pen(color: QColor) -> object:
 
 
 class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
-    """The plots of ``CHARTS`` in two columns, with a legend strip and a readout.
+    """The plots of ``CHARTS`` in columns, with a legend strip and a readout.
 
     Signals:
         legendClicked(object item): a legend entry was clicked; pyqtgraph has already
@@ -105,6 +113,7 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.setObjectName("chartsView")
         self.plots: dict[str, pg.PlotItem] = {}
         self._crosshairs: dict[str, pg.InfiniteLine] = {}
+        self._no_data: dict[str, pg.TextItem] = {}
         self._titles: dict[str, str] = {}
         self._text = self.palette().color(QPalette.ColorRole.WindowText)
         self.muted_hex = MUTED_COLOUR
@@ -119,9 +128,11 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         top.setContentsMargins(4, 0, 4, 4)
         top.layout.setHorizontalSpacing(18)
         top.layout.setVerticalSpacing(4)
+        self.columns = 2
         strip = top.addLayout(row=0, col=0, colspan=2)
         strip.setContentsMargins(0, 0, 0, 0)
-        strip.setMaximumHeight(26)
+        strip.setMaximumHeight(_STRIP_HEIGHT)
+        self._strip = strip
         holder = pg.GraphicsWidget()
         holder.setMinimumHeight(24)
         strip.addItem(holder, row=0, col=0)
@@ -142,6 +153,7 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         # placeholder, outside the layout, so its text never resizes columns.
         cell = pg.GraphicsWidget()
         top.addItem(cell, row=READOUT_CELL[0], col=READOUT_CELL[1])
+        self._readout_cell = cell
         self.readout = pg.LabelItem("", justify="left", size="9pt")
         self.readout.setParentItem(cell)
         self.readout.setPos(16, 24)
@@ -183,19 +195,84 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             line.setVisible(False)
             plot.addItem(line, ignoreBounds=True)
             self._crosshairs[spec.key] = line
+            # In the view box's own pixels, not in data coordinates: it stays in the
+            # middle whatever the ranges, and never counts for the auto range.
+            empty = pg.TextItem(NO_DATA_TEXT, color=MUTED_COLOUR, anchor=(0.5, 0.5))
+            empty.setParentItem(vb)
+            empty.setPos(vb.rect().center())
+            vb.sigResized.connect(lambda box, item=empty: item.setPos(box.rect().center()))
+            self._no_data[spec.key] = empty
             if master is None:
                 master = plot
                 vb.sigXRangeChanged.connect(lambda *_: self.xRangeChanged.emit())
             else:
                 plot.setXLink(master)
             self.plots[spec.key] = plot
-        # Equal halves whatever the titles' widths (a linked x axis must span the same
-        # number of pixels in both columns for the crosshair and grid to line up).
+        self._size_columns()
+
+    # -- reflow ----------------------------------------------------------------------------
+
+    @staticmethod
+    def columns_for(width: float, height: float) -> int:
+        """How many columns suit a view of this size: the count whose plots come
+        closest to 5:2 (wide enough for the time labels, tall enough for the values),
+        never narrower than ``MIN_PLOT_WIDTH`` unless one column is all there is."""
+        cells = len(CHARTS) + 1  # the readout takes a cell
+        best, best_score = 1, -1.0
+        for columns in range(1, MAX_COLUMNS + 1):
+            plot_width = width / columns
+            if columns > 1 and plot_width < MIN_PLOT_WIDTH:
+                break
+            rows = -(-cells // columns)
+            plot_height = (height - _STRIP_HEIGHT) / rows
+            score = min(plot_width / 2.5, plot_height)
+            if score > best_score:
+                best, best_score = columns, score
+        return best
+
+    def set_columns(self, columns: int) -> None:
+        """Lay the plots out in ``columns`` columns (table order, row by row)."""
+        columns = max(1, min(MAX_COLUMNS, columns))
+        if columns == self.columns:
+            return
+        self.columns = columns
+        top = self.ci
         grid = top.layout
-        for column in (0, 1):
-            grid.setColumnStretchFactor(column, 1)
-            grid.setColumnMinimumWidth(column, 240)
-            grid.setColumnPreferredWidth(column, 4000)
+        # Out of the grid and back in at new cells; the items stay in the scene, with
+        # their curves, links and signals. pyqtgraph's own cell book-keeping follows.
+        while grid.count():
+            grid.removeAt(0)
+        top.rows = {}
+        cells = [(self._strip, (0, 0), columns)]
+        cells += [(self.plots[s.key], grid_cell(i, columns), 1) for i, s in enumerate(CHARTS)]
+        cells.append((self._readout_cell, grid_cell(len(CHARTS), columns), 1))
+        for item, (row, col), span in cells:
+            grid.addItem(item, row, col, 1, span)
+            top.items[item] = [(row, col + c) for c in range(span)]
+            for r, c in top.items[item]:
+                top.rows.setdefault(r, {})[c] = item
+        for index, spec in enumerate(CHARTS):
+            self.plots[spec.key].getAxis("bottom").setStyle(
+                showValues=time_labelled(index, columns)
+            )
+        self._size_columns()
+        grid.invalidate()
+
+    def _size_columns(self) -> None:
+        # Equal columns whatever the titles' widths (a linked x axis must span the same
+        # number of pixels in every column for the crosshair and grid to line up).
+        grid = self.ci.layout
+        for column in range(MAX_COLUMNS):
+            used = column < self.columns
+            grid.setColumnStretchFactor(column, 1 if used else 0)
+            grid.setColumnMinimumWidth(column, 240 if used and self.columns > 1 else 0)
+            grid.setColumnPreferredWidth(column, 4000 if used else 0)
+            grid.setColumnMaximumWidth(column, 1e6 if used else 0)
+
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        if event is not None and self.plots:  # pyqtgraph calls it with None while building
+            self.set_columns(self.columns_for(event.size().width(), event.size().height()))
+        super().resizeEvent(event)
 
     # -- curves and legend -------------------------------------------------------------
 
@@ -233,6 +310,18 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.legend.addItem(item, name)
         for key, sample in self.reference_samples.items():
             self.legend.addItem(sample, self._reference_labels[key])
+
+    def show_no_data(self, key: str, empty: bool) -> None:
+        """Say "no data" in the middle of plot ``key`` (``empty``), or stop saying it."""
+        self._no_data[key].setVisible(empty)
+
+    def shows_no_data(self, key: str) -> bool:
+        """Whether plot ``key`` says "no data"."""
+        return bool(self._no_data[key].isVisible())
+
+    def no_data_item(self, key: str) -> pg.TextItem:
+        """The "no data" text of plot ``key`` (for tests and screenshots)."""
+        return self._no_data[key]
 
     # -- titles, crosshair, readout ------------------------------------------------------
 
@@ -285,6 +374,8 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 self.set_title(key, self._titles[key])
         for line in self._crosshairs.values():
             line.setPen(pg.mkPen(muted, width=1))
+        for empty in self._no_data.values():
+            empty.setColor(muted)
         self.legend.setLabelTextColor(text)
         for _, label in self.legend.items:
             label.setText(label.text)

@@ -12,7 +12,9 @@ plot width, not on the time window. Only that pass over the samples grows with t
 Interaction: the x axes (wall-clock time) of all plots are linked and follow the newest
 sample ("Follow live") until the user zooms or pans, which pauses following; the button
 resumes it. The y axes are not mouse-driven: they always start at zero and fit the
-visible data of the visible members. A vertical crosshair follows the mouse across all
+visible data of the visible members. A plot on which no member has a value in the
+visible time range says "no data" (a quantile over a window without observations is
+unknown, not zero). A vertical crosshair follows the mouse across all
 plots, with a readout of each visible member's value under it. Clicking a legend entry
 hides or shows that member (or the quota lines) everywhere.
 
@@ -35,6 +37,7 @@ from PySide6.QtCore import QEvent, QPointF, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from etcdmon_gui.formatting import fmt_percent
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
 from etcdmon_gui.ui.chart_definitions import (
     BUFFER_COLUMNS,
@@ -58,6 +61,14 @@ log = logging.getLogger(__name__)
 DEFAULT_WINDOW_S = 5 * 60  # a fresh start has data to show at once
 REDRAW_INTERVAL_MS = 100  # at most 10 redraws a second
 _LEGEND_KEY = PLOT_KEYS[0]  # a member's legend entry is its curve on the first chart
+
+
+def _shown_max(line: LiveCurveItem) -> float:
+    """The largest value a curve holds in view (NaN: none)."""
+    y = line.getData()[1]
+    return math.nan if y is None or len(y) == 0 else float(np.fmax.reduce(y))
+
+
 # The label of each reference line ("quota") -> the chart it is drawn on.
 _REFERENCE_CHART = {spec.reference.label: spec.key for spec in CHARTS if spec.reference}
 _READOUT_HINT = (
@@ -72,6 +83,8 @@ class ChartsWidget(QWidget):
     Promises: ``add_snapshot`` is cheap (a row per member appended to preallocated
     buffers, no drawing); at most ten redraws a second, only of plots whose data or range
     changed, and none while hidden; memory is bounded by ``capacity`` rows per member.
+    After a redraw, a plot says "no data" exactly when none of its curves (hidden members
+    included) has a value in the visible time range.
     The first snapshot fixes the cluster (``snap.key``); snapshots of another key are
     dropped until ``clear()``. A snapshot older than the newest one (the wall clock went
     back) restarts the history rather than freezing the charts.
@@ -98,6 +111,7 @@ class ChartsWidget(QWidget):
         self._hover_pos: QPointF | None = None
         self._readout_plain = ""
         self._y_tops: dict[str, float] = {}
+        self._limit_titles: dict[str, str] = {}  # titles that name a reference's use
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
@@ -150,8 +164,9 @@ class ChartsWidget(QWidget):
             )
             for member in self._members.values():
                 member.buffer.clear()
-        # New members in id order, so one cluster gets the same colours every time.
-        for m in sorted(snap.members, key=lambda m: m.id):
+        # New members in name order (the legend's order), so one cluster gets the same
+        # colours every time.
+        for m in sorted(snap.members, key=lambda m: (m.name or m.id_hex, m.id)):
             if m.id and m.id not in self._members:
                 self._add_member(m)
         seen: set[int] = set()
@@ -243,6 +258,10 @@ class ChartsWidget(QWidget):
         """The legend's entries (plain text), in order: members, then "quota"."""
         return [html.unescape(label.text) for _, label in self._grid.legend.items]
 
+    def shows_no_data(self, key: str) -> bool:
+        """Whether plot ``key`` says "no data"."""
+        return self._grid.shows_no_data(key)
+
     def readout_text(self) -> str:
         """The crosshair readout as plain text; empty when the mouse is off the plots."""
         return str(self._readout_plain)
@@ -260,6 +279,8 @@ class ChartsWidget(QWidget):
         x0, x1 = self._target_x_range() if self._following else self._current_x_range()
         # (member, chart key, curve, buffer column, counts for the y range)
         curves: list[tuple[ChartMember, str, LiveCurveItem, int, bool]] = []
+        # A reference that does not set the y range: its largest value, for the title.
+        references: list[tuple[str, LiveCurveItem]] = []
         for member in self._members.values():
             for key in keys:
                 column = reading_column(key, self._picked[key])
@@ -268,7 +289,10 @@ class ChartsWidget(QWidget):
                 ref_column = reference_column(key)
                 if line is not None and ref_column is not None:
                     shown = member.visible and self._reference_visible[key]
-                    curves.append((member, key, line, ref_column, shown))
+                    scales = chart(key).reference_scales
+                    curves.append((member, key, line, ref_column, shown and scales))
+                    if shown and not scales:
+                        references.append((key, line))
         for _, _, item, _, _ in curves:
             item.replacing = True
         try:
@@ -283,11 +307,14 @@ class ChartsWidget(QWidget):
                 for member in self._members.values()
             }
             tops = dict.fromkeys(keys, math.nan)
+            has_data = dict.fromkeys(keys, False)
             for member, key, item, column, counts in curves:
                 data = series[member.id]
                 top = item.set_series(data.t, data.values[column])
                 if counts:
                     tops[key] = float(np.fmax(tops[key], top))
+                if not math.isnan(top):
+                    has_data[key] = True
         finally:
             for _, _, item, _, _ in curves:
                 if item.replacing:  # setData never came: catch up with the range
@@ -295,6 +322,15 @@ class ChartsWidget(QWidget):
                     item.viewRangeChanged()
         for key in keys:
             self._set_y_top(key, tops[key])
+            self._grid.show_no_data(key, not has_data[key])
+        for key in keys:
+            spec = chart(key)
+            if spec.reference is not None and not spec.reference_scales:
+                limit = max((_shown_max(ln) for k, ln in references if k == key), default=math.nan)
+                title = self._title(key, tops[key], limit)
+                if title != self._limit_titles.get(key):
+                    self._limit_titles[key] = title
+                    self._grid.set_title(key, title)
         if self._hover_pos is not None:
             self._on_mouse_moved(self._hover_pos)
         self.redrawn.emit()
@@ -391,11 +427,23 @@ class ChartsWidget(QWidget):
         self._y_tops.pop(key, None)
         self._mark_dirty((key,))
 
-    def _title(self, key: str) -> str:
+    def _title(self, key: str, top: float = math.nan, limit: float = math.nan) -> str:
+        """The chart's title; with a ``limit`` (a reference off the y range, the DB
+        quota) it says how much of the limit the largest value shown uses."""
         spec = chart(key)
+        title = spec.title
         if len(spec.readings) > 1:
-            return f"{spec.title} ({spec.readings[self._picked[key]].label})"
-        return spec.title
+            title = f"{spec.title} ({spec.readings[self._picked[key]].label})"
+        if spec.reference is not None and math.isfinite(limit) and limit > 0:
+            label = f"{spec.unit.format(limit)} {spec.reference.label}"
+            if not math.isfinite(top):
+                return f"{title} — {label}"
+            dashed = " (dashed)" if limit <= self._y_tops.get(key, 0.0) else ""
+            used = top / limit
+            # Two significant digits however small: 0.0052 %, not 0.0 %.
+            digits = 1 - math.floor(math.log10(used * 100)) if used > 0 else 1
+            return f"{title} — {fmt_percent(used, max(1, min(4, digits)))} of {label}{dashed}"
+        return title
 
     def _on_x_range_changed(self) -> None:
         if not self._following:

@@ -1,4 +1,8 @@
-"""The verdict at a glance, plus the banner shown while a cluster cannot be reached."""
+"""The verdict at a glance, plus the banner shown while a cluster cannot be reached.
+
+The verdict chip is greyed, with "paused" or "stale since ..." under it, when the data
+it shows is not live (``set_freshness``): an old Healthy must not look like a new one.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLay
 
 from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
+from etcdmon_gui.ui.cluster_state import Freshness, freshness_note
 from etcdmon_gui.ui.palette import (
     CRITICAL_COLOUR,
     INSECURE_COLOUR,
@@ -50,8 +55,16 @@ class HeaderWidget(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.verdict = QLabel("—")
+        self.verdict.setObjectName("verdictChip")
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.verdict.setMinimumWidth(120)
+        self.freshness = QLabel()  # "paused", "stale since 12:03:04"; hidden while live
+        self.freshness.setObjectName("freshness")
+        self.freshness.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.freshness.setStyleSheet("font-weight: bold;")
+        self.freshness.hide()
+        self._verdict: Verdict | None = None
+        self._freshness = Freshness.WAITING
         self.reason = QLabel("Waiting for the first sweep…")
         self.reason.setWordWrap(True)
         self.leader = QLabel("-")
@@ -79,7 +92,12 @@ class HeaderWidget(QWidget):
             facts.addWidget(value, 1, col)
             facts.setColumnStretch(col, 1)
         top = QHBoxLayout()
-        top.addWidget(self.verdict)
+        chip = QVBoxLayout()
+        chip.setSpacing(2)
+        chip.addWidget(self.verdict)
+        chip.addWidget(self.freshness)
+        chip.addStretch(1)
+        top.addLayout(chip)
         text = QVBoxLayout()
         text.addWidget(self.reason)
         text.addWidget(self.warnings)
@@ -92,14 +110,36 @@ class HeaderWidget(QWidget):
         self._set_chip(None)
 
     def _set_chip(self, verdict: Verdict | None) -> None:
-        colour = VERDICT_COLOURS[verdict] if verdict is not None else UNKNOWN_COLOUR
+        self._verdict = verdict
+        live = self._freshness in (Freshness.LIVE, Freshness.WAITING)
+        colour = VERDICT_COLOURS[verdict] if verdict is not None and live else UNKNOWN_COLOUR
         self.verdict.setText(verdict.name.capitalize() if verdict is not None else "—")
         self.verdict.setStyleSheet(
             f"background: {colour}; color: {TEXT_ON_COLOUR}; font-weight: bold; font-size: 15pt;"
-            "border-radius: 6px; padding: 8px 14px;"
+            "border-radius: 6px; padding: 6px 14px;"
         )
 
+    def set_freshness(self, state: Freshness, last_sweep: float | None) -> None:
+        """Grey the chip and say why while the data is paused or stale."""
+        self._freshness = state
+        note = freshness_note(state, last_sweep)
+        self.freshness.setText(note)
+        self.freshness.setVisible(bool(note))
+        self.freshness.setToolTip(
+            f"The last finished sweep ended at {fmt_clock(last_sweep)}; what is shown "
+            "is what was true then."
+            if note and last_sweep is not None
+            else ""
+        )
+        self._set_chip(self._verdict)
+
+    def is_greyed(self) -> bool:
+        """Whether the chip is greyed because the data is not live."""
+        return self._freshness in (Freshness.PAUSED, Freshness.STALE)
+
     def clear(self) -> None:
+        self._freshness = Freshness.WAITING
+        self.freshness.hide()
         self._set_chip(None)
         self.warnings.hide()
         self.reason.setText("Waiting for the first sweep…")
@@ -124,6 +164,8 @@ class HeaderWidget(QWidget):
         self.quorum.setText(
             f"{'held' if snap.has_quorum else 'LOST'} — {snap.reachable_voters}/{snap.voters} "
             f"voters, {snap.quorum_size} needed"
+            if snap.voters
+            else "unknown: no member has answered yet"
         )
         self.alarms.setText(
             ", ".join(f"{a.alarm} on {a.member_id:x}" for a in snap.alarms) or "none"

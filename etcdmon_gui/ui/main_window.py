@@ -1,21 +1,36 @@
-"""The main window: header, cluster tree, live charts and member details.
+"""The main window: header, cluster tree and details, live charts, alerts.
 
-It renders what it is given (``show_snapshot``, ``show_failure``, ``show_worker_state``)
-and asks for actions through signals; it never talks to a cluster or the disk itself.
-Window geometry and splitter positions are kept in the ``QSettings`` it is handed.
+It renders what it is given (``show_snapshot``, ``show_failure``, ``show_worker_state``,
+``set_alerts``) and asks for actions through signals; it never talks to a cluster or the
+disk itself. Window geometry and splitter positions are kept in the ``QSettings`` it is
+handed.
+
+Layout: the tree with the selected member's (or cluster's) details under it on the
+left; the charts on the right, the Alerts and Deliveries tabs under them. Both sides
+collapse (View menu): the left pane to nothing, the tabs to their tab bar, which is how
+they start in a window under 800 px high so the charts keep a readable height. The
+charts reflow their columns to the room they get.
+
+Freshness: a timer in the GUI thread checks, every ``freshness_check_ms``, how old each
+cluster's last finished sweep is; paused or older than ``stale_intervals`` intervals,
+the header, the tree and (through ``clustersChanged``) the tray say so.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractButton,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -27,9 +42,18 @@ from PySide6.QtWidgets import (
 
 from etcdmon_gui import __version__
 from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
+from etcdmon_gui.model.alerts import Alert
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
+from etcdmon_gui.ui.cluster_state import (
+    DEFAULT_STALE_INTERVALS,
+    ClusterState,
+    Freshness,
+    badge_count,
+    freshness,
+    window_title,
+)
 from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
 from etcdmon_gui.ui.connect_dialog import ConnectDialog, ConnectRequest
 from etcdmon_gui.ui.delivery_log_widget import DeliveryLogWidget
@@ -40,28 +64,57 @@ from etcdmon_gui.ui.notification_banner import NotificationBanner
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 5
+FRESHNESS_CHECK_MS = 1000
+SHORT_WINDOW_PX = 800  # below this height the alert tabs start folded to their tab bar
+
+Clock = Callable[[], float]
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    return area
 
 
 class _ClusterView:
     """What the window keeps per connected cluster."""
 
-    def __init__(self, key: str, charts: ChartsWidget) -> None:
+    def __init__(self, key: str, title: str, charts: ChartsWidget) -> None:
         self.key = key
+        self.title = title
         self.charts = charts
         self.snapshot: ClusterSnapshot | None = None
         self.failure: str | None = None
         self.interval_s = DEFAULT_INTERVAL_S
         self.paused = False
+        self.freshness = Freshness.WAITING
+
+    @property
+    def last_sweep(self) -> float | None:
+        """When the last finished sweep ended."""
+        snap = self.snapshot
+        return None if snap is None else snap.taken_at + snap.duration_s
+
+    def state(self) -> ClusterState:
+        verdict = self.snapshot.verdict if self.snapshot is not None else None
+        return ClusterState(self.key, self.title, verdict, self.freshness, self.last_sweep)
 
 
 class MainWindow(QMainWindow):
     """Signals:
     connectRequested(ConnectRequest): the user asked to watch another cluster.
     intervalRequested(str key, int seconds), pauseRequested(str key, bool paused),
-    sweepRequested(str key): actions on the cluster shown.
+    sweepRequested(str key), reconnectRequested(str key), disconnectRequested(str key):
+        actions on a cluster (the one shown, or one picked in the tree's menu).
+    mergeRequested(str key, list[str] endpoints): the user agreed to add these
+        endpoints to the cluster ``key`` instead of watching it a second time.
     profilesRequested(): the user asked for the connection profiles.
     channelsRequested(): the user asked for the notification channels.
     benchmarkRequested(): the user asked to benchmark the cluster shown (``current_key``).
+    clustersChanged(list[ClusterState]): a cluster was added or removed, or its verdict
+        or freshness changed (for the tray).
     """
 
     connectRequested = Signal(object)
@@ -71,15 +124,35 @@ class MainWindow(QMainWindow):
     intervalRequested = Signal(str, int)
     pauseRequested = Signal(str, bool)
     sweepRequested = Signal(str)
+    reconnectRequested = Signal(str)
+    disconnectRequested = Signal(str)
+    mergeRequested = Signal(str, list)
+    clustersChanged = Signal(list)
 
-    def __init__(self, settings: QSettings, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        settings: QSettings,
+        parent: QWidget | None = None,
+        *,
+        clock: Clock = time.time,
+        stale_intervals: float = DEFAULT_STALE_INTERVALS,
+        freshness_check_ms: int = FRESHNESS_CHECK_MS,
+    ) -> None:
         super().__init__(parent)
         self.settings = settings
-        self.setWindowTitle("etcdmon")
+        self.clock = clock
+        self.stale_intervals = stale_intervals
         self._views: dict[str, _ClusterView] = {}
         self._current: str | None = None
         self._member: int | None = None
         self._about_details = ""
+        self._badge = 0
+        self._states: list[ClusterState] = []
+        self._restored = False
+        self._laid_out = False
+        self._side_width = 0
+        self._bottom_height = 0
+        self.merge_box: QMessageBox | None = None
 
         self.header = HeaderWidget()
         self.tree = ClusterTreeWidget()
@@ -94,24 +167,36 @@ class MainWindow(QMainWindow):
         self.notification_banner = NotificationBanner()
         self.bottom = QTabWidget()
         self.bottom.setObjectName("bottomTabs")
-        self.bottom.addTab(self.detail, "&Details")
-        self.alerts_tab = self.bottom.addTab(self.alerts, "&Alerts")
+        # In scroll areas: narrower than their toolbars want, they scroll rather than
+        # squeeze the tree out of a small window.
+        self.alerts_tab = self.bottom.addTab(_scrolling(self.alerts), "&Alerts")
         self.deliveries = DeliveryLogWidget()
-        self.deliveries_tab = self.bottom.addTab(self.deliveries, "Deli&veries")
-        self.alerts.firingCountChanged.connect(self._show_firing_count)
+        self.deliveries_tab = self.bottom.addTab(_scrolling(self.deliveries), "Deli&veries")
+        # Folded, the tabs keep their bar: a click on a tab unfolds them.
+        self.bottom.setMinimumHeight(self._folded_height())
+        self.bottom.tabBarClicked.connect(lambda _: self._unfold_bottom())
 
+        self.side = QSplitter(Qt.Orientation.Vertical)
+        self.side.setObjectName("sideSplitter")
+        self.side.addWidget(self.tree)
+        self.side.addWidget(self.detail)
+        self.side.setCollapsible(0, False)
         self.right = QSplitter(Qt.Orientation.Vertical)
         self.right.setObjectName("rightSplitter")
         self.right.addWidget(self.charts_stack)
         self.right.addWidget(self.bottom)
-        self.right.setStretchFactor(0, 3)
-        self.right.setStretchFactor(1, 1)
+        self.right.setCollapsible(0, False)
+        self.right.setCollapsible(1, False)
+        self.right.setStretchFactor(0, 1)  # the charts take what the window gains
+        self.right.setStretchFactor(1, 0)
         self.main = QSplitter(Qt.Orientation.Horizontal)
         self.main.setObjectName("mainSplitter")
-        self.main.addWidget(self.tree)
+        self.main.addWidget(self.side)
         self.main.addWidget(self.right)
-        self.main.setStretchFactor(0, 2)
-        self.main.setStretchFactor(1, 3)
+        self.main.setCollapsible(0, True)
+        self.main.setCollapsible(1, False)
+        self.main.setStretchFactor(0, 0)
+        self.main.setStretchFactor(1, 1)
 
         central = QWidget()
         lay = QVBoxLayout(central)
@@ -125,8 +210,20 @@ class MainWindow(QMainWindow):
 
         self.tree.clusterSelected.connect(self._select_cluster)
         self.tree.memberSelected.connect(self._select_member)
+        self.tree.sweepRequested.connect(self.sweepRequested)
+        self.tree.pauseRequested.connect(self.pauseRequested)
+        self.tree.reconnectRequested.connect(self.reconnectRequested)
+        self.tree.disconnectRequested.connect(self.disconnectRequested)
+        self.main.splitterMoved.connect(lambda *_: self._sync_pane_actions())
+        self.right.splitterMoved.connect(lambda *_: self._sync_pane_actions())
+        self._freshness_timer = QTimer(self)
+        self._freshness_timer.setInterval(freshness_check_ms)
+        self._freshness_timer.timeout.connect(self.check_freshness)
+        self._freshness_timer.start()
         self.resize(1400, 900)
         self._restore()
+        self._sync_controls(None)
+        self._update_title()
 
     # -- actions ----------------------------------------------------------------------
 
@@ -144,6 +241,20 @@ class MainWindow(QMainWindow):
         self.sweep_action = QAction("Sweep &now", self)
         self.sweep_action.setShortcut(QKeySequence.StandardKey.Refresh)
         self.sweep_action.triggered.connect(self._sweep_now)
+        self.reconnect_action = QAction("&Reconnect", self)
+        self.reconnect_action.setShortcut(QKeySequence("Ctrl+Shift+R"))
+        self.reconnect_action.setToolTip(
+            "Close the connections to the cluster shown and connect again with its settings"
+        )
+        self.reconnect_action.triggered.connect(
+            lambda: self._on_current(self.reconnectRequested.emit)
+        )
+        self.disconnect_action = QAction("&Disconnect", self)
+        self.disconnect_action.setShortcut(QKeySequence("Ctrl+Shift+W"))
+        self.disconnect_action.setToolTip("Stop watching the cluster shown and remove it")
+        self.disconnect_action.triggered.connect(
+            lambda: self._on_current(self.disconnectRequested.emit)
+        )
         self.profiles_action = QAction("P&rofiles…", self)
         self.profiles_action.setShortcut(QKeySequence("Ctrl+Shift+P"))
         self.profiles_action.triggered.connect(self.profilesRequested)
@@ -155,6 +266,16 @@ class MainWindow(QMainWindow):
             "Load the cluster shown and measure throughput and latency"
         )
         self.benchmark_action.triggered.connect(self.benchmarkRequested)
+        self.side_action = QAction("&Clusters and details", self)
+        self.side_action.setCheckable(True)
+        self.side_action.setChecked(True)
+        self.side_action.setShortcut(QKeySequence("Ctrl+1"))
+        self.side_action.toggled.connect(self._show_side)
+        self.bottom_action = QAction("&Alerts and deliveries", self)
+        self.bottom_action.setCheckable(True)
+        self.bottom_action.setChecked(True)
+        self.bottom_action.setShortcut(QKeySequence("Ctrl+2"))
+        self.bottom_action.toggled.connect(self._show_bottom)
         self.about_action = QAction("&About", self)
         self.about_action.triggered.connect(self._show_about)
         self.quit_action = QAction("&Quit", self)
@@ -180,6 +301,13 @@ class MainWindow(QMainWindow):
         monitor_menu = self.menuBar().addMenu("&Monitor")
         monitor_menu.addAction(self.pause_action)
         monitor_menu.addAction(self.sweep_action)
+        monitor_menu.addSeparator()
+        monitor_menu.addAction(self.reconnect_action)
+        monitor_menu.addAction(self.disconnect_action)
+        self.monitor_menu = monitor_menu
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.side_action)
+        view_menu.addAction(self.bottom_action)
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.benchmark_action)
         help_menu = self.menuBar().addMenu("&Help")
@@ -207,6 +335,10 @@ class MainWindow(QMainWindow):
         box.setTextFormat(Qt.TextFormat.PlainText)
         box.exec()
 
+    def _on_current(self, emit: Callable[[str], object]) -> None:
+        if self._current:
+            emit(self._current)
+
     def _sweep_now(self) -> None:
         if self._current:
             self.sweepRequested.emit(self._current)
@@ -220,14 +352,89 @@ class MainWindow(QMainWindow):
         if view is not None and view.interval_s != seconds:
             self.intervalRequested.emit(view.key, seconds)
 
-    def _show_firing_count(self, count: int) -> None:
-        self.bottom.setTabText(self.alerts_tab, f"&Alerts ({count} firing)" if count else "&Alerts")
-
     def show_alerts_tab(self) -> None:
-        self.bottom.setCurrentWidget(self.alerts)
+        self.bottom.setCurrentIndex(self.alerts_tab)
+        self._unfold_bottom()
 
     def show_deliveries_tab(self) -> None:
-        self.bottom.setCurrentWidget(self.deliveries)
+        self.bottom.setCurrentIndex(self.deliveries_tab)
+        self._unfold_bottom()
+
+    # -- panes ----------------------------------------------------------------------------
+
+    def _folded_height(self) -> int:
+        return self.bottom.tabBar().sizeHint().height() + 2
+
+    def bottom_folded(self) -> bool:
+        """Whether the alert tabs show only their tab bar."""
+        return self.right.sizes()[1] <= self._folded_height() + 4
+
+    def side_collapsed(self) -> bool:
+        return self.main.sizes()[0] == 0
+
+    def _show_side(self, show: bool) -> None:
+        total = sum(self.main.sizes())
+        if show and self.side_collapsed():
+            width = self._side_width or self._default_side_width()
+            self.main.setSizes([width, max(1, total - width)])
+        elif not show and not self.side_collapsed():
+            self._side_width = self.main.sizes()[0]
+            self.main.setSizes([0, total])
+        self._sync_pane_actions()
+
+    def _show_bottom(self, show: bool) -> None:
+        total = sum(self.right.sizes())
+        folded = self._folded_height()
+        if show and self.bottom_folded():
+            height = max(self._bottom_height, int(total * 0.35), 160)
+            self.right.setSizes([max(1, total - height), height])
+        elif not show and not self.bottom_folded():
+            self._bottom_height = self.right.sizes()[1]
+            self.right.setSizes([total - folded, folded])
+        self._sync_pane_actions()
+
+    def _unfold_bottom(self) -> None:
+        if self.bottom_folded():
+            self._show_bottom(True)
+
+    def _sync_pane_actions(self) -> None:
+        for action, shown in (
+            (self.side_action, not self.side_collapsed()),
+            (self.bottom_action, not self.bottom_folded()),
+        ):
+            action.blockSignals(True)
+            action.setChecked(shown)
+            action.blockSignals(False)
+
+    def _default_side_width(self) -> int:
+        return max(300, min(560, int(self.width() * 0.36)))
+
+    def _default_layout(self) -> None:
+        """First run: a third of the width for the tree and details; the alert tabs
+        folded in a short window, a third of the charts' side otherwise."""
+        # The splitters must have their final sizes first: laid out later, the side
+        # pane (stretch 0) would keep the width it got in a window not yet sized.
+        central = self.centralWidget()
+        for layout in (self.layout(), central.layout() if central is not None else None):
+            if layout is not None:
+                layout.activate()
+        side = self._default_side_width()
+        self.main.setSizes([side, max(1, self.main.width() - side)])
+        self.side.setSizes([45, 55])
+        height = max(self.right.height(), 1)
+        if self.height() < SHORT_WINDOW_PX:
+            folded = self._folded_height()
+            self.right.setSizes([max(1, height - folded), folded])
+        else:
+            self.right.setSizes([int(height * 0.68), height - int(height * 0.68)])
+        self._sync_pane_actions()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self._laid_out:
+            self._laid_out = True
+            if not self._restored:
+                self._default_layout()
+        super().showEvent(event)
 
     # -- what the composition root calls --------------------------------------------
 
@@ -239,11 +446,58 @@ class MainWindow(QMainWindow):
         if key in self._views:
             return
         charts = ChartsWidget()
-        self._views[key] = _ClusterView(key, charts)
+        self._views[key] = _ClusterView(key, title, charts)
         self.charts_stack.addWidget(charts)
         self.tree.add_cluster(key, title)
         if self._current is None:
             self._select_cluster(key)
+        self.check_freshness(force=True)
+
+    def rename_cluster(self, key: str, title: str) -> None:
+        """A profile was renamed: the tree, the details and the title follow."""
+        view = self._views.get(key)
+        if view is None or view.title == title:
+            return
+        view.title = title
+        self.tree.rename_cluster(key, title)
+        if key == self._current:
+            self._show_detail()
+        self.check_freshness(force=True)
+
+    def remove_cluster(self, key: str) -> None:
+        """Forget a cluster: its tree root, charts and details go; another is shown."""
+        view = self._views.pop(key, None)
+        if view is None:
+            return
+        self.tree.remove_cluster(key)
+        self.charts_stack.removeWidget(view.charts)
+        view.charts.deleteLater()
+        if self._current == key:
+            self._current = None
+            self._member = None
+            following = next(iter(self._views), None)
+            if following is not None:
+                self.select_cluster(following)
+            else:
+                self.charts_stack.setCurrentIndex(0)
+                self.header.clear()
+                self.detail.show_rows([])
+                self._sync_controls(None)
+        self.check_freshness(force=True)
+
+    def select_cluster(self, key: str) -> None:
+        """Show this cluster (its root becomes the tree's current row)."""
+        root = self.tree.root(key)
+        if root is not None:
+            self.tree.setCurrentItem(root)
+        self._select_cluster(key)
+
+    def cluster_keys(self) -> list[str]:
+        return list(self._views)
+
+    def cluster_title(self, key: str) -> str | None:
+        view = self._views.get(key)
+        return None if view is None else view.title
 
     def current_key(self) -> str | None:
         """The key of the cluster shown, if any."""
@@ -258,23 +512,26 @@ class MainWindow(QMainWindow):
             return  # a cluster closed meanwhile: drop the stale result
         view.snapshot, view.failure = snap, None
         view.charts.add_snapshot(snap)
+        self._refresh_freshness(view)
         self.tree.update_snapshot(snap)
         if snap.key == self._current:
             self.header.show_snapshot(snap, view.interval_s)
             self._show_detail()
         self.statusBar().showMessage(
-            f"{len(self._views)} cluster(s) · last sweep {fmt_clock(snap.taken_at)} of {snap.key} "
-            f"({fmt_seconds_as_ms(snap.duration_s, 0)})"
+            f"{len(self._views)} cluster(s) · last sweep {fmt_clock(snap.taken_at)} of "
+            f"{view.title} ({fmt_seconds_as_ms(snap.duration_s, 0)})"
         )
+        self.check_freshness(force=True)
 
     def show_failure(self, key: str, message: str) -> None:
         view = self._views.get(key)
         if view is None:
             return
         view.failure = message
+        self.tree.show_failure(key, message)
         if key == self._current:
             self.header.show_failure(
-                message, None if view.paused else time.time() + view.interval_s
+                message, None if view.paused else self.clock() + view.interval_s
             )
 
     def show_worker_state(self, key: str, paused: bool, interval_s: int) -> None:
@@ -284,22 +541,129 @@ class MainWindow(QMainWindow):
         view.paused, view.interval_s = paused, interval_s
         if key == self._current:
             self._sync_controls(view)
+        self.check_freshness()
+
+    def set_alerts(self, alerts: Sequence[Alert]) -> None:
+        """The badge: firing alerts nobody acknowledged, on the Alerts tab and the title."""
+        self._badge = badge_count(alerts, self.clock())
+        text = f"&Alerts ({self._badge} firing)" if self._badge else "&Alerts"
+        self.bottom.setTabText(self.alerts_tab, text)
+        self._update_title()
+
+    def badge(self) -> int:
+        return self._badge
+
+    def set_status_icon(self, icon: QIcon) -> None:
+        """The tray's icon (verdicts and alerts at a glance) for the window and the tab."""
+        self.setWindowIcon(icon)
+        self.bottom.setTabIcon(self.alerts_tab, icon)
+
+    def offer_merge(
+        self, key: str, new_title: str, cluster_id: int, endpoints: Sequence[str]
+    ) -> QMessageBox:
+        """Say that ``new_title`` is the cluster already watched as ``key`` and was not
+        added again; offer to add its endpoints to that one (``mergeRequested``)."""
+        existing = self.cluster_title(key) or key
+        text = (
+            f"{new_title} is cluster {cluster_id:x}, which is already watched as "
+            f"“{existing}”, so it was not added a second time."
+        )
+        box = QMessageBox(
+            QMessageBox.Icon.Information, "Cluster already watched", text, parent=self
+        )
+        box.setObjectName("mergeBox")
+        if endpoints:
+            box.setInformativeText(
+                f"Add {', '.join(endpoints)} to the endpoints of “{existing}”? They are "
+                "asked when its own endpoints do not answer; its TLS and user settings "
+                "stay as they are."
+            )
+            merge: QAbstractButton | None = box.addButton(
+                "Add endpoints", QMessageBox.ButtonRole.AcceptRole
+            )
+            box.addButton(QMessageBox.StandardButton.Cancel)
+        else:
+            merge = None
+            box.setInformativeText(f"“{existing}” already has all of its endpoints.")
+            box.addButton(QMessageBox.StandardButton.Ok)
+        wanted = list(endpoints)
+        box.buttonClicked.connect(
+            lambda button: (
+                self.mergeRequested.emit(key, wanted)
+                if merge is not None and button is merge
+                else None
+            )
+        )
+        box.finished.connect(box.deleteLater)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        self.merge_box = box
+        box.open()
+        self.select_cluster(key)
+        return box
+
+    # -- freshness --------------------------------------------------------------------
+
+    def _refresh_freshness(self, view: _ClusterView) -> bool:
+        """Recompute the view's freshness; whether it changed (tree and header follow)."""
+        state = freshness(
+            paused=view.paused,
+            last_sweep=view.last_sweep,
+            interval_s=view.interval_s,
+            now=self.clock(),
+            stale_intervals=self.stale_intervals,
+            sweep_s=view.snapshot.duration_s if view.snapshot is not None else 0.0,
+        )
+        if state == view.freshness:
+            return False
+        view.freshness = state
+        self.tree.set_freshness(view.key, state, view.last_sweep)
+        if view.key == self._current:
+            self.header.set_freshness(state, view.last_sweep)
+        return True
+
+    def check_freshness(self, force: bool = False) -> None:
+        """Mark clusters paused or stale (or live again); tell the tray when anything
+        it shows changed (``force``: a verdict or the set of clusters may have)."""
+        for view in self._views.values():
+            self._refresh_freshness(view)
+        states = [view.state() for view in self._views.values()]
+        if force or states != self._states:
+            self._states = states
+            self.clustersChanged.emit(states)
+        self._update_title()
+
+    def cluster_states(self) -> list[ClusterState]:
+        return [view.state() for view in self._views.values()]
+
+    def _update_title(self) -> None:
+        view = self._views.get(self._current or "")
+        self.setWindowTitle(window_title(view.state() if view else None, self._badge))
 
     # -- selection --------------------------------------------------------------------
 
-    def _sync_controls(self, view: _ClusterView) -> None:
+    def _sync_controls(self, view: _ClusterView | None) -> None:
         for widget in (self.pause_action, self.interval):
             widget.blockSignals(True)
-        self.pause_action.setChecked(view.paused)
-        self.interval.setValue(view.interval_s)
+        self.pause_action.setChecked(view.paused if view else False)
+        self.interval.setValue(view.interval_s if view else DEFAULT_INTERVAL_S)
         for widget in (self.pause_action, self.interval):
             widget.blockSignals(False)
+        for action in (
+            self.pause_action,
+            self.sweep_action,
+            self.reconnect_action,
+            self.disconnect_action,
+            self.benchmark_action,
+        ):
+            action.setEnabled(view is not None)
+        self.interval.setEnabled(view is not None)
 
     def _select_cluster(self, key: str) -> None:
         view = self._views.get(key)
         if view is None or key == self._current:
             return
         self._current = key
+        self._member = None
         self.charts_stack.setCurrentWidget(view.charts)
         self._sync_controls(view)
         if view.snapshot is not None:
@@ -308,7 +672,9 @@ class MainWindow(QMainWindow):
             self.header.show_failure(view.failure, None)
         else:
             self.header.clear()
+        self.header.set_freshness(view.freshness, view.last_sweep)
         self._show_detail()
+        self._update_title()
 
     def _select_member(self, key: str, member_id: int | None) -> None:
         self._select_cluster(key)
@@ -321,27 +687,30 @@ class MainWindow(QMainWindow):
             self.detail.show_rows([])
             return
         member = view.snapshot.member(self._member) if self._member is not None else None
-        self.detail.show_rows(member_rows(member) if member else cluster_rows(view.snapshot))
+        self.detail.show_rows(
+            member_rows(member) if member else cluster_rows(view.snapshot, view.title)
+        )
 
     # -- persistence ------------------------------------------------------------------
 
     def _restore(self) -> None:
-        self.main.setSizes([560, 840])  # first run: room for the tree's columns
-        self.right.setSizes([560, 300])  # most of the height for the charts
         for name, restore in (
             ("geometry", self.restoreGeometry),
             ("state", self.restoreState),
             ("mainSplitter", self.main.restoreState),
+            ("sideSplitter", self.side.restoreState),
             ("rightSplitter", self.right.restoreState),
         ):
             value = self.settings.value(f"window/{name}")
             if value is not None:
                 restore(value)
+                self._restored = self._restored or name == "mainSplitter"
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
         self.settings.setValue("window/mainSplitter", self.main.saveState())
+        self.settings.setValue("window/sideSplitter", self.side.saveState())
         self.settings.setValue("window/rightSplitter", self.right.saveState())
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -1,9 +1,11 @@
-"""Everything the last snapshot knows about one member, as a property table."""
+"""Everything the last snapshot knows about one member, or about its cluster, as a
+property table whose rows grow to show long values (reasons, errors) in full."""
 
 from __future__ import annotations
 
 import time
 
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -111,17 +113,22 @@ def member_rows(m: MemberStatus, now: float | None = None) -> list[tuple[str, st
     return rows
 
 
-def cluster_rows(s: ClusterSnapshot) -> list[tuple[str, str]]:
+def cluster_rows(s: ClusterSnapshot, name: str | None = None) -> list[tuple[str, str]]:
+    """The cluster's rows; ``name`` is what the user calls it (profile, sandbox), the
+    connection key (endpoints, profile id) comes second."""
+    names = {m.id: m.name or m.id_hex for m in s.members}
+    members = sorted(names.values())
     return [
-        ("Cluster", s.key),
+        ("Cluster", name or s.key),
+        ("Connection", s.key),
         ("Cluster ID", ", ".join(f"{c:x}" for c in s.cluster_ids) or "-"),
         ("Verdict", s.verdict.name.capitalize()),
-        ("Reasons", "; ".join(s.reasons) or "none"),
-        ("Members", str(len(s.members))),
-        ("Learners", ", ".join(f"{x:x}" for x in s.learners) or "none"),
+        ("Reasons", "\n".join(s.reasons) or "none"),
+        ("Members", f"{len(members)}: {', '.join(members)}" if members else "0"),
+        ("Learners", ", ".join(names.get(x, f"{x:x}") for x in s.learners) or "none"),
         ("Split-brain", s.split_brain_reason or "no"),
         (
-            "Leader changes (seen here / etcd counter)",
+            "Leader changes (seen here / etcd's count)",
             f"{s.leader_changes} / {fmt_count(s.leader_changes_seen_total)}",
         ),
         ("Max raft lag", "-" if s.max_raft_index_lag is None else str(s.max_raft_index_lag)),
@@ -142,7 +149,8 @@ class MemberDetailWidget(QTableWidget):
         super().__init__(0, 2, parent)
         self.setHorizontalHeaderLabels(["Property", "Value"])
         self.verticalHeader().hide()
-        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        # Names take what they need up to 45 % of the width (then wrap), values the rest.
+        self.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
         self.horizontalHeader().setStretchLastSection(True)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.setWordWrap(True)
@@ -155,6 +163,16 @@ class MemberDetailWidget(QTableWidget):
             cell = QTableWidgetItem(value)
             cell.setToolTip(value)
             self.setItem(r, 1, cell)
+        self._fit()
+
+    def _fit(self) -> None:
+        room = self.viewport().width()
+        self.setColumnWidth(0, min(self.sizeHintForColumn(0) + 8, max(90, int(room * 0.45))))
+        self.resizeRowsToContents()  # wrapped values take the lines they need
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
 
     def value(self, name: str) -> str | None:
         """The value shown for a property (for tests and accessibility)."""

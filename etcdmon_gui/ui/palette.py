@@ -114,7 +114,7 @@ CHANNEL_TYPE_COLOURS: Mapping[str, str] = {
 
 # Qualitative colours whose contrast is >= 2.9:1 both on white and on a dark grey
 # (#353535) window, so lines stay readable in light and dark palettes. Assigned to
-# members in order of first appearance (ascending id within one snapshot).
+# members in order of first appearance (name order within one snapshot).
 MEMBER_COLOURS: tuple[str, ...] = (
     "#3b82f6",  # blue
     "#d97706",  # amber

@@ -1,7 +1,10 @@
-"""The system tray icon: the worst firing severity at a glance, and alert popups.
+"""The system tray icon: the clusters' state at a glance, and alert popups.
 
-``AlertTray`` colours its icon by the worst alert that counts as firing (green when
-none does) and pops up a message for each newly firing or resolved alert. Popups are
+``AlertTray`` colours its icon by the worse of the worst alert that counts as firing and
+the worst verdict of the clusters whose data is live (amber for Degraded even before an
+alert fires; green when all is well; grey when no cluster's data is live: every one
+paused or stale). The number on it counts firing alerts nobody acknowledged. It pops
+up a message for each newly firing or resolved alert. Popups are
 throttled so a storm stays readable: more than ``burst_limit`` in ``burst_window_s``
 become one summary. Repeats never pop up, and nothing does while muted. Where the
 desktop has no tray, the same messages go out through ``inWindowNotification`` for the
@@ -22,7 +25,19 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 from etcdmon_gui.formatting import fmt_duration, fmt_time
 from etcdmon_gui.model.alerts import Alert, AlertEvent, EventKind, Severity
 from etcdmon_gui.ui.alert_text import counts_as_firing, where, worst_firing
-from etcdmon_gui.ui.palette import HEALTHY_COLOUR, SEVERITY_COLOURS, TEXT_ON_COLOUR
+from etcdmon_gui.ui.cluster_state import (
+    ClusterState,
+    badge_count,
+    summary_lines,
+    verdict_severity,
+    worst_live_verdict,
+)
+from etcdmon_gui.ui.palette import (
+    HEALTHY_COLOUR,
+    SEVERITY_COLOURS,
+    TEXT_ON_COLOUR,
+    UNKNOWN_COLOUR,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +137,7 @@ class AlertTray(QObject):
     inWindowNotification(str title, str message, Severity severity): there is no system
         tray, so the window should show this (``NotificationBanner.show_notification``).
     mutedChanged(bool muted): notifications were muted or unmuted (also on expiry).
+    iconChanged(QIcon icon): the icon was redrawn (the main window shows it too).
     """
 
     showRequested = Signal()
@@ -129,6 +145,7 @@ class AlertTray(QObject):
     popupShown = Signal(str, str)
     inWindowNotification = Signal(str, str, object)
     mutedChanged = Signal(bool)
+    iconChanged = Signal(QIcon)
 
     def __init__(
         self,
@@ -156,6 +173,8 @@ class AlertTray(QObject):
         self._held = False  # the queue waited for the burst window: summarise it
         self._worst: Severity | None = None
         self._firing = 0
+        self._unacknowledged = 0
+        self._clusters: list[ClusterState] = []
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.flush)
@@ -195,18 +214,40 @@ class AlertTray(QObject):
     # -- alert state ------------------------------------------------------------------------
 
     def set_alerts(self, alerts: Sequence[Alert]) -> None:
-        """Colour the icon by the worst alert that counts as firing (green for none)."""
+        """Take the alerts' part of the icon: the worst that counts as firing, and the
+        number of those nobody acknowledged (the badge)."""
         now = self.clock()
         self._worst = worst_firing(alerts, now)
         self._firing = sum(counts_as_firing(a, now) for a in alerts)
+        self._unacknowledged = badge_count(alerts, now)
+        self._update_icon()
+
+    def set_clusters(self, states: Sequence[ClusterState]) -> None:
+        """Take the clusters' part: their verdicts, and whether their data is live."""
+        self._clusters = list(states)
         self._update_icon()
 
     def worst_severity(self) -> Severity | None:
+        """The worst severity among alerts that count as firing (verdicts aside)."""
         return self._worst
+
+    def overall_severity(self) -> Severity | None:
+        """The worse of the firing alerts and the live clusters' verdicts."""
+        verdict = verdict_severity(worst_live_verdict(self._clusters))
+        return max((s for s in (self._worst, verdict) if s is not None), default=None)
+
+    def badge(self) -> int:
+        """The number drawn on the icon: firing alerts not acknowledged."""
+        return self._unacknowledged
 
     def icon_colour(self) -> str:
         """The colour the icon is drawn in."""
-        return HEALTHY_COLOUR if self._worst is None else SEVERITY_COLOURS[self._worst]
+        worst = self.overall_severity()
+        if worst is not None:
+            return SEVERITY_COLOURS[worst]
+        if self._clusters and not any(s.live for s in self._clusters):
+            return UNKNOWN_COLOUR  # nothing live to vouch for: paused, stale, connecting
+        return HEALTHY_COLOUR
 
     # -- muting -------------------------------------------------------------------------------
 
@@ -314,8 +355,10 @@ class AlertTray(QObject):
             self.showRequested.emit()
 
     def _update_icon(self) -> None:
-        self.tray_icon.setIcon(tray_icon(self.icon_colour(), self._firing))
+        icon = tray_icon(self.icon_colour(), self._unacknowledged)
+        self.tray_icon.setIcon(icon)
         self._update_text()
+        self.iconChanged.emit(icon)
 
     def _update_text(self) -> None:
         if self._worst is None:
@@ -325,6 +368,12 @@ class AlertTray(QObject):
                 f"etcdmon — {self._firing} alert{'s' if self._firing != 1 else ''} firing "
                 f"(worst: {self._worst.name.lower()})"
             )
+            acked = self._firing - self._unacknowledged
+            if acked > 0:
+                tip += f", {acked} acknowledged"
+        lines = summary_lines(self._clusters)
+        if lines:
+            tip += "\n" + "\n".join(lines)
         until = self._muted_until
         if until is not None:
             tip += f"\nnotifications muted until {fmt_time(until, self.clock())}"

@@ -9,6 +9,7 @@ directly except through queued signals, and never see the prober.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from typing import Protocol
 
@@ -84,6 +85,9 @@ class MonitorWorker(QObject):
         try:
             if self._monitor is None:
                 self._monitor, self._resource = self._factory()
+                if self._stopping:  # aborted while connecting: it never got to close this
+                    self.abort()
+                    return
             snap = self._monitor.sweep()
         except Exception as exc:  # a worker never dies silently
             log.warning("%s: sweep failed: %s", self.key, exc)
@@ -142,9 +146,17 @@ class MonitorWorker(QObject):
 class WorkerHandle(ThreadOwner):
     """A monitor worker with its thread, owned by the GUI thread.
 
+    ``retire()`` ends a cluster's watch while the application goes on (disconnect,
+    reconnect with new settings) without waiting in the GUI thread: the connections
+    close at once, the thread ends on its own and ``stopped`` says so. Until then the
+    owner keeps the handle (a QThread must not be destroyed while it runs);
+    ``shutdown()`` still waits for it.
+
     Signals:
         snapshotReady, sweepFailed, stateChanged: the worker's signals, re-emitted in
-            the GUI thread, so anything connected to them runs there.
+            the GUI thread, so anything connected to them runs there. ``retire()``
+            disconnects everything from them: a late result reaches nobody.
+        stopped(str key): the worker's thread has ended (in the GUI thread).
         requestInterval(int), requestPaused(bool), requestSweep(), requestStop():
             queued into the worker's thread.
     """
@@ -152,6 +164,7 @@ class WorkerHandle(ThreadOwner):
     snapshotReady = Signal(object)
     sweepFailed = Signal(str, str)
     stateChanged = Signal(str, bool, int)
+    stopped = Signal(str)
     requestInterval = Signal(int)
     requestPaused = Signal(bool)
     requestSweep = Signal()
@@ -160,7 +173,10 @@ class WorkerHandle(ThreadOwner):
     def __init__(self, worker: MonitorWorker, parent: QObject | None = None) -> None:
         super().__init__(worker, f"monitor {worker.key}", parent)
         self.worker = worker
+        self.retired = False
         self.qthread.started.connect(worker.start)
+        # A bound slot of this GUI-thread object: queued, so ``stopped`` is emitted here.
+        self.qthread.finished.connect(self._on_finished)
         self.relay("snapshotReady", "sweepFailed", "stateChanged")
         self.requestInterval.connect(worker.set_interval)
         self.requestPaused.connect(worker.set_paused)
@@ -170,6 +186,23 @@ class WorkerHandle(ThreadOwner):
     @property
     def key(self) -> str:
         return self.worker.key
+
+    def retire(self) -> None:
+        """Stop watching without waiting: results from now on go nowhere, the
+        connections close now, the thread ends by itself (then ``stopped``)."""
+        if self.retired:
+            return
+        self.retired = True
+        with warnings.catch_warnings():  # PySide warns when a signal had no receiver
+            warnings.simplefilter("ignore", RuntimeWarning)
+            for name in ("snapshotReady", "sweepFailed", "stateChanged"):
+                getattr(self, name).disconnect()
+        self._interrupt()
+        self._end_thread()
+
+    @Slot()
+    def _on_finished(self) -> None:
+        self.stopped.emit(self.key)
 
     def _interrupt(self) -> None:
         self.worker.abort()  # closes the connections: a sweep in progress ends now

@@ -36,6 +36,8 @@ def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
             str(png),
             "--after",
             "8",
+            "--size",
+            "1024x700",  # the smallest window the layout is meant for
         ],
         capture_output=True,
         text=True,
@@ -45,7 +47,7 @@ def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     image = QImage(str(png))
-    assert not image.isNull() and image.width() >= 800 and image.height() >= 600
+    assert not image.isNull() and (image.width(), image.height()) == (1024, 700)
     # Not blank: many distinct colours (text, chart lines, the verdict chip).
     step = 7
     colours = {

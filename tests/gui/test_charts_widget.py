@@ -6,19 +6,21 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPalette, QWheelEvent
 from PySide6.QtWidgets import QApplication, QComboBox, QToolButton
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.model.metrics import MemberMetrics, Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.ui.chart_grid import NO_DATA_TEXT
 from etcdmon_gui.ui.charts_widget import DEFAULT_WINDOW_S, PLOT_KEYS, ChartsWidget
 
 # The offscreen platform cannot pass a top-level window's size constraints on; Qt says
@@ -404,3 +406,60 @@ def test_renders_to_a_png_that_is_not_blank(
         colour = charts.member_color(IDS[index])
         rgb = np.array([colour.blue(), colour.green(), colour.red()])  # RGB32 is BGRA
         assert (pixels == rgb).all(axis=2).sum() > 200, colour.name()
+
+
+def without_peer_rtt(index: int) -> MemberStatus:
+    """Member ``index`` whose peer RTT window held no observation: quantiles unknown."""
+    m = member(index)
+    assert m.metrics is not None
+    return replace(m, metrics=replace(m.metrics, peer_rtt=Quantiles(None, None, None)))
+
+
+def no_data_rect(charts: ChartsWidget, key: str) -> QRect:
+    """Where plot ``key``'s "no data" text is, in the widget's pixels."""
+    item = charts._grid.no_data_item(key)
+    view = charts.plot(key).scene().views()[0]
+    rect = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+    return QRect(view.viewport().mapTo(charts, rect.topLeft()), rect.size())
+
+
+def ink(image: QImage, rect: QRect, background: QColor) -> int:
+    """Pixels inside ``rect`` that clearly differ from ``background``."""
+    pixels = image_array(image)[rect.top() : rect.bottom(), rect.left() : rect.right(), :3]
+    bg = np.array([background.blue(), background.green(), background.red()], dtype=float)
+    return int((np.abs(pixels.astype(float) - bg).sum(axis=2) > 120).sum())
+
+
+def test_a_chart_without_values_says_no_data_until_they_come(
+    qtbot: QtBot, charts: ChartsWidget, tmp_path: Path
+) -> None:
+    assert all(charts.shows_no_data(key) for key in PLOT_KEYS)  # nothing received yet
+    feed(qtbot, charts, (snapshot(T0 + i, map(without_peer_rtt, range(3))) for i in range(60)))
+    assert charts.shows_no_data("peer")
+    assert not any(charts.shows_no_data(key) for key in PLOT_KEYS if key != "peer")
+
+    item = charts._grid.no_data_item("peer")
+    assert item.textItem.toPlainText() == NO_DATA_TEXT
+    box = charts.plot("peer").getViewBox().sceneBoundingRect()
+    label = item.sceneBoundingRect()
+    assert box.contains(label)
+    assert label.center().x() == pytest.approx(box.center().x(), abs=1.5)
+    assert label.center().y() == pytest.approx(box.center().y(), abs=1.5)
+    path = tmp_path / "no-data.png"
+    assert charts.grab().save(str(path))
+    background = charts.palette().window().color()
+    where = no_data_rect(charts, "peer")
+    assert ink(QImage(str(path)), where, background) > 30  # the text is painted
+    assert ink(QImage(str(path)), no_data_rect(charts, "wal"), background) < 5  # hidden
+
+    # One member reports a P99: the text goes at the next redraw.
+    feed(qtbot, charts, [snapshot(T0 + 60, [member(0), without_peer_rtt(1), without_peer_rtt(2)])])
+    assert not charts.shows_no_data("peer")
+    assert charts.grab().save(str(path))
+    assert ink(QImage(str(path)), where, background) < 5
+
+    # That value scrolls out of the time window: the chart has no data again.
+    later = T0 + 60 + DEFAULT_WINDOW_S + 5
+    feed(qtbot, charts, [snapshot(later, map(without_peer_rtt, range(3)))])
+    assert charts.shows_no_data("peer")
+    assert not charts.shows_no_data("wal")

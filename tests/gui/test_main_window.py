@@ -106,6 +106,12 @@ def test_pause_stops_sweeps(app: Application, qtbot: QtBot, cluster: Sandbox) ->
         app.window.pause_action.setChecked(True)
     with qtbot.assertNotEmitted(handle.snapshotReady, wait=2_500):
         pass
+    # Paused data does not look live: the chip is greyed and the tree and tray say so.
+    assert app.window.header.is_greyed()
+    assert app.window.header.freshness.text() == "paused"
+    root = app.window.tree.root(handle.key)
+    assert root is not None and root.text(1).endswith(" · paused")
+    assert "· paused" in app.tray.tray_icon.toolTip()
 
 
 def test_unreachable_cluster_shows_a_banner_and_the_rest_stays_usable(
@@ -201,6 +207,7 @@ def test_alert_table_and_tray_follow_a_firing_alert(
     app: Application, qtbot: QtBot, cluster: Sandbox
 ) -> None:
     from etcdmon_gui.model.alerts import AlertState, Severity
+    from etcdmon_gui.ui.palette import SEVERITY_COLOURS
 
     cfg = config(cluster.endpoints[0], timeout_s=1.0)
     app.watch(cfg.key, "prod", lambda: cfg, alert_overrides={"etcdMembersDown": {"for": "0s"}})
@@ -216,6 +223,15 @@ def test_alert_table_and_tray_follow_a_firing_alert(
     qtbot.waitUntil(lambda: down_alert(AlertState.FIRING), timeout=15_000)
     assert app.tray.worst_severity() == Severity.WARNING
     assert "1 firing" in app.window.bottom.tabText(app.window.alerts_tab)
+    assert app.window.windowTitle().startswith("(1) prod — Degraded")
+    assert app.tray.badge() == 1
+    # Acknowledged, it leaves the badge; the cluster is still Degraded, so amber stays.
+    fired = next(a for a in table.model.alerts() if a.rule == "etcdMembersDown")
+    app.alert_handle.requestAcknowledge.emit(fired.fingerprint)
+    qtbot.waitUntil(lambda: app.window.badge() == 0, timeout=5_000)
+    assert app.window.bottom.tabText(app.window.alerts_tab) == "&Alerts"
+    assert app.tray.badge() == 0 and app.tray.icon_colour() == SEVERITY_COLOURS[Severity.WARNING]
+    assert app.window.windowTitle().startswith("prod — Degraded")
     cluster.restart_member(2)
     qtbot.waitUntil(lambda: down_alert(AlertState.RESOLVED), timeout=15_000)
     assert app.tray.worst_severity() is None
