@@ -1,7 +1,12 @@
 """Start-up of the desktop application: the one composition root.
 
 ``main()`` parses the command line, builds the window and, for every cluster to watch,
-a ``MonitorWorker`` in its own thread wired to the window through queued signals. The
+a ``MonitorWorker`` in its own thread wired to the window through queued signals. A
+cluster can be disconnected (its worker retired without blocking the GUI thread, its
+views removed, the alert worker told) or reconnected, and a watched profile that is
+saved again is applied at once (its worker rebuilt with the new connection). A second
+connection to a cluster id already watched is refused, with an offer to add its
+endpoints to the first. The
 profile store and the secret store are built here too and handed to the
 ``SettingsService`` thread behind the profile manager; the notification dispatcher, the
 channel registry's types and a second ``SettingsService`` thread go to the channels
@@ -14,6 +19,7 @@ PNG after ``--after`` seconds and exits, for the README and for checks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import signal
 import sys
@@ -42,6 +48,7 @@ from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
+from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify import registry as channel_registry
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
@@ -78,6 +85,26 @@ from etcdmon_gui.workers.settings_testers import ChannelTester, ConnectionTester
 log = logging.getLogger(__name__)
 
 ConfigFactory = Callable[[], ConnectionConfig]
+
+
+@dataclasses.dataclass(slots=True)
+class Watch:
+    """What it takes to (re)start watching one cluster."""
+
+    title: str
+    make_config: ConfigFactory  # called in the worker's thread (reads files, secrets)
+    endpoints: list[str]  # as configured, for merging and the duplicate check
+    interval_s: int | None = None
+    alert_overrides: Mapping[str, Mapping[str, Any]] | None = None
+    channels: Sequence[str] | None = None
+
+
+def endpoint_urls(text: str | Sequence[str]) -> list[str]:
+    """Endpoints as URLs, the way connection keys spell them; [] when they do not parse."""
+    try:
+        return [e.url for e in parse_endpoints(text if isinstance(text, str) else list(text))]
+    except EtcdError:
+        return []
 
 
 def config_from_request(request: ConnectRequest) -> ConnectionConfig:
@@ -127,6 +154,10 @@ class Application(QObject):
         self.interval_s = interval_s
         self.window = MainWindow(settings)
         self.workers: dict[str, WorkerHandle] = {}
+        self.watches: dict[str, Watch] = {}
+        # Workers stopping after a disconnect or reconnect, kept until their thread ends.
+        self.retiring: list[WorkerHandle] = []
+        self.cluster_ids: dict[str, int] = {}  # key -> the cluster id its sweeps found
         self.sandbox: SandboxWorker | None = None
         self.profiles = profiles if profiles is not None else ProfileStore()
         # Only asks keyring which backends exist; no secret is read here.
@@ -150,16 +181,26 @@ class Application(QObject):
         self.window.intervalRequested.connect(self._set_interval)
         self.window.pauseRequested.connect(self._set_paused)
         self.window.sweepRequested.connect(self._sweep_now)
+        self.window.reconnectRequested.connect(self.reconnect_cluster)
+        self.window.disconnectRequested.connect(self.disconnect_cluster)
+        self.window.mergeRequested.connect(self.merge_endpoints)
+        self.window.clustersChanged.connect(self.tray.set_clusters)
+        self.tray.iconChanged.connect(self.window.set_status_icon)
+        self.window.set_status_icon(self.tray.tray_icon.icon())
+        self.alert_handle.alertsChanged.connect(self.window.set_alerts)
+        self.profile_service.saved.connect(self._profile_saved)
         self.window.profilesRequested.connect(self.show_profiles)
         self.window.channelsRequested.connect(self.show_channels)
         self.window.benchmarkRequested.connect(self.show_benchmark)
         self.window.set_about_details(describe_backend(self.secrets.info))
         qapp.aboutToQuit.connect(self.shutdown)
+        self._share_secrets()
         self.profile_service.start()
 
     def _set_interval(self, key: str, seconds: int) -> None:
         if key in self.workers:
             self.workers[key].requestInterval.emit(seconds)
+            self.watches[key].interval_s = seconds  # a reconnect keeps it
 
     def _set_paused(self, key: str, paused: bool) -> None:
         if key in self.workers:
@@ -179,48 +220,216 @@ class Application(QObject):
         interval_s: int | None = None,
         alert_overrides: Mapping[str, Mapping[str, Any]] | None = None,
         channels: Sequence[str] | None = None,
+        *,
+        endpoints: Sequence[str] = (),
     ) -> WorkerHandle:
-        """Start watching a cluster; the config is built in the worker's thread."""
+        """Start watching a cluster; the config is built in the worker's thread.
+
+        A key already watched is not watched twice: it is shown, and the status bar
+        says so. ``endpoints`` (as configured) serve merging and the duplicate check.
+        """
         if key in self.workers:
+            self.window.select_cluster(key)
+            self.window.statusBar().showMessage(
+                f"{self.watches[key].title} is already watched: shown it.", 10_000
+            )
             return self.workers[key]
+        watch = Watch(title, make_config, list(endpoints), interval_s, alert_overrides, channels)
+        self.watches[key] = watch
+        self.window.add_cluster(key, title)
+        return self._start_worker(key)
+
+    def _start_worker(self, key: str) -> WorkerHandle:
+        """A new worker for ``key`` from its ``Watch``, wired to the window and alerts."""
+        watch = self.watches[key]
         self.alert_handle.requestCluster.emit(
-            key, title, dict(alert_overrides or {}), list(channels) if channels else None
+            key,
+            watch.title,
+            dict(watch.alert_overrides or {}),
+            list(watch.channels) if watch.channels else None,
         )
+        make_config = watch.make_config
 
         def factory() -> tuple[Sweeper, ClusterProbe]:
             probe = ClusterProbe(make_config())
             return ClusterMonitor(probe, key), probe
 
-        handle = WorkerHandle(MonitorWorker(key, factory, interval_s or self.interval_s), self)
+        interval = watch.interval_s or self.interval_s
+        handle = WorkerHandle(MonitorWorker(key, factory, interval), self)
         self.config_factories[key] = make_config
-        handle.snapshotReady.connect(self.window.show_snapshot)
-        handle.snapshotReady.connect(self.alert_handle.requestSnapshot)
+        handle.snapshotReady.connect(self._on_snapshot)
         handle.sweepFailed.connect(self.window.show_failure)
         handle.stateChanged.connect(self.window.show_worker_state)
         self.workers[key] = handle
-        self.window.add_cluster(key, title)
         handle.start()
         return handle
 
+    def _on_snapshot(self, snap: ClusterSnapshot) -> None:
+        """To the window and the alert worker, unless the cluster is watched already."""
+        key = snap.key
+        if key not in self.workers:
+            return
+        cluster_id = snap.cluster_id
+        if cluster_id and key not in self.cluster_ids:
+            first = next(
+                (k for k, c in self.cluster_ids.items() if c == cluster_id and k in self.workers),
+                None,
+            )
+            if first is not None:
+                self._refuse_duplicate(key, first, cluster_id)
+                return
+            self.cluster_ids[key] = cluster_id
+        self.window.show_snapshot(snap)
+        self.alert_handle.requestSnapshot.emit(snap)
+
+    def _refuse_duplicate(self, key: str, first: str, cluster_id: int) -> None:
+        """``key`` turned out to be the cluster ``first`` watches: stop it, offer a merge."""
+        watch = self.watches[key]
+        known = {e for e in endpoint_urls(self.watches[first].endpoints)}
+        new = [e for e in endpoint_urls(watch.endpoints) if e not in known]
+        log.info("%s is cluster %x, already watched as %s", key, cluster_id, first)
+        self._forget(key)
+        self.window.offer_merge(first, watch.title, cluster_id, new)
+
     def connect_request(self, request: ConnectRequest) -> None:
-        key = ",".join(e.strip() for e in request.endpoints.split(",") if e.strip())
-        self.watch(key, key, lambda: config_from_request(request))
+        endpoints = endpoint_urls(request.endpoints)
+        if not endpoints:  # the dialog checks them; a caller that did not is told here
+            self.window.notification_banner.show_notification(
+                "Connect", f"Not connected: bad endpoints {request.endpoints!r}", Severity.WARNING
+            )
+            return
+        # The same key as a ConnectionConfig's: its endpoints as URLs.
+        key = ",".join(endpoints)
+        self.watch(key, key, lambda: config_from_request(request), endpoints=endpoints)
 
     def watch_config(self, config: ConnectionConfig, title: str | None = None) -> WorkerHandle:
         # A ConnectionConfig's key is the endpoint list, same as connect_request's.
-        return self.watch(config.key, title or config.key, lambda: config)
+        return self.watch(
+            config.key,
+            title or config.key,
+            lambda: config,
+            endpoints=[e.url for e in config.endpoints],
+        )
 
     def connect_profile(self, profile: Profile) -> WorkerHandle:
-        """Watch a saved profile; its files and secrets are read in the worker's thread."""
+        """Watch a saved profile; its files and secrets are read in the worker's thread.
+
+        Connecting a watched profile again applies its settings if they changed."""
+        key = f"profile:{profile.id}"
+        if key in self.workers and self.watched_profiles.get(key) != profile:
+            self.window.select_cluster(key)
+            return self._apply_profile(profile)
+        self.watched_profiles.setdefault(key, profile)
+        return self.watch(key, profile.name, **self._profile_watch(profile))
+
+    def _profile_watch(self, profile: Profile) -> dict[str, Any]:
         secrets = self.secrets
-        self.watched_profiles.setdefault(f"profile:{profile.id}", profile)
-        return self.watch(
-            f"profile:{profile.id}",
-            profile.name,
-            lambda: profile_connection_config(profile, secrets),
-            interval_s=profile.poll_interval_s,
-            alert_overrides=profile.alert_overrides,
-            channels=profile.channels,
+        return {
+            "make_config": lambda: profile_connection_config(profile, secrets),
+            "interval_s": profile.poll_interval_s,
+            "alert_overrides": profile.alert_overrides,
+            "channels": profile.channels,
+            "endpoints": list(profile.endpoints),
+        }
+
+    def _profile_saved(self, item: object) -> None:
+        """A profile was saved: if it is watched, its new settings apply now."""
+        if self._shut:
+            return
+        if isinstance(item, Profile) and f"profile:{item.id}" in self.workers:
+            self._apply_profile(item)
+
+    def _apply_profile(self, profile: Profile) -> WorkerHandle:
+        """A watched profile's new settings, in force now: a new worker, same views."""
+        key = f"profile:{profile.id}"
+        self.watched_profiles[key] = profile
+        self.watches[key] = Watch(title=profile.name, **self._profile_watch(profile))
+        self.window.rename_cluster(key, profile.name)
+        self.cluster_ids.pop(key, None)  # the endpoints may lead elsewhere now
+        handle = self._restart(key)
+        self.window.statusBar().showMessage(
+            f"Profile {profile.name} changed: reconnected with its new settings.", 10_000
+        )
+        return handle
+
+    # -- disconnect, reconnect, merge ------------------------------------------------
+
+    def _retire(self, key: str) -> None:
+        handle = self.workers.pop(key, None)
+        if handle is None:
+            return
+        self.retiring.append(handle)
+        handle.stopped.connect(lambda _key, h=handle: self._retired(h))
+        handle.retire()
+
+    def _retired(self, handle: WorkerHandle) -> None:
+        if handle in self.retiring:
+            self.retiring.remove(handle)
+            handle.shutdown()  # the thread has ended: returns at once
+            handle.deleteLater()
+
+    def _restart(self, key: str) -> WorkerHandle:
+        """A new worker (new connections) for a watched cluster; the views stay."""
+        self._retire(key)
+        return self._start_worker(key)
+
+    def reconnect_cluster(self, key: str) -> None:
+        """Close the cluster's connections and connect again with its settings now."""
+        if key in self.workers:
+            self._restart(key)
+            self.window.statusBar().showMessage(
+                f"Reconnecting to {self.watches[key].title}…", 10_000
+            )
+
+    def disconnect_cluster(self, key: str) -> None:
+        """Stop watching a cluster: its worker stops (without waiting here), its views
+        go, and the alert worker forgets its alerts."""
+        if key not in self.workers:
+            return
+        title = self.watches[key].title
+        self._forget(key)
+        self.window.statusBar().showMessage(f"Disconnected from {title}.", 10_000)
+
+    def _forget(self, key: str) -> None:
+        """Everything about a watched cluster goes: worker, views, alerts, dialogs."""
+        self._retire(key)
+        self.watches.pop(key, None)
+        self.config_factories.pop(key, None)
+        self.watched_profiles.pop(key, None)
+        self.cluster_ids.pop(key, None)
+        self.window.remove_cluster(key)
+        self.alert_handle.requestForget.emit(key)  # its firing alerts resolve
+        dialog = self.bench_dialogs.get(key)
+        if dialog is not None and not dialog.running:
+            del self.bench_dialogs[key]
+            dialog.close()
+            dialog.deleteLater()
+
+    def merge_endpoints(self, key: str, endpoints: Sequence[str]) -> None:
+        """Add ``endpoints`` to cluster ``key``'s: a profile is saved with them (and
+        applied when the save lands), another connection restarts with them."""
+        watch = self.watches.get(key)
+        if watch is None:
+            return
+        known = set(endpoint_urls(watch.endpoints))
+        added = [e for e in endpoint_urls(endpoints) if e not in known]
+        if not added:
+            return
+        profile = self.watched_profiles.get(key)
+        if profile is not None:
+            updated = profile.model_copy(update={"endpoints": [*profile.endpoints, *added]})
+            self.profile_service.save(profile.name, updated, {})
+            self.window.statusBar().showMessage(
+                f"Saving profile {profile.name} with {', '.join(added)}…", 10_000
+            )
+            return
+        merged = parse_endpoints([*watch.endpoints, *added])
+        old = watch.make_config
+        watch.make_config = lambda: dataclasses.replace(old(), endpoints=merged)
+        watch.endpoints = [e.url for e in merged]
+        self._restart(key)
+        self.window.statusBar().showMessage(
+            f"{watch.title}: added {', '.join(added)}; reconnected.", 10_000
         )
 
     # -- dialogs backed by a service thread --------------------------------------------
@@ -229,10 +438,27 @@ class Application(QObject):
     def _wire_service_dialog(dialog: QObject, service: QObject) -> None:
         """Requests from the dialog to the service, answers back, matched by name
         (``saveRequested`` -> ``save``; ``saved`` -> ``show_saved``...)."""
-        for name in ("load", "save", "delete", "test"):
+        for name in ("load", "save", "delete", "test", "move"):
             getattr(dialog, f"{name}Requested").connect(getattr(service, name))
-        for name in ("present", "loaded", "saved", "deleted", "tested", "failed"):
+        answers = ("present", "missing", "loaded", "moved", "saved", "deleted", "tested", "failed")
+        for name in answers:
             getattr(service, name).connect(getattr(dialog, f"show_{name}"))
+
+    def _share_secrets(self) -> None:
+        """Profiles and channels keep their secrets in one ``SecretStore``: a move from
+        either dialog takes both along (the store switches backend for every service at
+        once); then About and both dialogs show where the secrets are now."""
+        profiles, channels = self.profile_service, self.channel_service
+        profiles.service.share_secrets_with(channels.service.store)
+        channels.service.share_secrets_with(profiles.service.store)
+
+        def moved(_info: object, _summary: str) -> None:
+            self.window.set_about_details(describe_backend(self.secrets.info))
+            for handle in (profiles, channels):
+                handle.load()
+
+        profiles.moved.connect(moved)
+        channels.moved.connect(moved)
 
     @staticmethod
     def _raise(dialog: QWidget) -> None:
@@ -310,6 +536,9 @@ class Application(QObject):
         dialog = self.bench_dialogs[key]
         if self._shut:
             return
+        if key not in self.config_factories:
+            dialog.show_refused("This cluster was disconnected: connect to it again first.")
+            return
         if self.bench.busy:
             other = self.bench_dialogs.get(self.bench.busy_key or "")
             name = other.cluster_title if other is not None else self.bench.busy_key
@@ -341,7 +570,9 @@ class Application(QObject):
         return self.sandbox
 
     def _sandbox_ready(self, endpoints: list[str], version: str) -> None:
-        config = ConnectionConfig(parse_endpoints(endpoints[0]))
+        if self._shut:  # quit while it started: its answer is queued behind shutdown()
+            return
+        config = ConnectionConfig(parse_endpoints(endpoints))
         self.watch_config(config, f"sandbox (etcd {version})")
 
     # -- shutdown ---------------------------------------------------------------------
@@ -355,7 +586,7 @@ class Application(QObject):
         self.bench.worker.abort()  # the load stops now; its cleanup runs in its thread
         for handle in self.workers.values():
             handle.worker.abort()  # all connections closed at once, sweeps end now
-        for handle in self.workers.values():
+        for handle in [*self.workers.values(), *self.retiring]:
             handle.shutdown()
         self.profile_service.shutdown()
         self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
@@ -422,7 +653,11 @@ class Application(QObject):
             )
         )
         table.silenceRequested.connect(self.alert_handle.requestSilence)
+        table.unsilenceRequested.connect(self.alert_handle.requestUnsilence)
         table.acknowledgeRequested.connect(self.alert_handle.requestAcknowledge)
+        table.silenceCreated.connect(self.alert_handle.requestAddSilence)
+        table.silenceExpireRequested.connect(self.alert_handle.requestExpireSilence)
+        self.alert_handle.silencesChanged.connect(table.set_silences)
         self.tray.inWindowNotification.connect(self.window.notification_banner.show_notification)
         self.tray.showRequested.connect(self._show_window)
         self.tray.quitRequested.connect(self.qapp.quit)
@@ -486,6 +721,17 @@ def stop_on_signals(qapp: QApplication) -> QTimer:
     return tick
 
 
+def window_size(text: str) -> tuple[int, int]:
+    """``1024x700`` -> (1024, 700), for ``--size``."""
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1024x700")
+    w, h = int(width), int(height)
+    if not (320 <= w <= 10_000 and 240 <= h <= 10_000):
+        raise argparse.ArgumentTypeError(f"{text!r}: a window from 320x240 to 10000x10000")
+    return w, h
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="etcdmon-gui", description="Watch etcd clusters.")
     parser.add_argument("--version", action="version", version=f"etcdmon-gui {__version__}")
@@ -504,6 +750,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="save the window as PNG after --after seconds, then exit",
     )
     parser.add_argument("--after", type=float, default=8.0, metavar="SECONDS")
+    parser.add_argument(
+        "--size",
+        type=window_size,
+        metavar="WxH",
+        help="open the window at this size, e.g. 1024x700 (screenshots, small screens)",
+    )
     parser.add_argument("--debug", action="store_true", help="log details")
     add_connection_options(parser)
     return parser
@@ -542,6 +794,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         app.connect_profile(profile)
     elif config is not None:
         app.watch_config(config)
+    if args.size:
+        app.window.resize(*args.size)
     app.window.show()
     if args.screenshot:
         path = args.screenshot

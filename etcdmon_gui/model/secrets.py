@@ -1,10 +1,15 @@
 """What the views need to know about where secrets are kept (not the secrets), the
-error a keyring operation raises, and the secrets an edit brings."""
+error a keyring operation raises, the secrets an edit brings, and where the user asks
+to move them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
+
+#: Where secrets can live: the OS keyring, keyrings.cryptfile's file, session memory.
+BackendKind = Literal["keyring", "encrypted-file", "memory"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,6 +18,10 @@ class BackendInfo:
     secure: bool  # a real OS keyring, or the encrypted file
     persistent: bool  # survives a restart
     problem: str | None = None  # why no OS keyring is usable, and what to do
+    kind: BackendKind = "keyring"
+    #: The name of an OS keyring that works now, when the secrets are elsewhere (None:
+    #: none works, or not asked); what "Move secrets…" may offer.
+    os_keyring: str | None = None
 
 
 class SecretStoreError(Exception):
@@ -36,3 +45,13 @@ class SecretEdits:
     values: Mapping[str, str] = field(default_factory=dict)
     files: Mapping[str, str] = field(default_factory=dict)
     copy_from: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MoveTarget:
+    """Where the user asks to move every secret: the OS keyring, or the encrypted file
+    with its master password (kept out of ``repr``: the request is the only place it
+    travels)."""
+
+    kind: Literal["keyring", "encrypted-file"]
+    master_password: str = field(default="", repr=False)

@@ -10,7 +10,10 @@ is read and changed and which secrets an item owns and needs; the rules are here
 - then it writes the file, then the secrets, and removes those the item no longer
   needs (the user name was removed, signing was turned off);
 - a delete removes the item, then every secret it may own;
-- a test of unsaved settings gets a throw-away in-memory store (``scratch``).
+- a test of unsaved settings gets a throw-away in-memory store (``scratch``);
+- a listing says which secrets each item has (``present``) and which of those its
+  settings need are missing (``missing``: kept in memory before a restart);
+- ``owners`` is what a move of every secret to another backend copies.
 
 When the file was changed but the secrets could not all be, ``SecretsFailed`` says so
 (the item is saved or deleted; its cause is why the secrets were not).
@@ -19,7 +22,7 @@ When the file was changed but the secrets could not all be, ``SecretsFailed`` sa
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, Generic, Protocol, TypeVar
 
 from etcdmon_gui.model.secrets import SecretEdits, SecretStoreError
@@ -122,6 +125,25 @@ class SettingsStore(ABC, Generic[ItemT, ListingT]):
             except SecretStoreError as exc:
                 problem = problem or exc
         return present, problem
+
+    def missing(
+        self, items: Sequence[ItemT], present: Mapping[str, Sequence[str]]
+    ) -> dict[str, list[str]]:
+        """Item id -> the secrets its settings need that are not stored (only items
+        with some missing, and only those ``present`` could tell about)."""
+        out: dict[str, list[str]] = {}
+        for item in items:
+            if item.id not in present:
+                continue
+            lacking = [f for f in self.needed_secrets(item) if f not in present[item.id]]
+            if lacking:
+                out[item.id] = lacking
+        return out
+
+    def owners(self) -> list[tuple[str, tuple[str, ...]]]:
+        """Every item in the file now and the secret fields it may own: what a move to
+        another backend copies. Raises when the file cannot be read."""
+        return [(item.id, self.owned_secrets(item)) for item in self.items(self.load())]
 
     def gather(
         self, item: ItemT, edits: SecretEdits, *, all_fields: bool = False

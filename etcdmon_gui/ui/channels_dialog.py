@@ -9,7 +9,8 @@ in (the registry's ``ChannelKind``s, by the composition root); each type's form 
 Secrets (SMTP password, webhook and Slack URLs, signing secret, PagerDuty routing key)
 only ever sit in password fields (echo mode Password) and in the request that carries
 them to the service. A stored secret shows as the placeholder "(stored in <backend>)"
-and is kept when its field is left blank.
+and is kept when its field is left blank. A channel whose secrets the store lacks (kept
+in memory before a restart) is flagged: "Enabled: yes — but no webhook URL".
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from etcdmon_gui.notify.base import ChannelBase
 from etcdmon_gui.notify.registry import ChannelKind
 from etcdmon_gui.ui.channel_form_widget import ChannelForm, type_icon
 from etcdmon_gui.ui.field_row_widget import validation_messages
-from etcdmon_gui.ui.form_dialog import ServiceDialog
+from etcdmon_gui.ui.form_dialog import ServiceDialog, warning_icon
 from etcdmon_gui.ui.header_widget import clock
 from etcdmon_gui.ui.palette import ERROR_COLOUR, HEALTHY_COLOUR, UNKNOWN_COLOUR, WARNING_COLOUR
 
@@ -70,6 +71,7 @@ class ChannelsDialog(ServiceDialog):
         deleteRequested(str channel_id): delete a channel and its secrets.
         testRequested(ChannelBase, dict secrets): send a test notification with the
             form's values, saved or not.
+        moveRequested(MoveTarget): move every secret to another backend.
     """
 
     saveRequested = Signal(object, object, object)
@@ -101,9 +103,10 @@ class ChannelsDialog(ServiceDialog):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setMinimumWidth(260)
         header = self.list.header()
-        header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in (1, 2):
+        # Names and types whole; "Enabled" (which may say what is missing) takes the rest.
+        header.setStretchLastSection(True)
+        header.setMaximumSectionSize(240)
+        for col in (0, 1):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.list.currentItemChanged.connect(self._selected)
         self.add_button = QPushButton("Add")
@@ -302,14 +305,21 @@ class ChannelsDialog(ServiceDialog):
         return config, secrets
 
     def save(self) -> None:
+        """Save what the form describes; asks first when a secret typed in would be kept
+        for this session only."""
         result = self.form_result()
         if result is None:
             return
         config, secrets = result
-        self._saving = True
-        self._set_status(f"Saving “{config.name}”…")
-        self._update_buttons()
-        self.saveRequested.emit(self._editing.id if self._editing else None, config, secrets)
+        old_id = self._editing.id if self._editing else None
+
+        def send() -> None:
+            self._saving = True
+            self._set_status(f"Saving “{config.name}”…")
+            self._update_buttons()
+            self.saveRequested.emit(old_id, config, secrets)
+
+        self._save_after_asking(config.name, [_phrase(config, f) for f in secrets], send)
 
     def _start_test(self, result: tuple[ChannelBase, dict[str, str]]) -> None:
         config, secrets = result
@@ -326,7 +336,11 @@ class ChannelsDialog(ServiceDialog):
         self.list.clear()
         for c in self._channels:
             title = self._title(c.type_name)
-            item = QTreeWidgetItem([c.name, title, "yes" if c.enabled else "no"])
+            missing = " and ".join(_phrase(c, f) for f in self._missing_for(c.id))
+            enabled = "yes" if c.enabled else "no"
+            if missing:
+                enabled += f" — but no {missing}" if c.enabled else f" (no {missing})"
+            item = QTreeWidgetItem([c.name, title, enabled])
             item.setData(0, ID_ROLE, c.id)
             item.setIcon(0, self._icon(c.type_name))
             item.setToolTip(0, f"{title} channel · alerts from {c.min_severity} up")
@@ -334,6 +348,17 @@ class ChannelsDialog(ServiceDialog):
                 for col in range(3):
                     item.setForeground(col, QBrush(QColor(UNKNOWN_COLOUR)))
                 item.setToolTip(0, "Disabled: nothing is sent through it")
+            if missing:
+                item.setIcon(2, warning_icon(self))
+                if c.enabled:
+                    item.setForeground(2, QBrush(QColor(WARNING_COLOUR)))
+                tip = (
+                    f"{missing[:1].upper()}{missing[1:]} missing from {self._secrets_place()}: "
+                    "enter it again and save"
+                    + (". Until then no alert reaches this channel." if c.enabled else ".")
+                )
+                for col in range(3):
+                    item.setToolTip(col, tip)
             self.list.addTopLevelItem(item)
             if c.id == select:
                 self.list.setCurrentItem(item)
@@ -380,6 +405,14 @@ class ChannelsDialog(ServiceDialog):
             if self._testing is None:
                 self._summary("No test sent yet.", None)
         self._dirty = False
+        self._notice_missing(
+            [
+                f"{_phrase(channel, f)} missing: enter it again"
+                for f in self._missing_for(channel.id)
+            ]
+            if channel is not None
+            else []
+        )
         title = self._title(kind)
         self.heading.setText(
             f"{title} channel “{channel.name}”"
@@ -440,3 +473,11 @@ class ChannelsDialog(ServiceDialog):
     def _icon(self, type_name: str) -> QIcon:
         kind = self.kinds.get(type_name)
         return type_icon(type_name, kind.mark if kind else "?")
+
+
+def _phrase(channel: ChannelBase, field: str) -> str:
+    """How a sentence names one of ``channel``'s secrets ("webhook URL")."""
+    try:
+        return channel.secret_field(field).phrase
+    except KeyError:
+        return field.replace("_", " ")

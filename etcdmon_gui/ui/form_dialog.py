@@ -1,16 +1,20 @@
-"""What the dialogs driven by pydantic models and backed by a service thread share."""
+"""What the dialogs driven by pydantic models and backed by a service thread share,
+including where secrets are kept: the backend line, "Move secrets…", the question
+before a secret is saved for this session only, and the flags of items whose secrets
+are missing."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
 from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QFont, QShowEvent
+from PySide6.QtGui import QFont, QIcon, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QGroupBox,
@@ -19,12 +23,16 @@ from PySide6.QtWidgets import (
     QLayout,
     QMessageBox,
     QPushButton,
+    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
-from etcdmon_gui.model.secrets import BackendInfo
+from etcdmon_gui.model.secrets import BackendInfo, MoveTarget
 from etcdmon_gui.ui.palette import ERROR_COLOUR, WARNING_COLOUR
+from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
+
+MOVE_TEXT = "Move secrets…"
 
 
 def field_text(model: type[BaseModel], name: str) -> tuple[str, str]:
@@ -44,8 +52,22 @@ def backend_text(info: BackendInfo) -> str:
     text = f"Secrets are kept in <b>{html.escape(info.name)}</b>."
     if not info.persistent:
         why = info.problem or "They are forgotten when etcdmon-gui exits."
-        text += f' <span style="color: {WARNING_COLOUR};">{html.escape(why)}</span>'
+        why = why[:1].upper() + why[1:]
+        keep = f"To keep them, choose {MOVE_TEXT}"
+        text += f' <span style="color: {WARNING_COLOUR};">{html.escape(why)} {keep}</span>'
     return text
+
+
+def move_choices(info: BackendInfo) -> tuple[str | None, bool]:
+    """Where "Move secrets…" may take the secrets from ``info``: the OS keyring's name
+    (None: not offered) and whether the encrypted file is offered."""
+    keyring = info.os_keyring if info.kind != "keyring" else None
+    return keyring, info.kind != "encrypted-file"
+
+
+def warning_icon(widget: QWidget) -> QIcon:
+    """The style's warning sign: what flags an item whose secrets are missing."""
+    return widget.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
 
 
 def _label(name: str, text: str = "") -> QLabel:
@@ -81,10 +103,17 @@ class ServiceDialog(QDialog):
     Subclasses provide ``_rebuild_list``, ``_fill``, ``_show_first``, ``form_result``,
     ``_start_test``, ``_update_placeholders`` and ``_update_buttons``.
 
-    Signals: loadRequested().
+    Secrets: the service says which are stored (``show_present``) and which an item
+    needs but lacks (``show_missing``); a save that would put a secret into session-only
+    memory asks first (``_save_after_asking``; the box is ``session_only_box`` while it
+    is open); ``move_button`` opens a ``SecretBackendDialog`` (``move_dialog``) and asks
+    the service to move every secret where the user chose.
+
+    Signals: loadRequested(), moveRequested(MoveTarget).
     """
 
     loadRequested = Signal()
+    moveRequested = Signal(object)
     _list_key = "id"
     list: QAbstractItemView
     heading: QLabel
@@ -92,11 +121,18 @@ class ServiceDialog(QDialog):
     status: QLabel
     test_summary: QLabel
     backend: QLabel
+    move_button: QPushButton
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._present: dict[str, list[str]] = {}
+        self._missing: dict[str, list[str]] = {}
         self._backend: BackendInfo | None = None
+        self._moving = False
+        self._session_only_ok = False  # "don't ask again" was ticked
+        self._missing_notice = ""  # the status line's note of missing secrets, if shown
+        self.session_only_box: QMessageBox | None = None
+        self.move_dialog: SecretBackendDialog | None = None
         self._editing: Any = None  # the saved item in the form, if any
         self._dirty = False
         self._saving = False
@@ -111,6 +147,18 @@ class ServiceDialog(QDialog):
         """Which secrets are really stored, per owner id (emitted before loaded)."""
         self._present = {k: list(v) for k, v in present.items()}
 
+    def show_missing(self, missing: Mapping[str, Sequence[str]]) -> None:
+        """The secrets each item's settings need but the store lacks, per owner id
+        (emitted before loaded, which flags them in the list)."""
+        self._missing = {k: list(v) for k, v in missing.items() if v}
+
+    def show_moved(self, info: BackendInfo, summary: str) -> None:
+        """Every secret now lives in ``info`` (the service reloads the list next)."""
+        self._moving = False
+        self._show_backend(info)
+        self._set_status(summary)
+        self._show_errors([])
+
     def show_saved(self, item: Any) -> None:
         """Select what was saved (the service reloads the list just before)."""
         self._saving = False
@@ -120,9 +168,70 @@ class ServiceDialog(QDialog):
 
     def show_failed(self, message: str) -> None:
         self._saving = False
+        if self._moving:
+            self._moving = False
+            self._update_move_button()
         self._show_errors([message])
         self._set_status("")
         self._update_buttons()
+
+    def move_secrets(self) -> None:
+        """Ask where every secret should go (a window-modal ``SecretBackendDialog``,
+        ``move_dialog``), then ask the service to move them there."""
+        info = self._backend
+        if info is None or self._moving:
+            return
+        keyring, file_ok = move_choices(info)
+        if keyring is None and not file_ok:
+            return
+        intro = (
+            f"Every password, key and URL of every profile and notification channel is "
+            f"kept in {info.name} now. Move them all to:"
+        )
+        note = (
+            "They are copied and read back first; etcdmon-gui then uses the new place and "
+            f"removes them from {info.name}. If anything fails, they all stay where they are."
+        )
+        if file_ok:
+            note += (
+                " Without an OS keyring, etcdmon-gui asks for the file's master password "
+                "at the next start."
+            )
+        dialog = SecretBackendDialog(
+            intro,
+            file_only=True,
+            keyring=keyring,
+            confirm=True,
+            allow_file=file_ok,
+            cancellable=True,
+            title="Move secrets",
+            note=note,
+            parent=self,
+        )
+        dialog.setObjectName("moveDialog")
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Move")
+        dialog.accepted.connect(lambda: self._move_chosen(dialog))
+        dialog.finished.connect(lambda _code: self._move_dialog_closed(dialog))
+        self.move_dialog = dialog
+        dialog.open()
+
+    def _move_chosen(self, dialog: SecretBackendDialog) -> None:
+        choice = dialog.choice()
+        if choice == "memory":
+            return
+        target = MoveTarget(choice, dialog.master_password() if choice != "keyring" else "")
+        dialog.password.clear()
+        dialog.repeat.clear()
+        self._moving = True
+        self._update_move_button()
+        where = "the OS keyring" if choice == "keyring" else "the encrypted file"
+        self._set_status(f"Moving the secrets to {where}…")
+        self.moveRequested.emit(target)
+
+    def _move_dialog_closed(self, dialog: SecretBackendDialog) -> None:
+        if self.move_dialog is dialog:
+            self.move_dialog = None
+        dialog.deleteLater()
 
     def test(self) -> None:
         """Test what the form describes, saved or not; one test at a time."""
@@ -214,10 +323,17 @@ class ServiceDialog(QDialog):
         self.backend.setObjectName("backend")
         self.backend.setWordWrap(True)
         self.backend.setTextFormat(Qt.TextFormat.RichText)
+        self.move_button = QPushButton(MOVE_TEXT)
+        self.move_button.setObjectName("moveSecrets")
+        self.move_button.setAutoDefault(False)
+        self.move_button.clicked.connect(self.move_secrets)
+        self._update_move_button()
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         bottom = QHBoxLayout()
         bottom.addWidget(self.backend, 1)
+        bottom.addWidget(self.move_button)
+        bottom.addSpacing(12)
         bottom.addWidget(close)
 
         outer = QVBoxLayout(self)
@@ -288,6 +404,83 @@ class ServiceDialog(QDialog):
     def _show_backend(self, info: BackendInfo) -> None:
         self._backend = info
         self.backend.setText(backend_text(info))
+        self._update_move_button()
+
+    def _update_move_button(self) -> None:
+        info = self._backend
+        keyring, file_ok = move_choices(info) if info is not None else (None, False)
+        places = ([f"the OS keyring ({keyring})"] if keyring else []) + (
+            ["an encrypted file protected by a master password"] if file_ok else []
+        )
+        self.move_button.setEnabled(bool(places) and not self._moving)
+        if self._moving:
+            tip = "Moving the secrets…"
+        elif places:
+            tip = "Move every secret of every profile and channel to " + " or ".join(places)
+        elif info is not None:
+            tip = f"Secrets are in {info.name}; no OS keyring works to move them to"
+        else:
+            tip = ""
+        self.move_button.setToolTip(tip)
+
+    def _notice_missing(self, lines: Sequence[str]) -> None:
+        """Say in the status line what the item in the form lacks (``lines``); clear
+        that notice (and only it) when there is nothing to say."""
+        text = f"⚠ {'; '.join(lines)}." if lines else ""
+        if text:
+            self._set_status(text)
+        elif self._missing_notice and self.status.text() == self._missing_notice:
+            self._set_status("")
+        self._missing_notice = text
+
+    def _missing_for(self, owner: str | None) -> Sequence[str]:
+        """The secret fields ``owner`` needs but the store lacks (the service says)."""
+        return self._missing.get(owner, []) if owner is not None else []
+
+    def _save_after_asking(
+        self, name: str, secrets: Sequence[str], send: Callable[[], None]
+    ) -> None:
+        """``send()`` the save of ``name`` now, or, when it brings secrets (``secrets``
+        names them) and they would be kept in session memory only, after the user
+        agrees in ``session_only_box`` (window-modal, not blocking)."""
+        info = self._backend
+        if not secrets or info is None or info.persistent or self._session_only_ok:
+            send()
+            return
+        what = " and ".join(secrets)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Secrets for this session only",
+            f"The {what} of “{name}” will be kept in {info.name}: it is lost when "
+            "etcdmon-gui exits, and has to be entered again after a restart.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName("sessionOnlyBox")
+        box.setInformativeText(
+            f"To keep secrets, choose {MOVE_TEXT} (bottom of this window): the OS keyring "
+            "when one works, or an encrypted file protected by a master password."
+        )
+        keep = box.addButton("Save for this session only", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        # Parented (and referenced here): PySide would delete an unowned temporary.
+        again = QCheckBox("Don't ask again until etcdmon-gui exits", box)
+        box.setCheckBox(again)
+
+        def answered() -> None:
+            if self.session_only_box is box:
+                self.session_only_box = None
+            box.deleteLater()
+            if box.clickedButton() is keep:
+                self._session_only_ok = again.isChecked()
+                send()
+            else:
+                self._set_status(f"“{name}” was not saved.")
+
+        box.finished.connect(answered)
+        self.session_only_box = box
+        box.open()
 
     def _deselect(self) -> None:
         """No row of ``list`` current or selected, quietly."""

@@ -8,7 +8,7 @@ password sits only in its password field (echo mode Password).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -30,6 +30,21 @@ from etcdmon_gui.ui.form_dialog import field_text, split_list
 from etcdmon_gui.ui.palette import PRODUCTION_COLOUR
 
 _TLS = (("ca", "CA certificate"), ("cert", "client certificate"), ("key", "client key"))
+
+#: How a sentence names each secret a profile may own, and what brings it back.
+SECRET_NAMES = {
+    "password": ("password", "re-enter it"),
+    **{f"tls_{what}": (title, "import its file again") for what, title in _TLS},
+}
+
+
+def missing_lines(fields: Sequence[str]) -> list[str]:
+    """``["password"]`` -> ``["password missing: re-enter it"]``."""
+    out = []
+    for field in fields:
+        phrase, fix = SECRET_NAMES.get(field, (field, "enter it again"))
+        out.append(f"{phrase} missing: {fix}")
+    return out
 
 
 def validation_messages(exc: ValidationError) -> list[tuple[tuple[str, ...], str]]:

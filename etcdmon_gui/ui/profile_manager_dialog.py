@@ -7,7 +7,8 @@ on the pydantic models, so the form says exactly what the file would refuse.
 
 Secrets only ever sit in the password field (echo mode Password) and in the request
 that carries them to the service. A stored secret shows as a placeholder
-"(stored in <backend>)" and is kept when its field is left blank.
+"(stored in <backend>)" and is kept when its field is left blank; a profile whose
+secrets the store lacks (kept in memory before a restart) is flagged in the list.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QFrame,
@@ -34,7 +35,7 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.formatting import fmt_ms
 from etcdmon_gui.model.profile import LoadResult, Profile
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
-from etcdmon_gui.ui.form_dialog import ServiceDialog
+from etcdmon_gui.ui.form_dialog import ServiceDialog, warning_icon
 from etcdmon_gui.ui.palette import (
     ERROR_COLOUR,
     NOTICE_BACKGROUND,
@@ -45,7 +46,13 @@ from etcdmon_gui.ui.palette import (
     WARNING_COLOUR,
     dot_icon,
 )
-from etcdmon_gui.ui.profile_form_widget import ProfileForm, location_title, validation_messages
+from etcdmon_gui.ui.profile_form_widget import (
+    SECRET_NAMES,
+    ProfileForm,
+    location_title,
+    missing_lines,
+    validation_messages,
+)
 
 if TYPE_CHECKING:
     from etcdmon_gui.model.secrets import BackendInfo
@@ -80,6 +87,7 @@ class ProfileManagerDialog(ServiceDialog):
         testRequested(Profile, dict secrets, dict tls_files, str | None secrets_from):
             one health sweep with the form's values, saved or not.
         connectRequested(Profile): watch the saved profile selected.
+        moveRequested(MoveTarget): move every secret to another backend.
     """
 
     saveRequested = Signal(object, object, object, object, object)
@@ -118,6 +126,7 @@ class ProfileManagerDialog(ServiceDialog):
         # -- the list ------------------------------------------------------------------
         self.list = QListWidget()
         self.list.setMinimumWidth(200)
+        self.list.setIconSize(QSize(16, 16))  # the warning sign no taller than a row
         self.list.currentItemChanged.connect(self._selected)
         self.add_button = QPushButton("Add")
         self.clone_button = QPushButton("Clone")
@@ -286,19 +295,25 @@ class ProfileManagerDialog(ServiceDialog):
         return FormResult(profile, secrets, self.form.tls_files())
 
     def save(self) -> None:
+        """Save what the form describes; asks first when a secret typed in or a file to
+        import would be kept for this session only."""
         result = self.form_result()
         if result is None:
             return
-        self._saving = True
-        self._set_status(f"Saving “{result.profile.name}”…")
-        self._update_buttons()
-        self.saveRequested.emit(
-            self._editing.name if self._editing else None,
-            result.profile,
-            result.secrets,
-            result.tls_files,
-            self._secrets_from,
-        )
+        old_name = self._editing.name if self._editing else None
+        secrets_from = self._secrets_from
+        brought = [*result.secrets, *(f"tls_{what}" for what in result.tls_files)]
+
+        def send() -> None:
+            self._saving = True
+            self._set_status(f"Saving “{result.profile.name}”…")
+            self._update_buttons()
+            self.saveRequested.emit(
+                old_name, result.profile, result.secrets, result.tls_files, secrets_from
+            )
+
+        names = [SECRET_NAMES[f][0] for f in brought if f in SECRET_NAMES]
+        self._save_after_asking(result.profile.name, names, send)
 
     def _start_test(self, result: FormResult) -> None:
         self._testing = result.profile.name
@@ -333,6 +348,13 @@ class ProfileManagerDialog(ServiceDialog):
                 bold.setBold(True)
                 item.setFont(bold)
                 item.setToolTip(f"Tagged production · {item.toolTip()}")
+            missing = self._missing_for(p.id)
+            if missing:  # production stays red; the sign says what else is wrong
+                item.setIcon(warning_icon(self))
+                if not p.production:
+                    item.setForeground(QBrush(QColor(WARNING_COLOUR)))
+                lines = "\n".join(missing_lines(missing))
+                item.setToolTip(f"{lines}\n(not in {self._secrets_place()})\n{item.toolTip()}")
             self.list.addItem(item)
             if p.name == select:
                 self.list.setCurrentItem(item)
@@ -366,6 +388,8 @@ class ProfileManagerDialog(ServiceDialog):
         )
         self.form.clear_invalid()
         self._show_errors([])
+        missing = self._missing_for(profile.id) if profile is not None and not new else []
+        self._notice_missing(missing_lines(missing))
         self._update_placeholders()
         self._update_buttons()
 

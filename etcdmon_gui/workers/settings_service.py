@@ -5,6 +5,8 @@ and runs them one at a time through a ``store.settings.SettingsStore``, which ow
 rules (load; save and delete with their secrets); a ``Tester`` tries settings that need
 not be saved (one health sweep for a profile, a test notification for a channel). The
 dialog only sends requests and renders the answers, through ``SettingsServiceHandle``.
+Every listing says which secrets each item lacks; ``move`` takes every secret of every
+profile and channel to another backend (the OS keyring, the encrypted file).
 
 Nothing here logs a secret or puts one in a signal other than the request that carries
 it in: results carry items (which hold no secret), test results and readable messages.
@@ -19,8 +21,8 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal, Slot
 
 from etcdmon_gui.model.errors import EtcdError
-from etcdmon_gui.model.secrets import SecretEdits, SecretStoreError
-from etcdmon_gui.store.secrets import SecretStore
+from etcdmon_gui.model.secrets import MoveTarget, SecretEdits, SecretStoreError
+from etcdmon_gui.store.secrets import Owners, SecretStore
 from etcdmon_gui.store.settings import SecretsFailed, SettingsError, SettingsStore
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
@@ -45,25 +47,33 @@ class SettingsService(QObject):
     """Every settings and secret I/O of one dialog, one request at a time, in its thread.
 
     Requests (slots, queued from the GUI thread through the handle):
-        load(), save(old_key, item, SecretEdits), delete(key), test(item, SecretEdits).
+        load(), save(old_key, item, SecretEdits), delete(key), test(item, SecretEdits),
+        move(MoveTarget).
     ``old_key`` names the item an edit replaces (None to add one), as the store names
     items (a profile's name, a channel's id).
 
     Signals:
         present(dict[str, list[str]]): item id -> secret fields actually stored;
             emitted just before every ``loaded``.
-        loaded(listing, BackendInfo): the file as it is now (the store's listing).
+        missing(dict[str, list[str]]): item id -> secret fields its settings need but
+            the store lacks (only such items); emitted after ``present``.
+        loaded(listing, BackendInfo): the file as it is now (the store's listing); the
+            info names a working OS keyring when the secrets are elsewhere.
+        moved(BackendInfo, str summary): every secret was moved (then ``loaded``).
         saved(item): an item was written (after the ``loaded`` that lists it).
         deleted(str key): an item and its secrets are gone (after ``loaded``).
         tested(object result, str error): a test's result (a snapshot, a delivery
             record), or None and why no test ran.
         failed(str message): a request could not be carried out. A refused save or
             delete changes nothing; when only the secrets failed, ``failed`` follows
-            ``saved``/``deleted`` and says so.
+            ``saved``/``deleted`` and says so. A failed move leaves every secret where
+            it was.
     """
 
     present = Signal(object)
+    missing = Signal(object)
     loaded = Signal(object, object)
+    moved = Signal(object, str)
     saved = Signal(object)
     deleted = Signal(str)
     tested = Signal(object, str)
@@ -83,6 +93,18 @@ class SettingsService(QObject):
         self.on_change = on_change
         self._aborted = False
         self.testing = False  # a test is in progress (read from any thread)
+        # Other settings whose items own secrets in the same store: a move takes theirs.
+        self.peers: list[SettingsStore[Any, Any]] = []
+        self.open_target: Callable[[MoveTarget], SecretStore] = SecretStore.target
+
+    def share_secrets_with(self, *peers: SettingsStore[Any, Any]) -> None:
+        """``peers`` keep their items' secrets in this store's ``SecretStore`` too; a
+        move (from either side) takes them along. Call it before the thread starts
+        moving, from the composition root."""
+        for peer in peers:
+            if peer.secrets is not self.store.secrets:
+                raise ValueError(f"the {peer.plural} keep their secrets in another store")
+        self.peers = list(peers)
 
     # -- requests, run in the service's thread ----------------------------------------
 
@@ -138,6 +160,38 @@ class SettingsService(QObject):
             log.info("test of %s %r not run: %s", self.store.noun, item.name, _reason(exc))
             self._tested(None, _reason(exc))
 
+    @Slot(object)
+    def move(self, target: MoveTarget) -> None:
+        """Every secret of every item (this store's and the peers') to ``target``: the
+        new backend is opened here (a master password's key derivation takes a while),
+        the secrets copied and read back, the shared store switched, the old copies
+        deleted. Any failure before the switch leaves all of them where they were."""
+        secrets = self.store.secrets
+        old = secrets.info.name
+        try:
+            new = self.open_target(target)
+            count, leftovers = secrets.move_to(new, self._owners, lambda: self._aborted)
+        except Exception as exc:
+            self._fail(f"the secrets were not moved (they are all still in {old})", exc)
+            return
+        moved = f"{count} secret{'s' if count != 1 else ''}"
+        summary = f"Moved {moved} from {old} to {secrets.info.name}."
+        if leftovers:
+            summary += f" Not all could be removed from {old}: {leftovers[0]}"
+        log.info("%s", summary)
+        self.moved.emit(secrets.info, summary)
+        self._reload()
+
+    def _owners(self) -> Owners:
+        """Every item of every settings file sharing the store (read under its lock)."""
+        out: list[tuple[str, tuple[str, ...]]] = []
+        for store in (self.store, *self.peers):
+            try:
+                out += store.owners()
+            except Exception as exc:
+                raise SettingsError(f"could not list the {store.plural}: {_reason(exc)}") from None
+        return out
+
     def _tested(self, result: object, error: str) -> None:
         """A test's end, in this thread or in the tester's."""
         self.testing = False
@@ -147,7 +201,8 @@ class SettingsService(QObject):
     # -- safe from any thread -----------------------------------------------------------
 
     def abort(self) -> None:
-        """End a test in progress at once; no result is reported after this (shutdown)."""
+        """End a test in progress at once, and a move before its next secret (undone);
+        no result is reported after this (shutdown)."""
         self._aborted = True
         self.tester.abort()
 
@@ -169,9 +224,11 @@ class SettingsService(QObject):
         except Exception as exc:
             self._fail(f"could not load the {self.store.plural}", exc)
             return None
-        present, problem = self.store.present(self.store.items(listing))
+        items = self.store.items(listing)
+        present, problem = self.store.present(items)
         self.present.emit(present)
-        self.loaded.emit(listing, self.store.secrets.info)
+        self.missing.emit(self.store.missing(items, present))
+        self.loaded.emit(listing, self.store.secrets.describe())
         if problem is not None:
             self._fail("could not tell which secrets are stored", problem)
         return listing
@@ -201,15 +258,17 @@ class SettingsServiceHandle(ThreadOwner):
     """The service with its thread, owned by the GUI thread; ``shutdown`` is idempotent.
 
     Signals:
-        present, loaded, saved, deleted, tested, failed: the service's signals,
-            re-emitted in the GUI thread.
+        present, missing, loaded, moved, saved, deleted, tested, failed: the service's
+            signals, re-emitted in the GUI thread.
         requestLoad(), requestSave(old_key, item, SecretEdits), requestDelete(str),
-        requestTest(item, SecretEdits): queued into the service's thread (``load()``,
-            ``save()``... emit them).
+        requestTest(item, SecretEdits), requestMove(MoveTarget): queued into the
+            service's thread (``load()``, ``save()``... emit them).
     """
 
     present = Signal(object)
+    missing = Signal(object)
     loaded = Signal(object, object)
+    moved = Signal(object, str)
     saved = Signal(object)
     deleted = Signal(str)
     tested = Signal(object, str)
@@ -218,15 +277,17 @@ class SettingsServiceHandle(ThreadOwner):
     requestSave = Signal(object, object, object)
     requestDelete = Signal(str)
     requestTest = Signal(object, object)
+    requestMove = Signal(object)
 
     def __init__(self, service: SettingsService, name: str, parent: QObject | None = None) -> None:
         super().__init__(service, name, parent)
         self.service = service
-        self.relay("present", "loaded", "saved", "deleted", "tested", "failed")
+        self.relay("present", "missing", "loaded", "moved", "saved", "deleted", "tested", "failed")
         self.requestLoad.connect(service.load)
         self.requestSave.connect(service.save)
         self.requestDelete.connect(service.delete)
         self.requestTest.connect(service.test)
+        self.requestMove.connect(service.move)
 
     def _interrupt(self) -> None:
         self.service.abort()  # a test in progress ends now
@@ -257,6 +318,9 @@ class SettingsServiceHandle(ThreadOwner):
         copy_from: str | None = None,
     ) -> None:
         self.requestTest.emit(item, _edits(secrets, files, copy_from))
+
+    def move(self, target: MoveTarget) -> None:
+        self.requestMove.emit(target)
 
 
 def _edits(

@@ -36,6 +36,7 @@ from etcdmon_gui.ui.delivery_log_widget import (
     FAILED_BACKGROUND,
     DeliveryLogModel,
 )
+from tests.dialog_support import keep_for_session
 
 # The offscreen platform cannot raise a window or pass size hints on; Qt says so at
 # WARNING level when the dialog is shown (a mark replaces the ini list, so both).
@@ -142,6 +143,7 @@ def add_webhook(qtbot: QtBot, dialog: ChannelsDialog, name: str, url: str | None
 def save(app: Application, qtbot: QtBot, dialog: ChannelsDialog) -> WebhookChannelConfig:
     with qtbot.waitSignal(app.channel_service.saved, timeout=5_000) as blocker:
         dialog.save_button.click()
+        keep_for_session(dialog)
     config = blocker.args[0]
     assert isinstance(config, WebhookChannelConfig)
     return config

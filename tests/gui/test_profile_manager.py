@@ -20,6 +20,7 @@ from etcdmon_gui.model.profile import Profile, TLSSettings
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
+from tests.dialog_support import keep_for_session
 
 # The offscreen platform cannot raise a window or pass size hints on; Qt says so at
 # WARNING level when the dialog is shown (a mark replaces the ini list, so both).
@@ -43,6 +44,7 @@ def type_into(qtbot: QtBot, edit: QLineEdit, text: str) -> None:
 def save(app: Application, qtbot: QtBot, dialog: ProfileManagerDialog) -> Profile:
     with qtbot.waitSignal(app.profile_service.saved, timeout=5_000) as blocker:
         dialog.save_button.click()
+        keep_for_session(dialog)
     profile: Profile = blocker.args[0]
     return profile
 
@@ -324,6 +326,9 @@ def test_imported_tls_files_are_read_by_the_service_into_the_secret_store(
     ca_row.import_box.setChecked(True)
     with qtbot.waitSignal(app.profile_service.failed, timeout=5_000):
         dialog.save_button.click()
+        box = dialog.session_only_box
+        assert box is not None and "CA certificate of “tls”" in box.text()
+        assert keep_for_session(dialog)
     assert (
         "cannot read CA certificate file '/nonexistent/ca.pem': No such file or directory"
         in dialog.errors.text()
