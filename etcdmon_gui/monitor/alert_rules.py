@@ -10,6 +10,7 @@ caller keeps the rules already in force.
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -45,12 +46,19 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
 
 
+#: The shortest repeat a rule may ask for (0 means never): a shorter one would send a
+#: notification on nearly every sweep.
+MIN_REPEAT_S = 60.0
+
+
 def parse_duration(value: str | float | int) -> float:
-    """``"90s"``, ``"5m"``, ``"1.5h"`` or a number of seconds."""
-    if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or text like 5m")
+    """``"90s"``, ``"5m"``, ``"1.5h"`` or a number of seconds: finite, not negative."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 1h)")
     if isinstance(value, int | float):
         seconds = float(value)
+        if not math.isfinite(seconds):
+            raise ValueError(f"{value!r} is not a duration (e.g. 30s, 5m, 1h)")
     else:
         match = _DURATION.match(value)
         if not match:
@@ -79,6 +87,22 @@ class Rule(BaseModel):
     @classmethod
     def _duration(cls, value: Any) -> Any:
         return None if value is None else parse_duration(value)
+
+    @field_validator("repeat_s")
+    @classmethod
+    def _sensible_repeat(cls, value: float | None) -> float | None:
+        if value is not None and 0 < value < MIN_REPEAT_S:
+            raise ValueError(
+                f"repeat is 0 (never) or at least {MIN_REPEAT_S:g}s (e.g. 1h), not {value:g}s"
+            )
+        return value
+
+    @field_validator("threshold")
+    @classmethod
+    def _finite_threshold(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError(f"threshold is a finite number, not {value}")
+        return value
 
     @field_validator("severity", mode="before")
     @classmethod

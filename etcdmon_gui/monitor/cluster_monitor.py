@@ -77,7 +77,16 @@ class ClusterMonitor:
             sorted({a for p in raw.members for a in p.alarms}, key=lambda a: (a.member_id, a.alarm))
         )
         verdict, reasons = health.verdict(
-            members, q, leader_id, split, alarms, max_lag, raw.error, raw.auth_error
+            members,
+            q,
+            leader_id,
+            split,
+            alarms,
+            max_lag,
+            raw.error,
+            raw.auth_error,
+            client_cert=raw.client_cert,
+            now=raw.started_at,
         )
         seen = [
             m.metrics.leader_changes_total

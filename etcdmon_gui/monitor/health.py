@@ -6,14 +6,26 @@ Pure functions over plain data, so every rule here is unit-tested without a serv
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from etcdmon_gui.model.certs import CertInfo
 from etcdmon_gui.model.snapshot import AlarmInfo, MemberStatus, Verdict
+from etcdmon_gui.monitor.alert_rules import default_rules
+from etcdmon_gui.monitor.rule_inputs import certs_in_use
 
 # A follower this far behind the most advanced member is worth a look.
 RAFT_LAG_DEGRADED = 1000
+
+
+@functools.cache
+def cert_expiry_days() -> float:
+    """A certificate expiring within this many days makes the cluster Degraded: the
+    widest threshold of the default certificate-expiry rules (14 days), so the verdict
+    and the first expiry alert agree."""
+    return max((r.threshold for r in default_rules() if r.signal == "cert_days_left"), default=14.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +121,17 @@ def verdict(
     max_lag: int | None,
     error: str | None,
     auth_error: str | None = None,
+    *,
+    client_cert: CertInfo | None = None,
+    now: float | None = None,
 ) -> tuple[Verdict, tuple[str, ...]]:
     """The overall state and the reasons for it, worst first.
 
     A refused probe read (no or wrong credentials, no permission) is its own reason:
     the members answer, but this monitor cannot prove that reads work, so the cluster
-    is never called healthy then.
+    is never called healthy then. Each certificate in use (members' chains, our client
+    certificate) that expires within ``cert_expiry_days()`` of ``now`` is a reason too,
+    naming the member and the certificate's subject: soon nothing will connect.
     """
     reasons: list[tuple[Verdict, str]] = []
     if error or not any(m.reachable for m in members):
@@ -165,6 +182,10 @@ def verdict(
             reasons.append((Verdict.DEGRADED, f"member {m.name or m.id_hex} down: {m.error}"))
     if max_lag is not None and max_lag > RAFT_LAG_DEGRADED:
         reasons.append((Verdict.DEGRADED, f"a member is {max_lag} raft entries behind"))
+    if now is not None:
+        for cert in certs_in_use(members, client_cert, now):
+            if cert.days_left < cert_expiry_days():
+                reasons.append((Verdict.DEGRADED, f"{cert.describe()} {cert.expiry()}"))
     if not reasons:
         return Verdict.HEALTHY, ()
     reasons.sort(key=lambda r: -r[0])

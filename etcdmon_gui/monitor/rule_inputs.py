@@ -10,12 +10,13 @@ did not answer); a rule never fires on ``None``.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 import numpy as np
 
+from etcdmon_gui.model.certs import CertInfo
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 
 MIB = 1024 * 1024
@@ -143,6 +144,61 @@ def _in_use_ratio_large(m: MemberStatus) -> float | None:
 
 
 @dataclass(frozen=True, slots=True)
+class CertInUse:
+    """A certificate the connections to a cluster depend on, and whose it is: a
+    member's server certificate, a CA in members' chains, or our client certificate."""
+
+    cert: CertInfo
+    role: str  # "server certificate", "CA certificate", "client certificate"
+    members: tuple[str, ...]  # whose chain holds it (none for the client certificate)
+    days_left: float
+
+    def describe(self) -> str:
+        """Which certificate, in words: "the server certificate of member m0 (CN=...)"."""
+        whose = ""
+        if self.members:
+            many = len(self.members) > 1
+            whose = f" of member{'s' if many else ''} {', '.join(self.members)}"
+        return f"the {self.role}{whose} ({self.cert.subject})"
+
+    def expiry(self) -> str:
+        """When, in words: "expires in 2.9 days" or "expired 1.2 days ago"."""
+        if self.days_left < 0:
+            return f"expired {-self.days_left:.1f} days ago"
+        return f"expires in {self.days_left:.1f} days"
+
+
+def certs_in_use(
+    members: Sequence[MemberStatus], client_cert: CertInfo | None, now: float
+) -> list[CertInUse]:
+    """Every certificate in use, the one expiring first first: each member's chain (a
+    CA shared by several members once, naming them all) and our client certificate."""
+    found: dict[str, tuple[CertInfo, str, list[str]]] = {}
+    for m in members:
+        if m.server_cert is None:
+            continue
+        for i, cert in enumerate(m.server_cert.chain):
+            role = "server certificate" if i == 0 else "CA certificate"
+            entry = found.setdefault(cert.fingerprint_sha256, (cert, role, []))
+            entry[2].append(m.name or m.id_hex)
+    certs = [
+        CertInUse(cert, role, tuple(names), cert.days_left(now))
+        for cert, role, names in found.values()
+    ]
+    if client_cert is not None:
+        certs.append(CertInUse(client_cert, "client certificate", (), client_cert.days_left(now)))
+    return sorted(certs, key=lambda c: c.days_left)
+
+
+def _cert_days_left(s: ClusterSnapshot, _h: SignalHistory) -> Reading:
+    """Days until the first certificate in use expires, and which one it is."""
+    certs = certs_in_use(s.members, s.client_cert, s.taken_at)
+    if not certs:
+        return Reading(None)
+    return Reading(certs[0].days_left, certs[0].describe())
+
+
+@dataclass(frozen=True, slots=True)
 class Signal:
     scope: Literal["member", "cluster"]
     member: Callable[[MemberStatus, SignalHistory], Reading] | None = None
@@ -206,7 +262,7 @@ SIGNALS: dict[str, Signal] = {
         "cluster", cluster=lambda s, _h: Reading(float(s.split_brain), s.split_brain_reason or "")
     ),
     "leader_changes_15m": Signal("cluster", cluster=_leader_changes_15m),
-    "cert_days_left": Signal("cluster", cluster=lambda s, _h: Reading(s.cert_days_left)),
+    "cert_days_left": Signal("cluster", cluster=_cert_days_left),
     "cluster_unreachable": Signal(
         "cluster",
         cluster=lambda s, _h: Reading(float(s.verdict == Verdict.UNREACHABLE), s.error or ""),

@@ -30,6 +30,7 @@ from typing import Any, ClassVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from etcdmon_gui.formatting import fmt_bytes
 from etcdmon_gui.model.connection import (
     ConnectionConfig,
     TLSConfig,
@@ -44,6 +45,14 @@ from etcdmon_gui.store.settings import SettingsError, SettingsStore
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+#: The largest profiles file (or import) that is read. A profile takes 100 to 500 bytes,
+#: so this is thousands of profiles; a larger file is not one (a log, a dump, a mistake)
+#: and would take many seconds and hundreds of MB to parse.
+MAX_FILE_BYTES = 1024 * 1024
+
+# libyaml when PyYAML has it: about ten times faster than the pure-Python parser.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_path() -> Path:
@@ -127,6 +136,25 @@ def _split_user(raw: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return {**raw, "username": name or None}, password
 
 
+def too_large(size: int) -> str:
+    """Why a file of ``size`` bytes is not read as profiles, and what to do instead."""
+    return (
+        f"too large for a profiles file ({fmt_bytes(size)}; at most "
+        f"{fmt_bytes(MAX_FILE_BYTES)}, thousands of profiles): is it the right file? "
+        "Point --profiles-file or ETCDMON_PROFILES at the profiles file, or split it"
+    )
+
+
+def _compose_and_load(text: str) -> tuple[yaml.Node | None, Any]:
+    """One parse: the node tree (for line numbers) and the data constructed from it."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        return root, (None if root is None else loader.construct_document(root))
+    finally:
+        loader.dispose()
+
+
 def parse_document(text: str, source: str) -> LoadResult:
     """Validate a profiles document (a file's or an import's text). A password found in
     a user name is left out, with a notice saying so."""
@@ -145,9 +173,12 @@ def _parse(text: str, source: str) -> tuple[LoadResult, list[_StrayPassword]]:
     profiles are among the profiles, with the plain user name)."""
     result = LoadResult()
     strays: list[_StrayPassword] = []
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_FILE_BYTES:
+        result.problems.append(ProfileProblem(source, too_large(size)))
+        return result, strays
     try:
-        root = yaml.compose(text)
-        data = yaml.safe_load(text) if root is not None else None
+        root, data = _compose_and_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
@@ -300,13 +331,19 @@ class ProfileStore:
         """The profiles and the problems of the file; a password found in it is moved
         into ``secrets`` (default: the store's own) and the file rewritten without it."""
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with self.path.open("rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)  # no more: it may be huge, or endless
+                size = max(len(data), os.fstat(f.fileno()).st_size)
         except FileNotFoundError:
             return LoadResult()
         except OSError as exc:
             return LoadResult(
                 problems=[ProfileProblem(str(self.path), f"cannot read: {exc.strerror}")]
             )
+        if len(data) > MAX_FILE_BYTES:
+            return LoadResult(problems=[ProfileProblem(str(self.path), too_large(size))])
+        try:
+            text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             return LoadResult(
                 problems=[
@@ -390,6 +427,10 @@ class ProfileStore:
         bad = [str(x) for x in result.problems if x.profile == name]
         if bad:
             raise ProfileStoreError(f"profile {name!r} cannot be used: " + "; ".join(bad))
+        # A file that cannot be read, or an entry without a usable name, may hide it.
+        hiding = [str(x) for x in result.problems if x.profile is None or x.profile[:1] == "#"]
+        if hiding:
+            raise ProfileStoreError(f"profile {name!r} cannot be looked up: " + "; ".join(hiding))
         known = ", ".join(p.name for p in result.profiles) or "none yet"
         raise ProfileStoreError(
             f"no profile named {name!r} (known: {known}); add one with `etcdmon profile add`"

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,78 @@ def test_sandbox_command_starts_and_stops_on_sigterm(etcd_binary: object) -> Non
     assert proc.returncode == 0
     gone = etcdmon("status", "--endpoints", endpoints, "--timeout", "1")
     assert gone.returncode == 3  # the sandbox's etcd went away with it
+
+
+def etcdmon_briefly(*args: str) -> subprocess.CompletedProcess[str]:
+    """``etcdmon`` against a port nobody listens on, stopped after 20 s (a `watch` that
+    wrongly accepted its input would run for ever)."""
+    return subprocess.run(
+        [sys.executable, "-m", "etcdmon_gui.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["watch", "--interval", "abc"], "etcdmon: --interval must be a duration between 1s and "),
+        (["watch", "--interval", "-5"], "(e.g. 10s), not -5"),
+        (["watch", "--interval", "nan"], "(e.g. 10s), not nan"),
+        # The URL is shown redacted: webhook URLs often carry a token.
+        (["watch", "--webhook", "notaurl"], "etcdmon: --webhook: not an http(s) URL: <invalid"),
+        (
+            ["watch", "--webhook", "ftp://x/"],
+            "--webhook: not an http(s) URL: ftp://x/…; give a URL",
+        ),
+        (["watch", "--rules", "/nonexistent/rules.yaml"], "--rules /nonexistent/rules.yaml: no "),
+        (["status", "--timeout", "nan"], "argument --timeout: a number of seconds above 0 and at"),
+        (["status", "--timeout", "inf"], "most 60 (e.g. 2), not 'inf'"),
+        (["status", "--timeout", "0"], "argument --timeout: a number of seconds above 0"),
+        (["status", "--timeout", "soon"], "not 'soon'"),
+    ],
+)
+def test_bad_input_is_one_readable_line_not_a_traceback(argv: list[str], expected: str) -> None:
+    """Issue 15: tracebacks, or input accepted silently (`--timeout nan`)."""
+    out = etcdmon_briefly(*argv, "--endpoints", f"127.0.0.1:{free_ports(1)[0]}")
+    assert out.returncode == 2, out.stderr
+    assert expected in out.stderr
+    # One line, after argparse's usage lines for its own errors.
+    lines = out.stderr.splitlines()
+    assert lines[-1].startswith(("etcdmon: ", "etcdmon status: error: ")), out.stderr
+    assert all(line.startswith((" ", "usage: ")) for line in lines[:-1]), out.stderr
+
+
+@pytest.mark.parametrize("command", ["status", "watch"])
+@pytest.mark.parametrize("endpoints", ["", " , "])
+def test_empty_endpoints_are_refused_not_taken_for_the_default(
+    command: str, endpoints: str
+) -> None:
+    """Issue 15: `--endpoints ''` quietly meant 127.0.0.1:2379."""
+    out = etcdmon_briefly(command, "--endpoints", endpoints)
+    assert out.returncode == 2
+    assert out.stderr == (
+        "etcdmon: --endpoints is empty: give host:port[,host:port...], e.g. --endpoints "
+        "127.0.0.1:2379, or leave it out for 127.0.0.1:2379\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "problem"),
+    [
+        ("threshold: .nan", "field threshold: threshold is a finite number, not nan"),
+        ("repeat: 0.0001s", "field repeat: repeat is 0 (never) or at least 60s (e.g. 1h), not"),
+    ],
+)
+def test_rules_that_cannot_work_are_refused(tmp_path: Path, rule: str, problem: str) -> None:
+    """Issue 15: a rule that never fires (nan) or repeats on every sweep was accepted."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(f"schema_version: 1\nrules:\n- name: etcdMembersDown\n  {rule}\n")
+    out = etcdmon_briefly(
+        "watch", "--endpoints", f"127.0.0.1:{free_ports(1)[0]}", "--rules", str(rules)
+    )
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.startswith(f"etcdmon: {rules}: rule etcdMembersDown: {problem}")
+    assert len(out.stderr.splitlines()) == 1

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -372,3 +373,104 @@ def test_edit_says_what_is_wrong_and_keeps_the_profile(app_dirs: dict[str, Path]
         "  --interval: the poll interval is a whole number of seconds from 1 to 60, not 0",
     ]
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("backend", ["secret-service", "encrypted-file"])
+def test_password_stdin_with_a_profile_whose_tls_is_in_the_keyring(
+    request: pytest.FixtureRequest,
+    backend: str,
+    app_dirs: dict[str, Path],
+    secure_cluster: tuple[Sandbox, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: `--profile P --password-stdin` swapped in a memory-only store, so the
+    TLS material imported with --import-tls was "not in the keyring"."""
+    sandbox, pki = secure_cluster
+    if backend == "secret-service":
+        request.getfixturevalue("secret_service")
+        monkeypatch.setenv("ETCDMON_SECRETS", "keyring")
+    else:
+        monkeypatch.setenv("ETCDMON_SECRETS", "encrypted-file")
+        monkeypatch.setenv("ETCDMON_MASTER_PASSWORD", "master-of-secrets")
+    added = etcdmon(
+        "profile", "add", "imported", "--endpoints", sandbox.endpoints[0], *tls_flags(pki),
+        "--import-tls", "--user", "root", "--password-stdin", stdin="not-the-password\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    for pem in pki.glob("client*.pem"):  # only the keyring has them now
+        pem.rename(pem.with_suffix(".moved"))
+    status = etcdmon("status", "--profile", "imported", "--password-stdin", stdin=PASSWORD + "\n")
+    assert status.returncode == 0, status.stderr
+    assert status.stdout.startswith("cluster ") and "HEALTHY" in status.stdout.splitlines()[0]
+    # Without --password-stdin the stored (wrong) password is used: refused, as it should.
+    stored = etcdmon("status", "--profile", "imported")
+    assert stored.returncode == 3 and "authentication failed" in stored.stderr
+    # The one-off password was not stored.
+    again = etcdmon("status", "--profile", "imported")
+    assert again.returncode == 3
+
+
+def test_a_broken_or_unreadable_profiles_file_is_named(app_dirs: dict[str, Path]) -> None:
+    """Issue 15: `--profile good` answered "no profile named 'good'"."""
+    path = app_dirs["config"] / "etcdmon-gui" / "profiles.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text("schema_version: 1\nprofiles:\n- {name: good, endpoints: [a:1]\n")
+    broken = etcdmon("status", "--profile", "good")
+    assert broken.returncode == 2
+    assert broken.stderr.startswith(
+        f"etcdmon: profile 'good' cannot be looked up: {path}, line 4: not valid YAML"
+    ), broken.stderr
+    path.unlink()
+    path.mkdir()
+    unreadable = etcdmon("status", "--profile", "good")
+    assert unreadable.returncode == 2
+    assert unreadable.stderr == (
+        f"etcdmon: profile 'good' cannot be looked up: {path}: cannot read: Is a directory\n"
+    )
+
+
+def test_a_huge_profiles_file_is_refused_quickly(app_dirs: dict[str, Path]) -> None:
+    """Issue 15: 100,000 profiles (5 MB) took 35 s and 950 MB to list."""
+    path = app_dirs["config"] / "etcdmon-gui" / "profiles.yaml"
+    path.parent.mkdir(parents=True)
+    entries = (
+        f"- {{name: p{i}, endpoints: ['10.0.{i // 256 % 256}.{i % 256}:2379']}}"
+        for i in range(100_000)
+    )
+    path.write_text("schema_version: 1\nprofiles:\n" + "\n".join(entries) + "\n")
+    started = time.monotonic()
+    listed = etcdmon("profile", "list")
+    assert time.monotonic() - started < 10
+    assert listed.returncode == 1 and listed.stdout == ""
+    assert listed.stderr.startswith(f"etcdmon: {path}: too large for a profiles file (")
+    assert "at most 1.0 MB" in listed.stderr and len(listed.stderr.splitlines()) == 1
+    used = etcdmon("status", "--profile", "p1")
+    assert used.returncode == 2 and "too large for a profiles file" in used.stderr
+
+
+def test_names_with_bidi_controls_are_refused_and_never_printed_raw(
+    app_dirs: dict[str, Path],
+) -> None:
+    """Issue 15: a name with U+202E (RIGHT-TO-LEFT OVERRIDE) was printed raw, so
+    `prod\u202eved-` showed as `prod-dev`."""
+    name = "prod\u202eved-"
+    out = etcdmon("profile", "add", name, "--endpoints", "a:1")
+    assert out.returncode == 2
+    assert out.stderr == (
+        "etcdmon: NAME: a name has a character that is not shown as itself (U+202E "
+        "RIGHT-TO-LEFT OVERRIDE): it could make the text display as something else; type "
+        "it again without it\n"
+    )
+    path = app_dirs["config"] / "etcdmon-gui" / "profiles.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "schema_version: 1\nprofiles:\n- {name: ok, endpoints: [a:1]}\n"
+        f'- {{name: "{name}", endpoints: [a:1]}}\n',
+        encoding="utf-8",
+    )
+    listed = etcdmon("profile", "list")
+    assert listed.returncode == 1 and listed.stdout == "ok  a:1\n"
+    assert "\u202e" not in listed.stderr
+    assert "profile prod\\u202eved-" in listed.stderr and "U+202E" in listed.stderr
+    shown = etcdmon("status", "--profile", name)
+    assert shown.returncode == 2 and "\u202e" not in shown.stderr

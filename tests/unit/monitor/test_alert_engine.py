@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from etcdmon_gui.model.alerts import AlertState, EventKind, Severity, Silence
+from etcdmon_gui.model.certs import CertCheck, CertInfo
+from etcdmon_gui.model.snapshot import MemberStatus
 from etcdmon_gui.monitor.alert_engine import UNTIL_RESOLVED, AlertEngine, fingerprint
 from etcdmon_gui.monitor.alert_rules import (
     Rule,
@@ -214,6 +216,21 @@ def test_overrides_and_user_file(tmp_path: Path) -> None:
             "is member-wide, not cluster-wide",
         ),
         ("rules:\n- name: etcdMembersDown\n  colour: red\n", "field colour: Extra inputs"),
+        # Issue 15: accepted silently before, and a rule that could never work.
+        (
+            "rules:\n- name: etcdMembersDown\n  threshold: .nan\n",
+            "rule etcdMembersDown: field threshold: threshold is a finite number, not nan",
+        ),
+        (
+            "rules:\n- name: etcdMembersDown\n  threshold: -.inf\n",
+            "field threshold: threshold is a finite number, not -inf",
+        ),
+        (
+            "rules:\n- name: etcdMembersDown\n  repeat: 0.0001s\n",
+            "field repeat: repeat is 0 (never) or at least 60s (e.g. 1h), not 0.0001s",
+        ),
+        ("rules:\n- name: etcdMembersDown\n  for: .inf\n", "field for: inf is not a duration"),
+        ("rules:\n- name: etcdMembersDown\n  for: .nan\n", "field for: nan is not a duration"),
     ],
 )
 def test_malformed_rules_name_file_rule_and_field(tmp_path: Path, text: str, message: str) -> None:
@@ -476,3 +493,30 @@ def test_forgetting_a_restored_cluster_resolves_what_it_had(clock: Clock) -> Non
     assert event.kind == EventKind.RESOLVED
     assert event.alert.summary.startswith("prod is no longer watched")
     assert holding.alerts == []
+
+
+def test_the_certificate_expiry_alert_names_the_member_and_the_certificate(clock: Clock) -> None:
+    """Issue 15: it said only "a certificate used with prod expires in 2.9 days"."""
+    now = clock.t
+
+    def cert(cn: str, days: float) -> CertInfo:
+        return CertInfo(f"CN={cn}", "CN=ca", (), now - 86_400, now + days * 86_400, "01", cn, False)
+
+    def served(m: MemberStatus, days: float) -> MemberStatus:
+        chain = (cert(f"etcd-{m.name}", days),)
+        return dataclasses.replace(m, server_cert=CertCheck("", chain, True, None, now))
+
+    engine = AlertEngine(default_rules(), clock=clock)
+    s = snap(now, [served(member(1), 40), served(member(2), 2.9), member(3)])
+    events = {e.alert.rule: e for e in engine.evaluate(s, "prod")}
+    summary = events["etcdCertificateExpiringVerySoon"].alert.summary
+    assert summary == (
+        "the server certificate of member m2 (CN=etcd-m2), used with prod, expires in 2.9 days"
+    )
+    assert events["etcdCertificateExpiringSoon"].alert.summary == summary
+    client = cert("etcdmon", 1.0)
+    clock.t += 60
+    s = dataclasses.replace(snap(clock.t, [served(member(2), 2.9)]), client_cert=client)
+    engine.evaluate(s, "prod")
+    (alert,) = [a for a in engine.alerts if a.rule == "etcdCertificateExpiringVerySoon"]
+    assert alert.summary.startswith("the client certificate (CN=etcdmon), used with prod")

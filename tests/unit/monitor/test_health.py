@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.snapshot import AlarmInfo, MemberStatus, Verdict
 from etcdmon_gui.monitor import health
 
@@ -97,3 +98,58 @@ def test_unreachable_leader_still_followed_is_degraded() -> None:
     v, reasons = health.verdict(ms, health.quorum(ms), 1, None, [], 0, None)
     assert v == Verdict.DEGRADED
     assert reasons[0].startswith("leader m1 is unreachable from here")
+
+
+DAY = 86_400.0
+NOW = 1_700_000_000.0
+
+
+def cert(cn: str, days: float, fingerprint: str | None = None) -> CertInfo:
+    return CertInfo(
+        subject=f"CN={cn},O=example",
+        issuer="CN=example-ca,O=example",
+        sans=("127.0.0.1",),
+        not_before=NOW - 300 * DAY,
+        not_after=NOW + days * DAY,
+        serial="01",
+        fingerprint_sha256=fingerprint or cn,
+        self_signed=False,
+    )
+
+
+def with_chain(m: MemberStatus, *chain: CertInfo) -> MemberStatus:
+    check = CertCheck(m.endpoint or "", chain, verified=True, error=None, checked_at=NOW - 60)
+    return dataclasses.replace(m, server_cert=check)
+
+
+def test_a_certificate_expiring_soon_is_a_reason_naming_member_and_subject() -> None:
+    """Issue 15: `status` said HEALTHY with a server certificate expiring in 2.9 days."""
+    ca = cert("example-ca", 400, "ca")
+    ms = [
+        with_chain(member(1), cert("etcd-1", 2.9), ca),
+        with_chain(member(2), cert("etcd-2", 90), ca),
+    ]
+    q = health.quorum(ms)
+    v, reasons = health.verdict(ms, q, 1, None, [], 0, None, now=NOW)
+    assert (v, reasons) == (
+        Verdict.DEGRADED,
+        ("the server certificate of member m1 (CN=etcd-1,O=example) expires in 2.9 days",),
+    )
+    # Our client certificate, and a CA both members present (named once, for both).
+    ms = [with_chain(member(1), cert("etcd-1", 90), cert("example-ca", 10, "ca"))]
+    ms.append(with_chain(member(2), cert("etcd-2", 90), cert("example-ca", 10, "ca")))
+    client = cert("etcdmon", -1.5)
+    v, reasons = health.verdict(ms, q, 1, None, [], 0, None, client_cert=client, now=NOW)
+    assert v == Verdict.DEGRADED
+    assert reasons == (
+        "the client certificate (CN=etcdmon,O=example) expired 1.5 days ago",
+        "the CA certificate of members m1, m2 (CN=example-ca,O=example) expires in 10.0 days",
+    )
+
+
+def test_certificates_beyond_the_rules_threshold_are_no_reason() -> None:
+    assert health.cert_expiry_days() == 14  # the default etcdCertificateExpiringSoon
+    ms = [with_chain(member(1), cert("etcd-1", 14.01)), member(2)]
+    q = health.quorum(ms)
+    verdict = health.verdict(ms, q, 1, None, [], 0, None, client_cert=cert("c", 30), now=NOW)
+    assert verdict == (Verdict.HEALTHY, ())

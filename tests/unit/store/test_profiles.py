@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from etcdmon_gui.formatting import fmt_bytes
 from etcdmon_gui.model.profile import Profile, TLSSettings, describe_error
 from etcdmon_gui.store import profiles as mod
 from etcdmon_gui.store.profiles import (
@@ -372,3 +373,80 @@ def test_the_apps_settings_service_store_moves_it_too(store: ProfileStore, tmp_p
     assert listing.clean and [p.username for p in listing.profiles] == ["root", None]
     assert secrets.get("old1", "password") == STRAY and STRAY not in store.path.read_text()
     assert listing.notices and STRAY not in repr(listing)
+
+
+def big_file(path: Path, profiles: int) -> None:
+    lines = ["schema_version: 1", "profiles:"]
+    for i in range(profiles):
+        lines += [
+            f"- name: p{i}",
+            f"  endpoints: [10.{i // 65536}.{i // 256 % 256}.{i % 256}:2379]",
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_a_huge_file_is_refused_at_once_saying_why(store: ProfileStore) -> None:
+    """Issue 15: 100,000 profiles (5 MB) took 35 s and 950 MB to list."""
+    big_file(store.path, 100_000)
+    assert store.path.stat().st_size > 4_000_000
+    result = store.load()
+    assert result.profiles == []
+    (problem,) = result.problems
+    assert str(problem) == (
+        f"{store.path}: too large for a profiles file ({fmt_bytes(store.path.stat().st_size)}; "
+        "at most 1.0 MB, thousands of "
+        "profiles): is it the right file? Point --profiles-file or ETCDMON_PROFILES at the "
+        "profiles file, or split it"
+    )
+    with pytest.raises(ProfileStoreError, match=r"profile 'p1' cannot be looked up: .*too large"):
+        store.get("p1")
+    assert (
+        parse_document(store.path.read_text(), "import.yaml")
+        .problems[0]
+        .message.startswith("too large for a profiles file")
+    )
+
+
+def test_thousands_of_profiles_still_load(store: ProfileStore) -> None:
+    big_file(store.path, 5_000)
+    assert store.path.stat().st_size < mod.MAX_FILE_BYTES
+    result = store.load()
+    assert result.clean and len(result.profiles) == 5_000
+
+
+def test_an_unreadable_or_broken_file_is_named_not_a_missing_profile(
+    store: ProfileStore,
+) -> None:
+    """Issue 15: `--profile good` said "no profile named 'good'"."""
+    store.path.parent.mkdir(parents=True)
+    store.path.write_text("schema_version: 1\nprofiles:\n- name: good\n  endpoints: [a:1\n")
+    with pytest.raises(ProfileStoreError) as info:
+        store.get("good")
+    assert str(info.value).startswith(f"profile 'good' cannot be looked up: {store.path}, line")
+    assert "not valid YAML" in str(info.value)
+    store.path.unlink()
+    store.path.mkdir()  # a directory where the file should be: it cannot be read
+    with pytest.raises(ProfileStoreError) as info:
+        store.get("good")
+    assert str(info.value) == (
+        f"profile 'good' cannot be looked up: {store.path}: cannot read: Is a directory"
+    )
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200b", "\x1b", "\u2028"])
+def test_names_that_would_not_show_as_typed_are_refused_and_escaped(
+    store: ProfileStore, hidden: str
+) -> None:
+    """Issue 15: a name with U+202E (RIGHT-TO-LEFT OVERRIDE) was printed raw."""
+    with pytest.raises(ValidationError, match="a character that is not shown as itself"):
+        Profile(name=f"prod{hidden}lave", endpoints=["a:1"])
+    with pytest.raises(ValidationError, match="a tag has a character"):
+        Profile(name="p", endpoints=["a:1"], tags=[f"e{hidden}u"])
+    store.path.parent.mkdir(parents=True)
+    body = {"schema_version": 1, "profiles": [{"name": f"prod{hidden}lave", "endpoints": ["a:1"]}]}
+    store.path.write_text(yaml.safe_dump(body, allow_unicode=True))
+    (problem,) = store.load().problems
+    text = str(problem)
+    assert hidden not in text and f"profile prod\\u{ord(hidden):04x}lave" in text
+    assert "U+" in problem.message
