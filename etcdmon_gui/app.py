@@ -54,7 +54,7 @@ from etcdmon_gui.notify import registry as channel_registry
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
 from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
-from etcdmon_gui.store.history import AlertHistory
+from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
 from etcdmon_gui.store.profiles import (
     ProfileSettings,
     ProfileStore,
@@ -595,7 +595,9 @@ class Application(QObject):
         self.channel_service.shutdown()
         self.delivery_log.detach()  # before close(): no relayed delivery after this
         self.alert_handle.shutdown()
-        self.dispatcher.close()
+        self.dispatcher.close()  # what still waits stays in the queue for the next start
+        if self.delivery_queue is not None:
+            self.delivery_queue.close()
         self.tray.hide()
         if self.sandbox is not None:
             self.sandbox.shutdown()
@@ -611,10 +613,21 @@ class Application(QObject):
         except ChannelStoreError as exc:
             channels = []
             self.window.statusBar().showMessage(f"Notification channels not loaded: {exc}")
+        history_path = data_dir / "history.sqlite3" if data_dir else None
+        # Alert deliveries wait in the history file until delivered, superseded or given
+        # up (after a day), across restarts; a file that cannot be opened costs only that.
+        self.delivery_queue: DeliveryQueueStore | None = None
+        try:
+            self.delivery_queue = DeliveryQueueStore(history_path, owner="app")
+        except Exception as exc:  # sqlite3.Error, OSError
+            log.error("the notification queue cannot be used: %s", exc)
+            self.window.statusBar().showMessage(
+                f"Notifications waiting at exit will not be sent after a restart: {exc}"
+            )
         # Desktop channels show through the tray, which already pops up every alert
         # transition; what it adds is the channel's "Send test notification".
         self.dispatcher = NotificationDispatcher(
-            self.secrets, channels, desktop=self.desktopEvent.emit
+            self.secrets, channels, desktop=self.desktopEvent.emit, queue=self.delivery_queue
         )
         self.channel_service = SettingsServiceHandle(
             SettingsService(
@@ -630,9 +643,10 @@ class Application(QObject):
         deliveries = self.window.deliveries
         self.delivery_log.delivery.connect(deliveries.add_attempt)
         self.delivery_log.history.connect(deliveries.set_history)
+        self.delivery_log.queue.connect(deliveries.set_queue)
         self.delivery_log.attach()
+        self.dispatcher.resume()  # what the last run left waiting, shown as it is tried
         self.delivery_log.load_history()
-        history_path = data_dir / "history.sqlite3" if data_dir else None
         self.alert_handle = AlertHandle(
             AlertWorker(
                 lambda: AlertHistory(history_path),
@@ -711,12 +725,22 @@ def choose_secret_store(
 
 def stop_on_signals(qapp: QApplication) -> QTimer:
     """Ctrl-C, SIGTERM and a closed terminal end the app through its normal shutdown, so
-    the sandbox's etcd processes go with it. Python runs signal handlers only when it
-    gets control, which a short timer gives it while Qt's loop runs."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, lambda *_: qapp.quit())
+    the sandbox's etcd processes go with it. The signals are taken by ``SignalStop``
+    (no lock in a handler, so no burst can hang the app); a short timer in the GUI
+    thread sees its request and quits the loop. A second signal says the app is still
+    stopping; a third kills the sandbox's members and exits at once."""
+    from etcdmon_gui.etcd.sandbox import SignalStop
+
+    stop = SignalStop(
+        "etcdmon-gui", (signal.SIGINT, signal.SIGTERM, signal.SIGHUP), stopping="still stopping"
+    ).install()
+
+    def quit_if_asked() -> None:
+        if stop.event.is_set():
+            qapp.quit()
+
     tick = QTimer(qapp)
-    tick.timeout.connect(lambda: None)
+    tick.timeout.connect(quit_if_asked)
     tick.start(250)
     return tick
 

@@ -4,12 +4,17 @@ Sweeps on an interval, evaluates the alert rules, prints every alert transition 
 one line to standard output and hands it to the notification channels. It starts by
 printing the cluster's state and its active alerts. A rules file that changes on disk
 is reloaded; if the new version is malformed, the error is logged and the previous
-rules stay in force. SIGINT and SIGTERM stop it cleanly.
+rules stay in force. SIGINT and SIGTERM stop it cleanly (the last alerts still go out);
+a second signal only says it is still stopping, a third exits at once (128 + the
+signal's number). No burst of signals can hang it (``etcd.sandbox.SignalStop``).
 
 Alerts are kept in the same history as the desktop app's (``--history`` to choose
 another file), through the same ``services.alerting.AlertService``: a restart neither
 fires an alert again nor forgets to resolve one that cleared meanwhile, and
-acknowledgements and silences made in the app hold here too.
+acknowledgements and silences made in the app hold here too. A notification a
+receiver did not accept waits in that file too (this cluster's watch's own rows) and is
+retried for ``--retry-for`` (24h), across restarts, ``kill -9`` included: the next run
+sends it first. A stop waits for the last transitions' first try, not for retries.
 
 The configured channels' secrets are read once, at the start: a channel whose secret
 is not in the secret store (no OS keyring after a restart, another backend chosen) is
@@ -20,7 +25,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
+import math
 import sys
 import threading
 import time
@@ -30,24 +35,26 @@ from typing import Any
 
 from etcdmon_gui.cli.common import EXIT_OK, EXIT_USAGE, USAGE_CODE, add_command
 from etcdmon_gui.connection_args import (
+    UsageError,
     add_connection_options,
     connection_config,
     profile_store,
     secret_store,
 )
 from etcdmon_gui.etcd.probe import ClusterProbe
+from etcdmon_gui.etcd.sandbox import SignalStop
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState
 from etcdmon_gui.model.connection import ConnectionConfig
-from etcdmon_gui.model.delivery import DeliveryAttempt, DeliveryRecord, DeliveryStatus
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_rules import RulesFile, parse_duration
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.base import ChannelBase
 from etcdmon_gui.notify.channels.webhook import adhoc_webhook
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
+from etcdmon_gui.notify.retry import DAY_S, RetryPolicy
 from etcdmon_gui.services.alerting import AlertService
 from etcdmon_gui.store.channels import ChannelStore
-from etcdmon_gui.store.history import AlertHistory
+from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
 from etcdmon_gui.store.profiles import user_rules_path
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
@@ -119,11 +126,6 @@ def watch(
             stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
 
 
-def install_stop_handlers(stop: threading.Event) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-
-
 def _print(line: str) -> None:
     print(line, flush=True)
 
@@ -137,16 +139,42 @@ def run_watch(
     secrets: SecretStore | None = None,
 ) -> int:
     """Watch until stopped; alerts go to stdout, ``channels`` and each ``--webhook``."""
-    interval = parse_duration(args.interval)
+    try:
+        interval = parse_duration(args.interval)
+    except ValueError:
+        interval = math.nan
     if not 1 <= interval <= 3600:
         print(
-            f"etcdmon: --interval must be between 1s and 1h, not {args.interval}", file=sys.stderr
+            f"etcdmon: --interval must be a duration between 1s and 1h (e.g. 10s), "
+            f"not {args.interval}",
+            file=sys.stderr,
         )
         return EXIT_USAGE
+    try:
+        retry_for = parse_duration(args.retry_for)
+    except ValueError:
+        retry_for = math.nan
+    if not 0 <= retry_for <= 30 * DAY_S:
+        print(
+            f"etcdmon: --retry-for must be a duration up to 30 days (720h), not {args.retry_for}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.rules is not None and not args.rules.exists():
+        raise UsageError(
+            f"--rules {args.rules}: no such file; give an existing rules YAML, or leave "
+            f"--rules out to use {user_rules_path()} (if present)"
+        )
     rules = RulesFile(args.rules or user_rules_path(), overrides, name)
     # One store for the run: the configured channels' secrets, read once, and the
     # --webhook URLs, which must not end up in the user's keyring.
     session = SecretStore.memory()
+    try:
+        hooks = [adhoc_webhook(url, session, i + 1) for i, url in enumerate(args.webhook)]
+    except ValueError as exc:
+        raise UsageError(
+            f"--webhook: {exc}; give a URL such as https://hooks.example/etcd"
+        ) from None
     usable = []
     for channel in channels:
         problem = copy_secrets(channel, secrets, session)
@@ -154,19 +182,27 @@ def run_watch(
             usable.append(channel)
         else:
             print(f"etcdmon: channel {channel.name!r}: {problem}", file=sys.stderr, flush=True)
-    targets = [
-        *usable,
-        *(adhoc_webhook(url, session, i + 1) for i, url in enumerate(args.webhook)),
-    ]
-    stop = threading.Event()
-    install_stop_handlers(stop)
+    targets = [*usable, *hooks]
+    signals = SignalStop(
+        "etcdmon", first="stopping", stopping="still stopping: sending the last alerts"
+    )
+    signals.install()
     print(
         f"watching {name} every {interval:g} s with {sum(r.enabled for r in rules.rules)} "
         f"rules and {len(targets)} channel(s); Ctrl-C stops",
         file=sys.stderr,
         flush=True,
     )
-    dispatcher = NotificationDispatcher(session, targets) if targets else None
+    # Deliveries wait in the history file across restarts (kill -9 too), this watch's
+    # apart from the app's; each is retried for --retry-for.
+    queue = _delivery_queue(args.history, config.key) if targets else None
+    dispatcher = (
+        NotificationDispatcher(
+            session, targets, policy=RetryPolicy(retry_for_s=retry_for), queue=queue
+        )
+        if targets
+        else None
+    )
     history = _history(args.history)
     alerting = AlertService(
         history,
@@ -177,14 +213,33 @@ def run_watch(
     alerting.set_cluster(config.key, name, overrides)
     try:
         if dispatcher is not None:
-            dispatcher.subscribe(_log_failures)
-        watch(config, name, alerting, interval, stop, _print)
+            dispatcher.resume()  # what an earlier run left waiting; it logs failures itself
+        watch(config, name, alerting, interval, signals.event, _print)
     finally:
         alerting.close()
         if dispatcher is not None:
-            dispatcher.wait_idle(10.0)  # let the last transitions go out
+            # The last transitions get their first try; what fails waits in the queue.
+            dispatcher.flush(10.0)
             dispatcher.close()
+        if queue is not None:
+            queue.close()
+        signals.close()
     return EXIT_OK
+
+
+def _delivery_queue(path: Path | None, key: str) -> DeliveryQueueStore | None:
+    """The durable delivery queue in the alert history file, this cluster's watch's rows;
+    without one, deliveries are retried in memory only."""
+    try:
+        return DeliveryQueueStore(path, owner=f"watch:{key}")
+    except Exception as exc:  # sqlite3.Error, OSError: said once, never fatal
+        print(
+            f"etcdmon: the notification queue in {path or 'the alert history'} cannot be "
+            f"used ({exc}); notifications still waiting at a restart are lost",
+            file=sys.stderr,
+            flush=True,
+        )
+        return None
 
 
 def _history(path: Path | None) -> AlertHistory | None:
@@ -231,11 +286,6 @@ def copy_secrets(
     )
 
 
-def _log_failures(attempt: DeliveryAttempt, record: DeliveryRecord) -> None:
-    if record.status == DeliveryStatus.FAILED:
-        log.error("delivery to %s failed: %s", record.channel_name, record.error)
-
-
 def cmd_watch(args: argparse.Namespace) -> int:
     config = connection_config(args)
     name, overrides = config.key, {}
@@ -256,7 +306,8 @@ def register(sub: Any) -> None:
         sub,
         "watch",
         help="monitor and alert without a GUI, until Ctrl-C",
-        codes=f"  0  stopped by Ctrl-C or SIGTERM\n{USAGE_CODE}",
+        codes=f"  0  stopped by Ctrl-C or SIGTERM\n{USAGE_CODE}\n"
+        "  130/143  a third Ctrl-C/SIGTERM while stopping: exited at once",
         example="etcdmon watch --endpoints 10.0.0.1:2379 --interval 10s "
         "--webhook http://127.0.0.1:9000/hook",
     )
@@ -280,5 +331,12 @@ def register(sub: Any) -> None:
         type=Path,
         metavar="PATH",
         help="alert history database (default: the desktop app's, so both keep one record)",
+    )
+    p.add_argument(
+        "--retry-for",
+        default="24h",
+        metavar="DURATION",
+        help="keep retrying a notification a receiver did not accept for this long, "
+        "across restarts (default 24h, at most 30 days)",
     )
     p.set_defaults(func=cmd_watch)

@@ -11,7 +11,8 @@ This module is pure (pydantic and the standard library): the views build a chann
 form from these declarations without importing any network code. Each type's module
 under ``notify/channels`` adds its sender and payload; ``notify.registry`` finds them.
 
-A sender does no retrying and keeps no queue (that is the dispatcher's job); it reads
+A sender does no retrying and keeps no queue (that is the dispatcher's job, with a
+``DeliveryQueue`` that keeps what waits across a restart); it reads
 its secrets at send time through a ``SecretReader``, so an edited secret applies to the
 next delivery, and it bounds every network call by its settings' ``timeout_s``. Its
 errors are readable and hold no secret: ``Channel.scrub`` removes every secret it has
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from etcdmon_gui.model.alerts import AlertEvent, Severity
+from etcdmon_gui.model.delivery import QueuedDelivery
 from etcdmon_gui.model.secrets import BackendInfo, SecretStoreError
 from etcdmon_gui.model.validators import plain_name
 from etcdmon_gui.notify.errors import ChannelError, scrub
@@ -183,6 +185,25 @@ class SecretReader(Protocol):
 
 class SecretWriter(SecretReader, Protocol):
     def set(self, owner: str, field: str, value: str) -> None: ...
+
+
+class DeliveryQueue(Protocol):
+    """Where alert deliveries wait, durably, until they are delivered, given up or
+    superseded (``store.history.DeliveryQueueStore`` is one). The dispatcher saves each
+    one before its first try and after every failed one, removes it when it is done, and
+    takes back ``pending()`` at the start of the next run. Each call is one transaction
+    and may raise (a full disk): the dispatcher then goes on in memory and says so.
+    Thread-safe: the dispatcher calls it from its notification threads."""
+
+    def save(self, item: QueuedDelivery) -> None:
+        """Add ``item``, or replace the one with its ``queue_id`` (keeping its place)."""
+        ...
+
+    def remove(self, queue_id: str) -> None: ...
+
+    def pending(self) -> list[QueuedDelivery]:
+        """What waits, in the order it was first saved."""
+        ...
 
 
 class Channel(ABC):

@@ -3,17 +3,40 @@
 ``NotificationDispatcher`` owns a few worker threads (plain threads, no Qt). Each
 ``notify`` call queues one *delivery* per chosen channel and returns at once. A
 delivery is tried until it is accepted, it fails permanently (a 4xx answer, a refused
-login, a missing secret), or it has used ``RetryPolicy.attempts``; the waits between
-tries grow exponentially. Every try is recorded in the delivery log
+login, a missing secret), or its time runs out: an alert's delivery is retried for
+``RetryPolicy.retry_for_s`` (a day) from when it was queued, the waits growing
+exponentially up to ``max_delay_s`` (five minutes); a test notification gets
+``RetryPolicy.attempts`` tries. Every try is recorded in the delivery log
 (``attempts()``), every delivery has a ``DeliveryRecord`` (``records()``), and each
-finished try is passed to the subscribers. A delivery always ends DELIVERED or FAILED:
-an unknown channel, a call after ``close()``, or a shutdown with deliveries still
-queued all end as FAILED records with a reason, never silently.
+finished try is passed to the subscribers. A delivery ends DELIVERED, FAILED or
+SUPERSEDED: an unknown channel or a call after ``close()`` end as FAILED records with a
+reason, never silently.
+
+Durable queue: given a ``DeliveryQueue`` (the history file's), an alert's delivery is
+saved there before its first try, updated after each failed one and removed when it is
+delivered, given up or superseded. ``close()`` leaves what still waits in the queue
+(its record stays PENDING) and ``resume()``, at the next start, takes it back and tries
+it at once, then with the back-off its tries so far call for, until its retry time
+(counted from when it was first queued) runs out. A try cut short by ``kill -9`` is
+made again: delivery is at least once. Test notifications are never kept.
+
+Latest state wins (as in Alertmanager, where a receiver is told an alert's current
+state, not its history): a new event of an alert for a channel supersedes that alert's
+deliveries to the channel that still wait (queued, or failed and waiting for a retry),
+so FIRING then RESOLVED while a receiver is down sends only the RESOLVED (its startsAt
+and endsAt say that it fired), and a REPEAT replaces a FIRING not yet delivered (it
+says that the alert fires). A delivery being tried at that moment finishes its try; if
+that fails, it is superseded rather than retried. A channel that does not send
+resolved alerts gets no RESOLVED to supersede with, so its FIRING still goes out.
 
 Deliveries of one alert to one channel keep their order (a PagerDuty ``resolve`` never
-overtakes the ``trigger`` it resolves, even while the trigger is being retried);
-different alerts and channels proceed in parallel, so one slow server does not hold up
-the others.
+overtakes the ``trigger`` it resolves, even while the trigger is being retried), and
+``resume()`` queues what it takes back in the order it was first queued; different
+alerts and channels proceed in parallel, so one slow server does not hold up the others.
+
+Logging: a delivery's first failure is a WARNING (with how long it will be retried),
+each later failed try a DEBUG line with its next try's time, giving up an ERROR, and a
+delivery after failures an INFO line: one warning per delivery, not per try.
 
 Subscribers are called on a worker thread; a Qt caller relays them through a signal.
 """
@@ -27,19 +50,28 @@ import random
 import threading
 import time
 import traceback
-from collections import deque
+import uuid
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from etcdmon_gui.formatting import fmt_elapsed, fmt_stamp
 from etcdmon_gui.model.alerts import AlertEvent, EventKind
 from etcdmon_gui.model.delivery import (
     AttemptOutcome,
     DeliveryAttempt,
     DeliveryRecord,
     DeliveryStatus,
+    QueuedDelivery,
 )
-from etcdmon_gui.notify.base import Channel, ChannelBase, DesktopNotifier, SecretReader
+from etcdmon_gui.notify.base import (
+    Channel,
+    ChannelBase,
+    DeliveryQueue,
+    DesktopNotifier,
+    SecretReader,
+)
 from etcdmon_gui.notify.errors import ChannelError
 from etcdmon_gui.notify.payloads import make_test_event
 from etcdmon_gui.notify.registry import build_channel
@@ -50,17 +82,28 @@ log = logging.getLogger(__name__)
 Subscriber = Callable[[DeliveryAttempt, DeliveryRecord], None]
 ChannelFactory = Callable[[ChannelBase, SecretReader | None, DesktopNotifier | None], Channel]
 
+_STATUS = {
+    AttemptOutcome.DELIVERED: DeliveryStatus.DELIVERED,
+    AttemptOutcome.FAILED: DeliveryStatus.FAILED,
+    AttemptOutcome.SUPERSEDED: DeliveryStatus.SUPERSEDED,
+}
+
 
 @dataclass(eq=False)
 class _Job:
     record: DeliveryRecord
     channel: Channel
     event: AlertEvent
-    max_attempts: int
+    max_attempts: int | None  # a test's tries; None: an alert's, bounded by ``deadline``
     policy: RetryPolicy
     future: Future[DeliveryRecord]
+    deadline: float | None = None  # UNIX time: a failure from then on is final
+    queued: QueuedDelivery | None = None  # its row in the durable queue, if it has one
     done: bool = False
     running: bool = False  # a worker is trying it right now
+    scheduled: bool = False  # on the timeline, waiting for its turn
+    superseded_by: _Job | None = None  # a newer event came during a try: do not retry
+    warned: bool = False  # its first failure was logged; later ones go to debug
     lane: tuple[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -83,6 +126,7 @@ class NotificationDispatcher:
         workers: int = 4,
         log_size: int = 2000,
         channel_factory: ChannelFactory = build_channel,
+        queue: DeliveryQueue | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a dispatcher needs at least one worker")
@@ -90,6 +134,14 @@ class NotificationDispatcher:
         self._policy = policy or RetryPolicy()
         self._desktop = desktop
         self._factory = channel_factory
+        self._queue_store = queue
+        # Serialises the queue's writes with the check that a delivery is not done yet,
+        # so a late update never brings back a row that was removed.
+        self._queue_lock = threading.Lock()
+        self._queue_broken = False  # the queue's last write failed (said once)
+        self._resumed = False
+        self._early: set[str] = set()  # queue ids this run saved before resume() read
+        self._early_open = True
         self._cv = threading.Condition()
         self._closed = False
         self._ids = itertools.count(1)
@@ -125,7 +177,7 @@ class NotificationDispatcher:
             self._channels = built
 
     def set_policy(self, policy: RetryPolicy) -> None:
-        """The retry policy for deliveries queued from now on."""
+        """The retry policy for deliveries queued (or resumed) from now on."""
         with self._cv:
             self._policy = policy
 
@@ -156,7 +208,7 @@ class NotificationDispatcher:
         by id or by name), skipping channels that are disabled, below their minimum
         severity, or not sending resolved alerts. A channel that cannot be found yields a
         FAILED record rather than nothing. Each future resolves to the delivery's final
-        record; it never raises."""
+        record (PENDING if ``close()`` left it in the durable queue); it never raises."""
         resolved = event.kind is EventKind.RESOLVED
         with self._cv:
             by_name = {c.name: cid for cid, c in self._channels.items()}
@@ -194,7 +246,8 @@ class NotificationDispatcher:
         """Send a clearly labelled test notification through ``channel`` (a configured
         channel's id, or a config being edited that need not be saved yet, whose secrets
         may come from ``secrets`` instead of the dispatcher's store). By default it is
-        tried once, so the button answers quickly; ``retry`` uses the policy.
+        tried once, so the button answers quickly; ``retry`` gives it the policy's
+        ``attempts``. A test is never kept in the durable queue and never supersedes.
         A PagerDuty test triggers and then resolves its incident."""
         if isinstance(channel, str):
             with self._cv:
@@ -212,6 +265,77 @@ class NotificationDispatcher:
         return self._queue(
             target, make_test_event(target.id, time.time()), None if retry else 1, True
         )
+
+    def resume(self) -> int:
+        """Take back the deliveries the durable queue kept from an earlier run (those of
+        channels configured now), in the order they were first queued, each tried at
+        once; a later event of an alert supersedes an earlier one as usual. Deliveries to
+        a channel that is not configured stay in the queue (a channel file that failed to
+        load is no reason to drop them) until their retry time has run out: the next
+        start may have the channel again. Call it once the subscribers are in place; it
+        acts once per dispatcher (later calls return 0). Returns how many deliveries were
+        taken back."""
+        with self._cv:
+            if self._queue_store is None or self._resumed:
+                return 0
+            self._resumed = True
+        try:
+            items = self._queue_store.pending()
+        except Exception as exc:  # an unreadable queue: said, never fatal
+            log.error("the notification queue cannot be read, nothing resumed: %s", exc)
+            return 0
+        now = time.time()
+        with self._cv:
+            if self._closed:
+                return 0
+            channels = dict(self._channels)
+            policy = self._policy
+            # This run's own rows, saved before pending() was read.
+            taken, self._early, self._early_open = self._early, set(), False
+        missing: Counter[str] = Counter()
+        resumed = 0
+        for item in items:
+            if item.queue_id in taken:
+                continue
+            channel = channels.get(item.channel_id)
+            deadline = item.created_at + policy.retry_for_s
+            if channel is None:
+                if now < deadline:
+                    missing[item.channel_id] += 1
+                else:
+                    self._drop_row(item.queue_id)
+                    log.error(
+                        "notification for channel id %r (%s, %s) given up: no such channel "
+                        "since it was queued at %s",
+                        item.channel_id,
+                        item.event.alert.fingerprint,
+                        item.event.kind.value,
+                        fmt_stamp(item.created_at),
+                    )
+                continue
+            record = replace(
+                self._new_record(item.event, channel.id, channel, False),
+                attempts=item.attempts,
+                created_at=item.created_at,
+                error=item.error,
+                next_attempt_at=now,
+            )
+            job = _Job(
+                record, channel, item.event, None, policy, Future(), deadline=deadline, queued=item
+            )
+            if not self._enqueue(job):
+                break  # closed meanwhile: the rest stays in the queue
+            resumed += 1
+        for channel_id, count in missing.items():
+            log.warning(
+                "%d queued notification(s) for channel id %r kept but not sent: no such "
+                "channel is configured now",
+                count,
+                channel_id,
+            )
+        if resumed:
+            log.info("resumed %d queued notification(s)", resumed)
+        return resumed
 
     def _new_record(
         self, event: AlertEvent, channel_id: str, channel: Channel | None, test: bool
@@ -261,7 +385,7 @@ class NotificationDispatcher:
                 outcome=AttemptOutcome.FAILED,
                 error=reason,
             )
-            self._store(record)
+            self._remember(record)
             self._attempts.append(entry)
         log.error(
             "notification to %r (%s, %s) FAILED: %s",
@@ -278,41 +402,133 @@ class NotificationDispatcher:
     def _queue(
         self, channel: Channel, event: AlertEvent, attempts: int | None, test: bool
     ) -> Future[DeliveryRecord]:
-        """Add a delivery to its lane; it runs when it heads the lane."""
+        """Save an alert's delivery in the durable queue, then add it to its lane; it
+        runs when it heads the lane."""
         with self._cv:
-            if not self._closed:
-                policy = self._policy
+            closed, policy = self._closed, self._policy
+        if not closed:
+            record = self._new_record(event, channel.id, channel, test)
+            if test:
+                job = _Job(record, channel, event, attempts or policy.attempts, policy, Future())
+            else:
                 job = _Job(
-                    self._new_record(event, channel.id, channel, test),
+                    record,
                     channel,
                     event,
-                    attempts or policy.attempts,
+                    None,
                     policy,
                     Future(),
+                    deadline=record.created_at + policy.retry_for_s,
                 )
-                self._store(job.record)
-                self._unfinished += 1
-                lane = self._lanes.setdefault(job.lane, deque())
-                lane.append(job)
-                if len(lane) == 1:
-                    self._schedule(job, time.monotonic())
+                if self._queue_store is not None:
+                    item = QueuedDelivery(
+                        queue_id=uuid.uuid4().hex,
+                        channel_id=channel.id,
+                        event=event,
+                        created_at=record.created_at,
+                        attempts=0,
+                        next_attempt_at=record.created_at,
+                    )
+                    with self._cv:
+                        if self._early_open:
+                            self._early.add(item.queue_id)
+                    if self._write_queue(lambda q: q.save(item)):  # before the first try
+                        job.queued = item
+            if self._enqueue(job):
                 return job.future
+            if job.queued is not None:
+                self._drop_row(job.queued.queue_id)
         return self._reject(
             event, channel.id, channel, test, "not sent: notifications are shut down"
         )
 
+    def _enqueue(self, job: _Job) -> bool:
+        """Add ``job`` to its lane, superseding what waits there (an alert's delivery);
+        False when the dispatcher is closed."""
+        with self._cv:
+            if self._closed:
+                return False
+            lane = self._lanes.setdefault(job.lane, deque())
+            superseded: list[_Job] = []
+            if not job.record.test:
+                for old in lane:
+                    if old.done or old.record.test:
+                        continue
+                    if old.running:
+                        old.superseded_by = job  # its try goes on; a failure is final
+                    else:
+                        old.done = True  # claimed: no worker will start it now
+                        superseded.append(old)
+                for old in superseded:
+                    lane.remove(old)
+            lane.append(job)
+            self._remember(job.record)
+            self._unfinished += 1
+        # The superseded end first (their rows go), then the newer one is tried.
+        for old in superseded:
+            self._finish(
+                old,
+                AttemptOutcome.SUPERSEDED,
+                f"replaced by a newer {job.event.kind.value} event before it was sent",
+                time.time(),
+                0.0,
+                claimed=True,
+            )
+        with self._cv:
+            now_lane = self._lanes.get(job.lane)
+            if now_lane and now_lane[0] is job and not job.done and not self._closed:
+                self._schedule(job, time.monotonic())
+        return True
+
     def _schedule(self, job: _Job, due: float) -> None:
-        """Put ``job`` on the timeline at ``due`` (time.monotonic(); lock held)."""
+        """Put ``job`` on the timeline at ``due`` (time.monotonic(); lock held), unless it
+        is there already or being tried."""
+        if job.scheduled or job.running:
+            return
+        job.scheduled = True
         heapq.heappush(self._heap, (due, next(self._seq), job))
         self._cv.notify()
 
-    def _store(self, record: DeliveryRecord) -> None:
+    def _remember(self, record: DeliveryRecord) -> None:
         """Keep the record (lock held); forget the oldest finished beyond ``log_size``."""
         self._records[record.delivery_id] = record
         if record.status is not DeliveryStatus.PENDING:
             self._finished_ids.append(record.delivery_id)
             while len(self._finished_ids) > self._log_size:
                 self._records.pop(self._finished_ids.popleft(), None)
+
+    # -- the durable queue ----------------------------------------------------------
+
+    def _write_queue(self, write: Callable[[DeliveryQueue], None], job: _Job | None = None) -> bool:
+        """Run one write on the durable queue, unless ``job`` is done by then (so a late
+        update never brings back a removed row). A failed write is logged once until a
+        write succeeds again: the delivery goes on in memory."""
+        store = self._queue_store
+        if store is None:
+            return False
+        with self._queue_lock:
+            if job is not None and job.done:
+                return False
+            try:
+                write(store)
+            except Exception as exc:
+                if not self._queue_broken:
+                    log.error(
+                        "the notification queue cannot be written (%s): notifications "
+                        "still go out, but a restart may lose those waiting",
+                        exc,
+                    )
+                else:
+                    log.debug("the notification queue still cannot be written: %s", exc)
+                self._queue_broken = True
+                return False
+            if self._queue_broken:
+                log.warning("the notification queue can be written again")
+                self._queue_broken = False
+            return True
+
+    def _drop_row(self, queue_id: str) -> None:
+        self._write_queue(lambda q: q.remove(queue_id))
 
     # -- the workers ----------------------------------------------------------------
 
@@ -322,6 +538,9 @@ class NotificationDispatcher:
                 now = time.monotonic()
                 if self._heap and self._heap[0][0] <= now:
                     job = heapq.heappop(self._heap)[2]
+                    job.scheduled = False
+                    if job.done:  # superseded while it waited
+                        continue
                     job.running = True
                     return job
                 self._cv.wait(self._heap[0][0] - now if self._heap else None)
@@ -363,15 +582,34 @@ class NotificationDispatcher:
             self._finish(job, AttemptOutcome.DELIVERED, None, started, duration)
             return
         reason = job.channel.scrub(str(error)) or type(error).__name__
-        if error.permanent or number >= job.max_attempts:
-            if not error.permanent and job.max_attempts > 1:
+        now = time.time()
+        with self._cv:
+            newer = job.superseded_by
+        if error.permanent:
+            self._finish(job, AttemptOutcome.FAILED, reason, started, duration)
+        elif newer is not None:
+            self._finish(
+                job,
+                AttemptOutcome.SUPERSEDED,
+                f"{reason} (not retried: replaced by a newer {newer.event.kind.value} event)",
+                started,
+                duration,
+            )
+        elif job.max_attempts is not None and number >= job.max_attempts:
+            if job.max_attempts > 1:
                 reason = f"{reason} (gave up after {number} attempts)"
             self._finish(job, AttemptOutcome.FAILED, reason, started, duration)
-            return
-        delay = job.policy.delay(number, random.random())
-        if error.retry_after is not None:
-            delay = max(delay, min(error.retry_after, job.policy.max_delay_s))
-        self._retry(job, reason, started, duration, delay)
+        elif job.deadline is not None and now >= job.deadline:
+            spent = fmt_elapsed(now - job.record.created_at)
+            reason = f"{reason} (gave up after {number} attempts over {spent})"
+            self._finish(job, AttemptOutcome.FAILED, reason, started, duration)
+        else:
+            delay = job.policy.delay(number, random.random())
+            if error.retry_after is not None:
+                delay = max(delay, min(error.retry_after, job.policy.max_delay_s))
+            if job.deadline is not None:  # the last try is at the deadline
+                delay = min(delay, max(0.0, job.deadline - now))
+            self._retry(job, reason, started, duration, delay)
 
     def _attempt_entry(
         self,
@@ -383,6 +621,8 @@ class NotificationDispatcher:
         next_at: float | None = None,
     ) -> DeliveryAttempt:
         r = job.record
+        # A delivery superseded while it waited was not tried this time.
+        tried = outcome is not AttemptOutcome.SUPERSEDED or job.running
         return DeliveryAttempt(
             delivery_id=r.delivery_id,
             channel_id=r.channel_id,
@@ -391,7 +631,7 @@ class NotificationDispatcher:
             fingerprint=r.fingerprint,
             event_kind=r.event_kind,
             test=r.test,
-            attempt=r.attempts + 1,
+            attempt=r.attempts + 1 if tried else r.attempts,
             max_attempts=job.max_attempts,
             at=started,
             duration_s=duration,
@@ -401,31 +641,69 @@ class NotificationDispatcher:
         )
 
     def _retry(self, job: _Job, reason: str, started: float, duration: float, delay: float) -> None:
+        next_at = time.time() + delay
         with self._cv:
-            job.running = False
             if job.done:
+                job.running = False
                 return
+            # Still "running" until it is back on the timeline: a newer event meanwhile
+            # marks it superseded rather than ending it under this code's feet.
             entry = self._attempt_entry(
-                job, AttemptOutcome.RETRYING, reason, started, duration, time.time() + delay
+                job, AttemptOutcome.RETRYING, reason, started, duration, next_at
             )
-            job.record = replace(job.record, attempts=entry.attempt, error=reason)
-            self._store(job.record)
+            job.record = replace(
+                job.record, attempts=entry.attempt, error=reason, next_attempt_at=next_at
+            )
+            self._remember(job.record)
             self._attempts.append(entry)
             record = job.record
-        log.warning(
-            "notification to %r (%s, %s) failed, attempt %d of %d, retrying in %.3g s: %s",
-            record.channel_name,
-            record.fingerprint,
-            record.event_kind.value,
+            first = not job.warned
+            job.warned = True
+        if job.queued is not None:
+            job.queued = replace(
+                job.queued, attempts=entry.attempt, next_attempt_at=next_at, error=reason
+            )
+            item = job.queued
+            self._write_queue(lambda q: q.save(item), job)
+        what = (record.channel_name, record.fingerprint, record.event_kind.value)
+        if first:
+            until = (
+                f"retrying until {fmt_stamp(job.deadline)}"
+                if job.deadline is not None
+                else f"retrying, {job.max_attempts} attempts at most"
+            )
+            log.warning(
+                "notification to %r (%s, %s) failed: %s; %s (further failures at debug level)",
+                *what,
+                reason,
+                until,
+            )
+        log.debug(
+            "notification to %r (%s, %s): attempt %d failed, next try at %s (in %.3g s): %s",
+            *what,
             entry.attempt,
-            job.max_attempts,
+            fmt_stamp(next_at),
             delay,
             reason,
         )
         self._publish(entry, record)
         with self._cv:
-            if not job.done and not self._closed:
+            job.running = False
+            newer = job.superseded_by if not job.done else None
+            if newer is not None:
+                job.done = True  # claimed: ended below, not retried
+            elif not job.done and not self._closed:
                 self._schedule(job, time.monotonic() + delay)
+            self._cv.notify_all()  # flush() waits for a first try to end
+        if newer is not None:
+            self._finish(
+                job,
+                AttemptOutcome.SUPERSEDED,
+                f"replaced by a newer {newer.event.kind.value} event before its retry",
+                time.time(),
+                0.0,
+                claimed=True,
+            )
 
     def _finish(
         self,
@@ -434,48 +712,56 @@ class NotificationDispatcher:
         reason: str | None,
         started: float,
         duration: float,
+        *,
+        claimed: bool = False,
     ) -> None:
+        """End a delivery: its record, log entry, future; its queue row goes. ``claimed``:
+        the caller already marked it done (superseded while it waited)."""
         with self._cv:
-            job.running = False
-            if job.done:  # failed by close() while this try was still running
-                log.info(
-                    "notification %d finished after shutdown: %s",
-                    job.record.delivery_id,
-                    outcome.value,
-                )
-                return
-            entry = self._attempt_entry(job, outcome, reason, started, duration)
-            status = (
-                DeliveryStatus.DELIVERED
-                if outcome is AttemptOutcome.DELIVERED
-                else DeliveryStatus.FAILED
+            late = job.done and not claimed  # ended by close() while this try was running
+        if late:
+            log.info(
+                "notification %d finished after shutdown: %s",
+                job.record.delivery_id,
+                outcome.value,
             )
+            if outcome is AttemptOutcome.DELIVERED and job.queued is not None:
+                queue_id = job.queued.queue_id  # it arrived after all: not again next time
+                self._write_queue(lambda q: q.remove(queue_id))
+            return
+        with self._cv:
+            entry = self._attempt_entry(job, outcome, reason, started, duration)
+            job.running = False
+            status = _STATUS[outcome]
             job.record = replace(
                 job.record,
                 attempts=entry.attempt,
                 status=status,
                 finished_at=time.time(),
                 error=reason,
+                next_attempt_at=None,
             )
             job.done = True
-            self._store(job.record)
+            self._remember(job.record)
             self._attempts.append(entry)
             record = job.record
+        if job.queued is not None:
+            queue_id = job.queued.queue_id
+            self._write_queue(lambda q: q.remove(queue_id))
+        what = (record.channel_name, record.fingerprint, record.event_kind.value)
         if status is DeliveryStatus.DELIVERED:
             log.log(
                 logging.INFO if entry.attempt > 1 else logging.DEBUG,
                 "notification to %r (%s, %s) delivered on attempt %d",
-                record.channel_name,
-                record.fingerprint,
-                record.event_kind.value,
+                *what,
                 entry.attempt,
             )
+        elif status is DeliveryStatus.SUPERSEDED:
+            log.info("notification to %r (%s, %s) not sent: %s", *what, reason)
         else:
             log.error(
                 "notification to %r (%s, %s) FAILED after %d attempt(s): %s",
-                record.channel_name,
-                record.fingerprint,
-                record.event_kind.value,
+                *what,
                 entry.attempt,
                 reason,
             )
@@ -487,13 +773,14 @@ class NotificationDispatcher:
     def _release(self, job: _Job) -> None:
         """Take a finished job off its lane and start the next one (lock held)."""
         lane = self._lanes.get(job.lane)
-        if lane and lane[0] is job:
-            lane.popleft()
-            if lane:
-                if not self._closed:
-                    self._schedule(lane[0], time.monotonic())
-            else:
+        if lane is not None:
+            head = bool(lane) and lane[0] is job
+            if job in lane:
+                lane.remove(job)
+            if not lane:
                 del self._lanes[job.lane]
+            elif head and not self._closed:
+                self._schedule(lane[0], time.monotonic())
         self._unfinished -= 1
         self._cv.notify_all()
 
@@ -502,8 +789,8 @@ class NotificationDispatcher:
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(attempt, record)`` for every entry added to the delivery log:
         on a worker thread after each try, or on the calling thread for a delivery
-        failed without a try (unknown channel, shut down). Must not block for long.
-        Returns a function that unsubscribes."""
+        failed without a try (unknown channel, shut down) or superseded while it
+        waited. Must not block for long. Returns a function that unsubscribes."""
         with self._cv:
             self._subscribers.append(callback)
 
@@ -538,12 +825,26 @@ class NotificationDispatcher:
         with self._cv:
             return self._cv.wait_for(lambda: self._unfinished == 0, timeout)
 
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every delivery that can be tried now has been tried at least once
+        and none is being tried (those failing wait for their retry, in the durable
+        queue: what a shutdown waits for); False if ``timeout`` ran out."""
+
+        def settled() -> bool:
+            return all(
+                not lane[0].running and lane[0].record.attempts > 0 for lane in self._lanes.values()
+            )
+
+        with self._cv:
+            return self._cv.wait_for(settled, timeout)
+
     # -- shutdown -------------------------------------------------------------------
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the workers: a try in progress may finish (each is bounded by its
-        channel's timeout) within ``timeout`` seconds; everything still queued is
-        recorded as FAILED. Safe to call twice."""
+        channel's timeout) within ``timeout`` seconds. What is still queued stays in the
+        durable queue for the next start (its record stays PENDING and says so); without
+        a queue, or for a test, it is recorded as FAILED. Safe to call twice."""
         with self._cv:
             first = not self._closed
             self._closed = True
@@ -559,14 +860,50 @@ class NotificationDispatcher:
             left = [
                 (job, job.running) for lane in self._lanes.values() for job in lane if not job.done
             ]
+        kept = 0
         for job, running in left:
-            reason = (
-                "notifications were shut down while this was being sent; whether it "
-                "arrived is unknown"
-                if running
-                else "not sent: notifications were shut down before it could be delivered"
+            if job.superseded_by is not None:
+                self._finish(
+                    job,
+                    AttemptOutcome.SUPERSEDED,
+                    f"replaced by a newer {job.superseded_by.event.kind.value} event",
+                    time.time(),
+                    0.0,
+                )
+            elif job.queued is not None:
+                kept += self._keep(job, running)
+            else:
+                reason = (
+                    "notifications were shut down while this was being sent; whether it "
+                    "arrived is unknown"
+                    if running
+                    else "not sent: notifications were shut down before it could be delivered"
+                )
+                self._finish(job, AttemptOutcome.FAILED, reason, time.time(), 0.0)
+        if kept:
+            log.info("%d notification(s) kept in the queue for the next start", kept)
+
+    def _keep(self, job: _Job, running: bool) -> int:
+        """Leave a durable delivery in the queue at shutdown: its future resolves to its
+        record, still PENDING."""
+        with self._cv:
+            if job.done:
+                return 0
+            job.done = True
+            job.record = replace(
+                job.record,
+                error=(
+                    "kept in the queue for the next start"
+                    + ("; whether the try in progress arrived is unknown" if running else "")
+                    + (f" (last failure: {job.record.error})" if job.record.error else "")
+                ),
             )
-            self._finish(job, AttemptOutcome.FAILED, reason, time.time(), 0.0)
+            self._remember(job.record)
+            record = job.record
+        job.future.set_result(record)
+        with self._cv:
+            self._release(job)
+        return 1
 
     def __enter__(self) -> NotificationDispatcher:
         return self

@@ -6,6 +6,12 @@ tenacity retry loop, because its retries are scheduled on a timeline shared by e
 delivery (so that one alert's deliveries to one channel keep their order), not slept
 through on a thread. Jitter and the cap are applied here, so that a given ``fraction``
 always yields the same wait.
+
+An alert's delivery is bounded by time, not by tries: it is retried for
+``retry_for_s`` (a day by default) from when it was first queued, the waits growing
+to ``max_delay_s`` (five minutes) and staying there, so a receiver that is down for
+hours still gets what it missed when it is back, and the last RESOLVED in particular.
+A test notification is bounded by ``attempts``, so the button answers within a minute.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 from tenacity import RetryCallState, Retrying, wait_exponential
 
+DAY_S = 86_400.0
+
 
 class RetryPolicy(BaseModel):
     """Exponential back-off: the wait before try n+1 is ``base_delay_s * factor**(n-1)``,
     spread by +-``jitter`` (a fraction) so many failed
     deliveries do not retry in lock-step, and capped at ``max_delay_s``. A server's
-    Retry-After (capped too) wins."""
+    Retry-After (capped too) wins. An alert's delivery is given up ``retry_for_s`` after
+    it was queued (its last try at that moment); a test notification after ``attempts``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -26,8 +35,16 @@ class RetryPolicy(BaseModel):
         default=5,
         ge=1,
         le=100,
-        title="Attempts",
-        description="Tries per delivery, the first one included",
+        title="Test attempts",
+        description="Tries per test notification, the first one included",
+    )
+    retry_for_s: float = Field(
+        default=DAY_S,
+        ge=0,
+        le=30 * DAY_S,
+        allow_inf_nan=False,
+        title="Keep retrying for (s)",
+        description="How long an alert's notification is retried before it is given up",
     )
     base_delay_s: float = Field(default=2.0, ge=0, le=3600, title="First retry after (s)")
     max_delay_s: float = Field(default=300.0, ge=0, le=86400, title="Longest wait (s)")

@@ -12,9 +12,14 @@ Tables (``PRAGMA user_version`` is the schema version):
   send no event). ``last_states`` reads it. Version 1 added it, filled once from the
   newest event of each fingerprint, so an older database keeps what it knew.
 - ``silences``: matcher silences, active and expired.
+- ``delivery_queue`` (version 2): the notification dispatcher's durable queue, one row
+  per alert delivery from before its first try until it is delivered, given up or
+  superseded (``DeliveryQueueStore``), so a restart, even after ``kill -9``, sends what
+  was still waiting. Rows name the channel by id; no secret is ever stored.
 
 Old events, resolved states and silences that ended long ago are pruned by age; a
-firing alert's state is kept until it resolves.
+firing alert's state is kept until it resolves. Queued deliveries are not pruned here:
+the dispatcher gives them up after its retry time.
 """
 
 from __future__ import annotations
@@ -23,16 +28,18 @@ import dataclasses
 import json
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity, Silence
+from etcdmon_gui.model.delivery import QueuedDelivery
 from etcdmon_gui.store.files import data_dir
 
 RETENTION_S = 30 * 86_400
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _KEPT_STATES = (AlertState.FIRING.value, AlertState.RESOLVED.value)  # what a restart resumes
 
 
@@ -63,60 +70,100 @@ def _alert_from_json(text: str) -> Alert:
 _SILENCE_COLUMNS = "id, rule, cluster, member, starts, ends, reason, created_at, cluster_name"
 
 
+def _open(path: Path, *, shared: bool = False) -> sqlite3.Connection:
+    """A connection to the history file, its schema brought up to date. ``shared``: for
+    use from several threads (the caller serialises the calls)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=5.0, check_same_thread=not shared)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        _migrate(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring the schema to ``SCHEMA_VERSION``, in one transaction that takes the write
+    lock first, so the app and ``etcdmon watch`` opening one file at once migrate once."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS alert_events ("
+            " id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,"
+            " fingerprint TEXT NOT NULL, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
+            " severity TEXT NOT NULL, alert TEXT NOT NULL)"
+        )
+        db.execute("CREATE INDEX IF NOT EXISTS alert_events_fp ON alert_events (fingerprint, at)")
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version < 1:
+            _add_states_and_silences(db)
+        if version < 2:
+            _add_delivery_queue(db)
+        if version < SCHEMA_VERSION:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _add_states_and_silences(db: sqlite3.Connection) -> None:
+    """Schema 1: the state table, filled from each fingerprint's newest event, and the
+    silences table."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS alert_states ("
+        " fingerprint TEXT PRIMARY KEY, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
+        " state TEXT NOT NULL, updated_at REAL NOT NULL, alert TEXT NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS silences ("
+        " id TEXT PRIMARY KEY, rule TEXT, cluster TEXT, member TEXT,"
+        " starts REAL NOT NULL, ends REAL NOT NULL, reason TEXT NOT NULL,"
+        " created_at REAL NOT NULL, cluster_name TEXT)"
+    )
+    rows = db.execute(
+        "SELECT at, alert FROM alert_events e WHERE id = ("
+        " SELECT MAX(id) FROM alert_events WHERE fingerprint = e.fingerprint)"
+    ).fetchall()
+    _upsert_states(db, ((_alert_from_json(text), at) for at, text in rows))
+
+
+def _add_delivery_queue(db: sqlite3.Connection) -> None:
+    """Schema 2: the dispatcher's durable queue; ``seq`` keeps the order of first saves."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS delivery_queue ("
+        " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,"
+        " channel_id TEXT NOT NULL, fingerprint TEXT NOT NULL, kind TEXT NOT NULL,"
+        " at REAL NOT NULL, alert TEXT NOT NULL, created_at REAL NOT NULL,"
+        " attempts INTEGER NOT NULL, next_attempt_at REAL NOT NULL, error TEXT)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS delivery_queue_owner ON delivery_queue (owner, seq)")
+
+
+def _upsert_states(db: sqlite3.Connection, alerts: Iterable[tuple[Alert, float]]) -> None:
+    db.executemany(
+        "INSERT INTO alert_states (fingerprint, cluster, rule, state, updated_at, alert)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET"
+        " cluster = excluded.cluster, rule = excluded.rule, state = excluded.state,"
+        " updated_at = excluded.updated_at, alert = excluded.alert",
+        [
+            (a.fingerprint, a.cluster, a.rule, a.state.value, at, _alert_json(a))
+            for a, at in alerts
+            if a.state.value in _KEPT_STATES
+        ],
+    )
+
+
 class AlertHistory:
     def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path or default_path()
         self.clock = clock
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=5.0)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        with self._db:
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS alert_events ("
-                " id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,"
-                " fingerprint TEXT NOT NULL, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
-                " severity TEXT NOT NULL, alert TEXT NOT NULL)"
-            )
-            self._db.execute(
-                "CREATE INDEX IF NOT EXISTS alert_events_fp ON alert_events (fingerprint, at)"
-            )
-            (version,) = self._db.execute("PRAGMA user_version").fetchone()
-            if version < 1:
-                self._add_states_and_silences()
-            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-
-    def _add_states_and_silences(self) -> None:
-        """Schema 1: the state table, filled from each fingerprint's newest event, and
-        the silences table."""
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS alert_states ("
-            " fingerprint TEXT PRIMARY KEY, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
-            " state TEXT NOT NULL, updated_at REAL NOT NULL, alert TEXT NOT NULL)"
-        )
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS silences ("
-            " id TEXT PRIMARY KEY, rule TEXT, cluster TEXT, member TEXT,"
-            " starts REAL NOT NULL, ends REAL NOT NULL, reason TEXT NOT NULL,"
-            " created_at REAL NOT NULL, cluster_name TEXT)"
-        )
-        rows = self._db.execute(
-            "SELECT at, alert FROM alert_events e WHERE id = ("
-            " SELECT MAX(id) FROM alert_events WHERE fingerprint = e.fingerprint)"
-        ).fetchall()
-        self._upsert_states((_alert_from_json(text), at) for at, text in rows)
+        self._db = _open(self.path)
 
     def _upsert_states(self, alerts: Iterable[tuple[Alert, float]]) -> None:
-        self._db.executemany(
-            "INSERT INTO alert_states (fingerprint, cluster, rule, state, updated_at, alert)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET"
-            " cluster = excluded.cluster, rule = excluded.rule, state = excluded.state,"
-            " updated_at = excluded.updated_at, alert = excluded.alert",
-            [
-                (a.fingerprint, a.cluster, a.rule, a.state.value, at, _alert_json(a))
-                for a, at in alerts
-                if a.state.value in _KEPT_STATES
-            ],
-        )
+        _upsert_states(self._db, alerts)
 
     def save_states(self, alerts: Sequence[Alert]) -> None:
         """Keep these alerts as their fingerprints' current state (pending ones are not
@@ -203,3 +250,84 @@ class AlertHistory:
 
     def close(self) -> None:
         self._db.close()
+
+
+_QUEUE_COLUMNS = "id, channel_id, kind, at, alert, created_at, attempts, next_attempt_at, error"
+
+
+class DeliveryQueueStore:
+    """The notification dispatcher's durable queue (``notify.base.DeliveryQueue``) in the
+    history file's ``delivery_queue`` table.
+
+    Rows belong to an ``owner`` (``"app"``, or ``"watch:<cluster key>"`` for ``etcdmon
+    watch``): the app and a watch sharing one file each take back only their own. A row
+    holds the channel's id, the event (kind, time, the alert as JSON), the tries made,
+    the next try's time and the last error as the dispatcher scrubbed it; a channel's
+    URL or key stays in the secret store and is read at send time. Each call is its own
+    transaction, committed before it returns, so what was saved survives ``kill -9``.
+    Commits are not synced to the disk (WAL with ``synchronous=NORMAL``): a save costs
+    a write, not an fsync, in the thread that queues an alert; the file stays sound,
+    and only a power cut may lose the latest changes. One connection, shared by the
+    notification threads behind a lock.
+    """
+
+    def __init__(self, path: Path | None = None, *, owner: str) -> None:
+        self.path = path or default_path()
+        self.owner = owner
+        self._lock = threading.Lock()
+        self._db = _open(self.path, shared=True)
+        self._db.execute("PRAGMA synchronous=NORMAL")
+
+    def save(self, item: QueuedDelivery) -> None:
+        e = item.event
+        row = (
+            item.queue_id,
+            self.owner,
+            item.channel_id,
+            e.alert.fingerprint,
+            e.kind.value,
+            e.at,
+            _alert_json(e.alert),
+            item.created_at,
+            item.attempts,
+            item.next_attempt_at,
+            item.error,
+        )
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT INTO delivery_queue (id, owner, channel_id, fingerprint, kind, at,"
+                " alert, created_at, attempts, next_attempt_at, error)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+                " channel_id = excluded.channel_id, fingerprint = excluded.fingerprint,"
+                " kind = excluded.kind, at = excluded.at, alert = excluded.alert,"
+                " attempts = excluded.attempts, next_attempt_at = excluded.next_attempt_at,"
+                " error = excluded.error",
+                row,
+            )
+
+    def remove(self, queue_id: str) -> None:
+        with self._lock, self._db:
+            self._db.execute("DELETE FROM delivery_queue WHERE id = ?", (queue_id,))
+
+    def pending(self) -> list[QueuedDelivery]:
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_QUEUE_COLUMNS} FROM delivery_queue WHERE owner = ? ORDER BY seq",
+                (self.owner,),
+            ).fetchall()
+        return [
+            QueuedDelivery(
+                queue_id=qid,
+                channel_id=channel_id,
+                event=AlertEvent(EventKind(kind), _alert_from_json(alert), at),
+                created_at=created_at,
+                attempts=attempts,
+                next_attempt_at=next_at,
+                error=error,
+            )
+            for qid, channel_id, kind, at, alert, created_at, attempts, next_at, error in rows
+        ]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,10 +1,17 @@
-"""The delivery log: every attempt to send a notification, newest first.
+"""The delivery log: every attempt to send a notification, newest first, and above it
+the deliveries still waiting for their next try.
 
 ``DeliveryLogModel`` keeps at most ``max_rows`` attempts (the oldest go first) and
 never shows one twice, so the log prefilled from the dispatcher (``set_history``) and
 the live entries (``add_attempt``, fed by the channel service's relayed signal) may
 overlap. A failed delivery is never hidden: its last attempt is highlighted, and so
 is every try that failed before it (outcome "retrying").
+
+``DeliveryQueueModel`` lists the deliveries that wait (the dispatcher's PENDING
+records: those that failed and wait for a retry, and those a restart took back from the
+durable queue), with their tries so far and their next attempt; ``set_queue`` fills
+it, and each record that comes with an attempt updates it. A delivery leaves it when
+it is delivered, given up or superseded.
 
 Nothing here holds a secret: attempts name channels by name, and their errors come
 from the dispatcher already scrubbed.
@@ -33,7 +40,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from etcdmon_gui.model.delivery import AttemptOutcome, DeliveryAttempt, DeliveryRecord
+from etcdmon_gui.model.delivery import (
+    AttemptOutcome,
+    DeliveryAttempt,
+    DeliveryRecord,
+    DeliveryStatus,
+)
 from etcdmon_gui.ui.palette import (
     FAILED_BACKGROUND,
     FAILED_TEXT,
@@ -51,6 +63,9 @@ MAX_ROWS = 1000
 
 OUTCOME_ROLE = Qt.ItemDataRole.UserRole  # the AttemptOutcome of the row
 
+QUEUE_COLUMNS = ("Channel", "Alert", "Kind", "Tries", "Next attempt", "Waiting since", "Error")
+(Q_CHANNEL, Q_ALERT, Q_KIND, Q_TRIES, Q_NEXT, Q_SINCE, Q_ERROR) = range(len(QUEUE_COLUMNS))
+
 
 @dataclass(frozen=True, slots=True)
 class _Row:
@@ -58,8 +73,9 @@ class _Row:
     record: DeliveryRecord | None  # None when the dispatcher has forgotten the delivery
 
     @property
-    def key(self) -> tuple[int, int]:
-        return (self.attempt.delivery_id, self.attempt.attempt)
+    def key(self) -> tuple[int, int, str]:
+        # A superseded delivery's entry repeats the number of its last try.
+        return (self.attempt.delivery_id, self.attempt.attempt, self.attempt.outcome.value)
 
     @property
     def order(self) -> tuple[float, int, int]:
@@ -72,14 +88,16 @@ def _when(ts: float, now: float) -> str:
     return time.strftime("%H:%M:%S" if same_day else "%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
-def alert_text(row: _Row) -> str:
-    """The alert rule and where (member, else cluster); the fingerprint if forgotten."""
-    r = row.record
-    if r is None:
-        return row.attempt.fingerprint
+def record_alert_text(r: DeliveryRecord) -> str:
+    """The alert rule and where (member, else cluster)."""
     if r.test:
         return "Test notification"
     return f"{r.rule} · {r.member or r.cluster_name}"
+
+
+def alert_text(row: _Row) -> str:
+    """The alert rule and where (member, else cluster); the fingerprint if forgotten."""
+    return row.attempt.fingerprint if row.record is None else record_alert_text(row.record)
 
 
 def kind_text(a: DeliveryAttempt) -> str:
@@ -103,7 +121,7 @@ class DeliveryLogModel(RowTableModel[_Row]):
     def __init__(self, max_rows: int = MAX_ROWS, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.max_rows = max_rows
-        self._keys: set[tuple[int, int]] = set()
+        self._keys: set[tuple[int, int, str]] = set()
         self._bold = QFont()
         self._bold.setBold(True)
 
@@ -183,7 +201,8 @@ class DeliveryLogModel(RowTableModel[_Row]):
             return None
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == COL_OUTCOME:
-                return QBrush(QColor(OUTCOME_COLOURS[a.outcome]))
+                colour = OUTCOME_COLOURS.get(a.outcome)
+                return QBrush(QColor(colour)) if colour else None
             if a.outcome is AttemptOutcome.FAILED:
                 return QBrush(QColor(FAILED_TEXT))
             if a.outcome is AttemptOutcome.RETRYING:
@@ -210,7 +229,8 @@ class DeliveryLogModel(RowTableModel[_Row]):
         if col == COL_KIND:
             return kind_text(a)
         if col == COL_ATTEMPT:
-            return f"{a.attempt}/{a.max_attempts}"
+            # An alert's delivery is bounded by time, not by a number of tries.
+            return str(a.attempt) if a.max_attempts is None else f"{a.attempt}/{a.max_attempts}"
         if col == COL_OUTCOME:
             return outcome_text(a, now)
         return a.error or ""
@@ -234,6 +254,84 @@ class DeliveryLogModel(RowTableModel[_Row]):
         if col == COL_ERROR:
             return a.error or ""
         return ""
+
+
+class DeliveryQueueModel(RowTableModel[DeliveryRecord]):
+    """The deliveries waiting for their next try, the soonest first."""
+
+    columns = QUEUE_COLUMNS
+
+    def set_records(self, records: Iterable[DeliveryRecord]) -> None:
+        """Show these (the dispatcher's PENDING records) and nothing else."""
+        self.beginResetModel()
+        self._rows = sorted((r for r in records if self._waits(r)), key=self._order)
+        self.endResetModel()
+
+    def update(self, record: DeliveryRecord) -> None:
+        """A delivery's latest record: shown while it waits, gone once it ended."""
+        row = next(
+            (i for i, r in enumerate(self._rows) if r.delivery_id == record.delivery_id), None
+        )
+        if row is not None:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self._rows[row]
+            self.endRemoveRows()
+        if not self._waits(record):
+            return
+        position = 0
+        while position < len(self._rows) and self._order(self._rows[position]) <= self._order(
+            record
+        ):
+            position += 1
+        self.beginInsertRows(QModelIndex(), position, position)
+        self._rows.insert(position, record)
+        self.endInsertRows()
+
+    def records(self) -> list[DeliveryRecord]:
+        return list(self._rows)
+
+    @staticmethod
+    def _waits(r: DeliveryRecord) -> bool:
+        return r.status is DeliveryStatus.PENDING and r.next_attempt_at is not None
+
+    @staticmethod
+    def _order(r: DeliveryRecord) -> tuple[float, int]:
+        return (r.next_attempt_at or 0.0, r.delivery_id)
+
+    def data(self, index: ModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        r = self._row_at(index)
+        if r is None:
+            return None
+        col = index.column()
+        now = time.time()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == Q_CHANNEL:
+                return r.channel_name
+            if col == Q_ALERT:
+                return record_alert_text(r)
+            if col == Q_KIND:
+                return str(r.event_kind.value)
+            if col == Q_TRIES:
+                return str(r.attempts)
+            if col == Q_NEXT:
+                due = r.next_attempt_at or now
+                return "now" if due <= now else _when(due, now)
+            if col == Q_SINCE:
+                return _when(r.created_at, now)
+            return r.error or ""
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if col == Q_CHANNEL:
+                return f"{r.channel_type} channel {r.channel_id}"
+            if col == Q_ALERT:
+                return f"fingerprint {r.fingerprint}"
+            if col == Q_ERROR:
+                return r.error or ""
+            return None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(QColor(RETRY_TEXT))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == Q_TRIES:
+            return int(Qt.AlignmentFlag.AlignCenter)
+        return None
 
 
 class _ProblemsOnly(QSortFilterProxyModel):
@@ -264,8 +362,8 @@ class DeliveryLogWidget(QWidget):
     """A table of delivery attempts with a one-line summary and a problems filter.
 
     Slots for the composition root: ``add_attempt(DeliveryAttempt, DeliveryRecord)``
-    (the channel service's relayed ``delivery``) and ``set_history(list)`` (its
-    ``history``).
+    (the relayed ``delivery``), ``set_history(list)`` (its ``history``) and
+    ``set_queue(list[DeliveryRecord])`` (its ``queue``: the deliveries that wait).
     """
 
     def __init__(self, max_rows: int = MAX_ROWS, parent: QWidget | None = None) -> None:
@@ -291,6 +389,28 @@ class DeliveryLogWidget(QWidget):
         header.resizeSection(COL_ALERT, 200)
         header.setStretchLastSection(True)
 
+        self.queue_model = DeliveryQueueModel(self)
+        self.queue_table = QTableView()
+        self.queue_table.setObjectName("deliveryQueue")
+        self.queue_table.setModel(self.queue_model)
+        self.queue_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.queue_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.queue_table.setWordWrap(False)
+        self.queue_table.verticalHeader().hide()
+        row_height = self.queue_table.fontMetrics().height() + 8
+        self.queue_table.verticalHeader().setDefaultSectionSize(row_height)
+        self.queue_table.setMaximumHeight(row_height * 5)
+        queue_header = self.queue_table.horizontalHeader()
+        queue_header.setHighlightSections(False)
+        for col in (Q_KIND, Q_TRIES, Q_NEXT, Q_SINCE):
+            queue_header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        queue_header.resizeSection(Q_CHANNEL, 140)
+        queue_header.resizeSection(Q_ALERT, 200)
+        queue_header.setStretchLastSection(True)
+        self.queue_label = QLabel()
+        self.queue_label.setObjectName("deliveryQueueSummary")
+        self.queue_label.setTextFormat(Qt.TextFormat.PlainText)
+
         self.summary = QLabel()
         self.summary.setObjectName("deliverySummary")
         self.summary.setTextFormat(Qt.TextFormat.PlainText)
@@ -305,16 +425,37 @@ class DeliveryLogWidget(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addLayout(top)
+        lay.addWidget(self.queue_label)
+        lay.addWidget(self.queue_table)
         lay.addWidget(self.table, 1)
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._update_summary)
+        queue = self.queue_model
+        for signal in (queue.rowsInserted, queue.rowsRemoved, queue.modelReset):
+            signal.connect(self._update_queue)
         self._update_summary()
+        self._update_queue()
 
     def add_attempt(self, attempt: DeliveryAttempt, record: DeliveryRecord | None) -> None:
         self.model.add_attempt(attempt, record)
+        if record is not None:
+            self.queue_model.update(record)
 
     def set_history(self, entries: Sequence[tuple[DeliveryAttempt, DeliveryRecord | None]]) -> None:
         self.model.set_history(entries)
+
+    def set_queue(self, records: Sequence[DeliveryRecord]) -> None:
+        self.queue_model.set_records(records)
+
+    def _update_queue(self, *_: object) -> None:
+        waiting = self.queue_model.rowCount()
+        self.queue_label.setVisible(waiting > 0)
+        self.queue_table.setVisible(waiting > 0)
+        if waiting:
+            self.queue_label.setText(
+                f"{waiting} notification{'s' if waiting != 1 else ''} waiting for "
+                f"{'their' if waiting != 1 else 'its'} next attempt"
+            )
 
     def _update_summary(self, *_: object) -> None:
         shown = self.model.rowCount()

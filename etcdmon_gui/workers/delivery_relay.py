@@ -3,7 +3,9 @@
 The dispatcher calls its subscribers on its notification threads; ``DeliveryRelay``
 turns each new entry into a ``delivery`` signal, which Qt queues to receivers in the
 GUI thread (the Deliveries tab, the channels dialog's test progress). The log so far is
-an in-memory copy, read on request (``load_history``).
+an in-memory copy, read on request (``load_history``), together with the deliveries
+that wait for their next try (``queue``: those a restart took back from the durable
+queue included, which have no attempt in this run's log yet).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
-from etcdmon_gui.model.delivery import DeliveryAttempt, DeliveryRecord
+from etcdmon_gui.model.delivery import DeliveryAttempt, DeliveryRecord, DeliveryStatus
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 
 log = logging.getLogger(__name__)
@@ -28,10 +30,13 @@ class DeliveryRelay(QObject):
             a notification thread.
         history(list[tuple[DeliveryAttempt, DeliveryRecord | None]]): the log so far,
             oldest first (``load_history``).
+        queue(list[DeliveryRecord]): the deliveries waiting for their next try
+            (``load_history``), PENDING records.
     """
 
     delivery = Signal(object, object)
     history = Signal(object)
+    queue = Signal(object)
 
     def __init__(self, dispatcher: NotificationDispatcher, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -59,7 +64,9 @@ class DeliveryRelay(QObject):
             self.delivery.emit(attempt, record)
 
     def load_history(self) -> None:
-        """Emit ``history``: a copy of the dispatcher's log, which only takes its lock."""
+        """Emit ``history`` and ``queue``: copies of the dispatcher's log and of what
+        waits, which only take its lock."""
         attempts = self.dispatcher.attempts()
         records = {r.delivery_id: r for r in self.dispatcher.records()}
         self.history.emit([(a, records.get(a.delivery_id)) for a in attempts])
+        self.queue.emit([r for r in records.values() if r.status is DeliveryStatus.PENDING])

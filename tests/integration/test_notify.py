@@ -2,8 +2,10 @@
 
 An aiosmtpd server with STARTTLS (or implicit TLS) and AUTH LOGIN/PLAIN, certificates
 from a trustme CA; stdlib HTTP servers playing a generic Alertmanager-webhook receiver,
-Slack and PagerDuty, answering per script (so one can fail twice, then succeed). The
-dispatcher runs with tiny back-off delays; tests wait on queues and futures, not sleeps.
+Slack and PagerDuty, answering per script (so one can fail twice, then succeed), or
+bound but not listening yet (down: connection refused) until a test brings them up. The
+dispatcher runs with tiny back-off delays and, where a restart is tested, the durable
+queue in a real SQLite file; tests wait on queues, futures and conditions, not sleeps.
 """
 
 from __future__ import annotations
@@ -15,12 +17,14 @@ import json
 import logging
 import queue
 import socket
+import sqlite3
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +33,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity
-from etcdmon_gui.model.delivery import AttemptOutcome, DeliveryRecord, DeliveryStatus
+from etcdmon_gui.model.delivery import (
+    AttemptOutcome,
+    DeliveryAttempt,
+    DeliveryRecord,
+    DeliveryStatus,
+)
 from etcdmon_gui.notify.base import ChannelBase
 from etcdmon_gui.notify.channels.email import EmailChannelConfig
 from etcdmon_gui.notify.channels.pagerduty import PagerDutyChannelConfig
@@ -38,10 +47,12 @@ from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
 from etcdmon_gui.notify.retry import RetryPolicy
+from etcdmon_gui.store.history import DeliveryQueueStore
 from etcdmon_gui.store.secrets import SecretStore
 
 WAIT = 10.0
-FAST = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.05, jitter=0.0)
+# Alerts are given up after a second here (a day by default), tests after 3 tries.
+FAST = RetryPolicy(attempts=3, base_delay_s=0.01, max_delay_s=0.05, jitter=0.0, retry_for_s=1.0)
 
 USER = "etcdmon"
 PASSWORD = "smtp-Pa55word-7f3e"
@@ -95,14 +106,25 @@ def secrets() -> SecretStore:
 def dispatcher_for(secrets: SecretStore) -> Iterator[Callable[..., NotificationDispatcher]]:
     made: list[NotificationDispatcher] = []
 
-    def make(*channels: ChannelBase, retry: RetryPolicy = FAST) -> NotificationDispatcher:
-        d = NotificationDispatcher(secrets, channels, policy=retry)
+    def make(
+        *channels: ChannelBase, retry: RetryPolicy = FAST, queue: DeliveryQueueStore | None = None
+    ) -> NotificationDispatcher:
+        d = NotificationDispatcher(secrets, channels, policy=retry, queue=queue)
         made.append(d)
         return d
 
     yield make
     for d in made:
         d.close()
+
+
+def dump(path: Path) -> list[str]:
+    """Every row of a SQLite file, as SQL text."""
+    db = sqlite3.connect(path)
+    try:
+        return list(db.iterdump())
+    finally:
+        db.close()
 
 
 def free_port() -> int:
@@ -128,11 +150,13 @@ class Posted:
 @dataclass
 class Receiver:
     """An HTTP server on 127.0.0.1 recording each POST; it answers with the next
-    scripted (status, body) and then with ``default``."""
+    scripted (status, body) and then with ``default``. Unless ``up``, its port is bound
+    but not listening (connections are refused) until ``start()``."""
 
     default: tuple[int, bytes] = (200, b"ok")
     script: list[tuple[int, bytes]] = field(default_factory=list)
     posted: queue.Queue[Posted] = field(default_factory=queue.Queue)
+    up: bool = True
 
     def __post_init__(self) -> None:
         receiver = self
@@ -152,12 +176,21 @@ class Receiver:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), Handler, bind_and_activate=False
+        )
+        self.server.server_bind()
         self.server.daemon_threads = True
         # A short poll interval only makes shutdown() return sooner.
         self.thread = threading.Thread(
             target=self.server.serve_forever, args=(0.02,), name="receiver"
         )
+        if self.up:
+            self.start()
+
+    def start(self) -> None:
+        """Listen and answer (a receiver made with ``up=False`` comes back)."""
+        self.server.server_activate()
         self.thread.start()
 
     def url(self, path: str) -> str:
@@ -167,9 +200,11 @@ class Receiver:
         return self.posted.get(timeout=WAIT)
 
     def close(self) -> None:
-        self.server.shutdown()
+        if self.thread.is_alive():
+            self.server.shutdown()
         self.server.server_close()
-        self.thread.join(WAIT)
+        if self.thread.ident is not None:
+            self.thread.join(WAIT)
 
 
 @pytest.fixture
@@ -177,9 +212,12 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
     def make(
-        default: tuple[int, bytes] = (200, b"ok"), script: list[tuple[int, bytes]] | None = None
+        default: tuple[int, bytes] = (200, b"ok"),
+        script: list[tuple[int, bytes]] | None = None,
+        *,
+        up: bool = True,
     ) -> Receiver:
-        r = Receiver(default, list(script or []))
+        r = Receiver(default, list(script or []), up=up)
         made.append(r)
         return r
 
@@ -541,17 +579,101 @@ def test_a_receiver_failing_twice_gets_it_on_the_third_attempt(
     assert bodies[0] == bodies[1] == bodies[2]
 
 
-def test_a_receiver_that_is_down_is_reported_failed(
+def test_a_receiver_that_stays_down_is_reported_failed_when_the_time_is_up(
     secrets: SecretStore, dispatcher_for: Callable[..., NotificationDispatcher]
 ) -> None:
     d = dispatcher_for(webhook(secrets, f"http://127.0.0.1:{free_port()}{HOOK_PATH}"))
     record = d.notify(alert_event())[0].result(WAIT)
-    assert record.status is DeliveryStatus.FAILED and record.attempts == FAST.attempts
+    assert record.status is DeliveryStatus.FAILED and record.attempts > FAST.attempts
     assert "connection refused" in (record.error or "")
-    assert [a.outcome for a in d.attempts()] == [AttemptOutcome.RETRYING] * 2 + [
-        AttemptOutcome.FAILED
-    ]
+    assert f"(gave up after {record.attempts} attempts over 1" in (record.error or "")
+    assert [a.outcome for a in d.attempts()] == [AttemptOutcome.RETRYING] * (
+        record.attempts - 1
+    ) + [AttemptOutcome.FAILED]
     assert d.records(DeliveryStatus.FAILED) == [record]
+
+
+class Tries:
+    """A delivery-log subscriber: ``wait_for(n)`` blocks until ``n`` tries have failed."""
+
+    def __init__(self) -> None:
+        self.failed = 0
+        self.cond = threading.Condition()
+
+    def __call__(self, attempt: DeliveryAttempt, record: DeliveryRecord) -> None:
+        if attempt.outcome is AttemptOutcome.RETRYING:
+            with self.cond:
+                self.failed += 1
+                self.cond.notify_all()
+
+    def wait_for(self, n: int) -> None:
+        with self.cond:
+            assert self.cond.wait_for(lambda: self.failed >= n, WAIT), self.failed
+
+
+def test_a_receiver_down_longer_than_the_old_budget_gets_the_alert_when_back(
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It used to be 5 tries (2/4/8/16 s, about 30 s): here the receiver refuses 12 tries,
+    in milliseconds, and still gets the alert once it listens; one warning said so."""
+    caplog.set_level(logging.DEBUG, logger="etcdmon_gui.notify.dispatcher")
+    r = receiver(up=False)
+    d = dispatcher_for(
+        webhook(secrets, r.url(HOOK_PATH)), retry=FAST.model_copy(update={"retry_for_s": 60.0})
+    )
+    tries = Tries()
+    d.subscribe(tries)
+    (future,) = d.notify(alert_event())
+    tries.wait_for(12)
+    r.start()
+    record = delivered([future])
+    assert record.attempts >= 13
+    assert r.next().json()["alerts"][0]["fingerprint"] == "9a3e6c1f00b2d4e7"
+    logged = [x for x in caplog.records if x.name == "etcdmon_gui.notify.dispatcher"]
+    warnings = [x.getMessage() for x in logged if x.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "connection refused" in warnings[0], warnings
+    assert sum("next try at" in x.getMessage() for x in logged) == record.attempts - 1
+
+
+def test_a_resolved_kept_over_a_restart_reaches_the_receiver_alone(
+    receiver: Callable[..., Receiver],
+    secrets: SecretStore,
+    dispatcher_for: Callable[..., NotificationDispatcher],
+    tmp_path: Path,
+) -> None:
+    """FIRING, then RESOLVED while the receiver is down; the app stops; the receiver comes
+    back; the next start sends the RESOLVED (the latest state) and nothing else."""
+    r = receiver(up=False)
+    path = tmp_path / "history.sqlite3"
+    slow = FAST.model_copy(update={"base_delay_s": 60.0, "max_delay_s": 60.0, "retry_for_s": 600})
+    first_queue = DeliveryQueueStore(path, owner="app")
+    first = dispatcher_for(webhook(secrets, r.url(HOOK_PATH)), retry=slow, queue=first_queue)
+    tries = Tries()
+    first.subscribe(tries)
+    (firing,) = first.notify(alert_event())
+    tries.wait_for(1)
+    (resolved,) = first.notify(alert_event(EventKind.RESOLVED))
+    tries.wait_for(2)
+    assert firing.result(0).status is DeliveryStatus.SUPERSEDED
+    first.close()
+    first_queue.close()
+    assert resolved.result(0).status is DeliveryStatus.PENDING
+    r.start()
+    queue = DeliveryQueueStore(path, owner="app")
+    second = dispatcher_for(webhook(secrets, r.url(HOOK_PATH)), retry=slow, queue=queue)
+    assert second.resume() == 1
+    assert second.wait_idle(WAIT)
+    body = r.next().json()
+    assert body["status"] == "resolved" and body["alerts"][0]["endsAt"] != "0001-01-01T00:00:00Z"
+    assert r.posted.empty()
+    assert queue.pending() == []
+    queue.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    db.close()
 
 
 def test_a_rejected_request_is_not_retried(
@@ -566,13 +688,14 @@ def test_a_rejected_request_is_not_retried(
     assert "400 Bad Request: invalid_payload" in (record.error or "")
 
 
-def test_no_secret_reaches_logs_or_the_delivery_log(
+def test_no_secret_reaches_logs_the_delivery_log_or_the_queue(
     receiver: Callable[..., Receiver],
     secrets: SecretStore,
     smtps: SmtpServer,
     ca_file: str,
     dispatcher_for: Callable[..., NotificationDispatcher],
     caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     # Receivers that quote the secret back, as some error pages do.
@@ -600,16 +723,22 @@ def test_no_secret_reaches_logs_or_the_delivery_log(
     secrets.set("slack", "slack_webhook", slack.url(SLACK_PATH))
     secrets.set("pd", "pagerduty_routing_key", ROUTING_KEY)
     secrets.set("down", "slack_webhook", f"http://127.0.0.1:{down}{SLACK_PATH}")
-    d = dispatcher_for(*channels)
+    path = tmp_path / "history.sqlite3"
+    store = DeliveryQueueStore(path, owner="app")
+    d = dispatcher_for(*channels, queue=store)
+    seen: list[list[str]] = []  # the queue's rows after every try
+    d.subscribe(lambda a, r: seen.append(dump(path)))
     records = [f.result(WAIT) for f in d.notify(alert_event())]
     records.append(d.send_test("pd").result(WAIT))
     assert [r.status for r in records[:4]] == [DeliveryStatus.FAILED] * 4
     assert records[4].status is DeliveryStatus.DELIVERED
     smtps.inbox.next()
+    assert any("delivery_queue" in line and "9a3e6c1f00b2d4e7" in line for s in seen for line in s)
     texts = [
         caplog.text,
         *(r.getMessage() for r in caplog.records),
         *(repr(x) for x in [*d.attempts(), *d.records()]),
+        *(line for rows in seen for line in rows),
     ]
     for secret in SECRETS:
         assert not any(secret in t for t in texts), secret

@@ -1,5 +1,6 @@
 """Alert history in SQLite: transitions, current states (acknowledgements and silences
-included) and matcher silences kept across a restart, then used to resume."""
+included) and matcher silences kept across a restart, then used to resume; and the
+notification dispatcher's durable queue in the same file."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import dataclasses
 import json
 import math
 import sqlite3
+import threading
 from pathlib import Path
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity, Silence
+from etcdmon_gui.model.delivery import QueuedDelivery
 from etcdmon_gui.monitor.alert_engine import AlertEngine
 from etcdmon_gui.monitor.alert_rules import Rule
-from etcdmon_gui.store.history import AlertHistory
+from etcdmon_gui.store.history import SCHEMA_VERSION, AlertHistory, DeliveryQueueStore
 from tests.builders import Clock, member, snap
 
 
@@ -238,3 +241,66 @@ def test_silences_are_kept_replaced_and_pruned(tmp_path: Path) -> None:
     clock.t += 30 * 86_400 + 30
     again.prune()
     assert again.silences() == [two]  # ended 30 days + 20 s ago vs 30 days - 30 s ago
+
+
+# -- the delivery queue ---------------------------------------------------------------
+
+
+def queued(qid: str, kind: EventKind = EventKind.FIRING, **kw: object) -> QueuedDelivery:
+    state = AlertState.RESOLVED if kind is EventKind.RESOLVED else AlertState.FIRING
+    fields: dict[str, object] = {
+        "queue_id": qid,
+        "channel_id": "hook",
+        "event": AlertEvent(kind, alert(state, 100.0, silenced_until=math.inf), 110.0),
+        "created_at": 120.0,
+        "attempts": 0,
+        "next_attempt_at": 120.0,
+    }
+    fields.update(kw)
+    return QueuedDelivery(**fields)  # type: ignore[arg-type]
+
+
+def test_the_delivery_queue_keeps_its_order_and_owner_across_a_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    app = DeliveryQueueStore(path, owner="app")
+    one, two, three = queued("q1"), queued("q2", EventKind.RESOLVED), queued("q3")
+    for item in (one, two, three):
+        app.save(item)
+    failed = dataclasses.replace(one, attempts=3, next_attempt_at=150.0, error="HTTP 503")
+    app.save(failed)  # an update keeps its place
+    app.remove("q3")
+    # Saved from a notification thread, not the one that opened it.
+    other = threading.Thread(target=app.save, args=(queued("q4", channel_id="mail"),))
+    other.start()
+    other.join()
+    watch = DeliveryQueueStore(path, owner="watch:c1")
+    watch.save(queued("w1"))
+    app.close()
+    again = DeliveryQueueStore(path, owner="app")
+    assert [q.queue_id for q in again.pending()] == ["q1", "q2", "q4"]
+    assert again.pending()[:2] == [failed, two]  # the event and its alert round-trip
+    assert [q.queue_id for q in watch.pending()] == ["w1"]
+    again.close()
+    watch.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+def test_a_version_1_history_gets_the_queue_and_keeps_what_it_had(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    history = AlertHistory(path)
+    history.record([AlertEvent(EventKind.FIRING, alert(AlertState.FIRING, 100.0), 100.0)])
+    history.close()
+    db = sqlite3.connect(path)  # as the previous release left it
+    db.execute("DROP TABLE delivery_queue")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    queue = DeliveryQueueStore(path, owner="app")
+    queue.save(queued("q1"))
+    assert [q.queue_id for q in queue.pending()] == ["q1"]
+    queue.close()
+    again = AlertHistory(path)
+    assert [e.kind for e in again.events()] == [EventKind.FIRING]
+    assert [a.fingerprint for a in again.last_states(since_s=1e12)] == ["fp1"]
