@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 
-from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from etcdmon_gui.formatting import fmt_duration, fmt_stamp, fmt_time, fmt_value
@@ -64,29 +64,11 @@ class AlertTableModel(RowTableModel[Alert]):
         """Show exactly these alerts (the last one wins for a repeated fingerprint)."""
         now = self.clock()
         new = {a.fingerprint: a for a in alerts}
-        for row in reversed(range(len(self._rows))):
-            fp = self._rows[row].fingerprint
-            if fp not in new:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._rows[row]
-                self.endRemoveRows()
-                self._history.pop(fp, None)
-        rows = {a.fingerprint: i for i, a in enumerate(self._rows)}
-        added: list[Alert] = []
+        for fp in self._sync(new, lambda a: a.fingerprint):
+            self._history.pop(fp, None)
         for fp, alert in new.items():
             if alert.value is not None and not math.isnan(alert.value):
                 self._history.setdefault(fp, deque(maxlen=HISTORY_LEN)).append((now, alert.value))
-            at = rows.get(fp)
-            if at is None:
-                added.append(alert)
-            elif alert != self._rows[at]:
-                self._rows[at] = alert
-                self.dataChanged.emit(self.index(at, 0), self.index(at, len(COLUMNS) - 1))
-        if added:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
-            self._rows.extend(added)
-            self.endInsertRows()
 
     def alerts(self) -> list[Alert]:
         return list(self._rows)

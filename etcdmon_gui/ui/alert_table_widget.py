@@ -17,7 +17,6 @@ from typing import TypeVar
 from PySide6.QtCore import Property, QItemSelection, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -25,7 +24,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QSplitter,
-    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -43,6 +41,7 @@ from etcdmon_gui.ui.alert_table_model import (
 )
 from etcdmon_gui.ui.alert_text import alert_text, has_own_silence
 from etcdmon_gui.ui.palette import HEALTHY_COLOUR, SEVERITY_COLOURS, TEXT_ON_COLOUR, severity_icon
+from etcdmon_gui.ui.row_table_model import row_table_view
 from etcdmon_gui.ui.silences_widget import SilencesWidget
 
 __all__ = ["SILENCE_CHOICES", "AlertTableWidget"]
@@ -114,17 +113,7 @@ class AlertTableWidget(QWidget):
         self.badge = _named(QLabel(), "firingBadge")
         self.badge.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
-        self.table = _named(QTableView(), "alertTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL_STATE, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table = row_table_view("alertTable", self.proxy, sort_column=COL_STATE)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_RULE, QHeaderView.ResizeMode.Stretch)

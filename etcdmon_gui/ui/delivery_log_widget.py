@@ -30,12 +30,10 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -53,7 +51,7 @@ from etcdmon_gui.ui.palette import (
     RETRY_BACKGROUND,
     RETRY_TEXT,
 )
-from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel
+from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel, row_table_view
 
 COLUMNS = ("Time", "Channel", "Alert", "Kind", "Attempt", "Outcome", "Error")
 (COL_TIME, COL_CHANNEL, COL_ALERT, COL_KIND, COL_ATTEMPT, COL_OUTCOME, COL_ERROR) = range(
@@ -371,16 +369,8 @@ class DeliveryLogWidget(QWidget):
         self.model = DeliveryLogModel(max_rows, self)
         self.proxy = _ProblemsOnly(self)
         self.proxy.setSourceModel(self.model)
-        self.table = QTableView()
-        self.table.setObjectName("deliveryTable")
-        self.table.setModel(self.proxy)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table = row_table_view("deliveryTable", self.proxy)
         header = self.table.horizontalHeader()
-        header.setHighlightSections(False)
         for col in (COL_TIME, COL_KIND, COL_ATTEMPT, COL_OUTCOME):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_CHANNEL, QHeaderView.ResizeMode.Interactive)
@@ -390,18 +380,9 @@ class DeliveryLogWidget(QWidget):
         header.setStretchLastSection(True)
 
         self.queue_model = DeliveryQueueModel(self)
-        self.queue_table = QTableView()
-        self.queue_table.setObjectName("deliveryQueue")
-        self.queue_table.setModel(self.queue_model)
-        self.queue_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.queue_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.queue_table.setWordWrap(False)
-        self.queue_table.verticalHeader().hide()
-        row_height = self.queue_table.fontMetrics().height() + 8
-        self.queue_table.verticalHeader().setDefaultSectionSize(row_height)
-        self.queue_table.setMaximumHeight(row_height * 5)
+        self.queue_table = row_table_view("deliveryQueue", self.queue_model)
+        self.queue_table.setMaximumHeight(self.queue_table.fontMetrics().height() * 5 + 40)
         queue_header = self.queue_table.horizontalHeader()
-        queue_header.setHighlightSections(False)
         for col in (Q_KIND, Q_TRIES, Q_NEXT, Q_SINCE):
             queue_header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         queue_header.resizeSection(Q_CHANNEL, 140)

@@ -13,15 +13,13 @@ import html
 import time
 from collections.abc import Callable, Sequence
 
-from PySide6.QtCore import QModelIndex, QObject, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QObject, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QPushButton,
-    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -30,7 +28,7 @@ from etcdmon_gui.formatting import fmt_duration, fmt_stamp, fmt_time
 from etcdmon_gui.model.alerts import Alert, AlertState, Silence
 from etcdmon_gui.ui.alert_text import matchers_text
 from etcdmon_gui.ui.palette import HEALTHY_COLOUR, UNKNOWN_COLOUR, WARNING_COLOUR
-from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel
+from etcdmon_gui.ui.row_table_model import ModelIndex, RowTableModel, row_table_view
 from etcdmon_gui.ui.silence_dialog import SilenceDialog
 
 __all__ = ["SILENCE_ROLE", "SilenceTableModel", "SilencesWidget", "silence_state"]
@@ -66,26 +64,7 @@ class SilenceTableModel(RowTableModel[Silence]):
         self._alerts: list[Alert] = []
 
     def set_silences(self, silences: Sequence[Silence]) -> None:
-        new = {s.id: s for s in silences}
-        for row in reversed(range(len(self._rows))):
-            if self._rows[row].id not in new:
-                self.beginRemoveRows(QModelIndex(), row, row)
-                del self._rows[row]
-                self.endRemoveRows()
-        rows = {s.id: i for i, s in enumerate(self._rows)}
-        added = []
-        for sid, silence in new.items():
-            at = rows.get(sid)
-            if at is None:
-                added.append(silence)
-            elif silence != self._rows[at]:
-                self._rows[at] = silence
-                self.dataChanged.emit(self.index(at, 0), self.index(at, len(COLUMNS) - 1))
-        if added:
-            first = len(self._rows)
-            self.beginInsertRows(QModelIndex(), first, first + len(added) - 1)
-            self._rows.extend(added)
-            self.endInsertRows()
+        self._sync({s.id: s for s in silences}, lambda s: s.id)
 
     def set_alerts(self, alerts: Sequence[Alert]) -> None:
         """The current alerts (for "Mutes"); also the moment to re-read the clock."""
@@ -216,18 +195,7 @@ class SilencesWidget(QWidget):
         self.proxy.setSortRole(SORT_ROLE)
         self.proxy.setDynamicSortFilter(True)
 
-        self.table = QTableView()
-        self.table.setObjectName("silenceTable")
-        self.table.setModel(self.proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(COL_STATE, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.table.fontMetrics().height() + 8)
+        self.table = row_table_view("silenceTable", self.proxy, sort_column=COL_STATE)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(COL_REASON, QHeaderView.ResizeMode.Stretch)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,19 +10,12 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
-from tests.support import VERSIONS, find_binary
+from tests.processes import app_env
 
 
 def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
     png = tmp_path / "window.png"
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "ETCDMON_ETCD_BIN": str(find_binary(VERSIONS[0])),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # the user's layout and history
-        "XDG_DATA_HOME": str(tmp_path / "data"),  # stay untouched
-        "TMPDIR": str(tmp_path),  # the sandbox's data dirs, so leftovers can be found
-    }
+    env = app_env(tmp_path)
     proc = subprocess.run(
         [
             sys.executable,
@@ -63,14 +55,7 @@ def test_sandbox_screenshot_is_not_blank(tmp_path: Path) -> None:
 
 
 def test_sigterm_shuts_down_cleanly_and_takes_the_sandbox_along(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "ETCDMON_ETCD_BIN": str(find_binary(VERSIONS[0])),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "TMPDIR": str(tmp_path),
-    }
+    env = app_env(tmp_path)
     with subprocess.Popen(
         [sys.executable, "-m", "etcdmon_gui.app", "--sandbox"],
         env=env,

@@ -14,27 +14,11 @@ from pathlib import Path
 
 import psutil
 
-from tests.support import VERSIONS, find_binary
-
-
-def members_of(pid: int) -> list[psutil.Process]:
-    found = []
-    for p in psutil.Process(pid).children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if any(arg.startswith("--name=") for arg in p.cmdline()):
-                found.append(p)
-    return found
+from tests.processes import app_env, sandbox_members
 
 
 def test_a_burst_of_signals_ends_the_app_and_its_sandbox(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "QT_QPA_PLATFORM": "offscreen",
-        "ETCDMON_ETCD_BIN": str(find_binary(VERSIONS[0])),
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "TMPDIR": str(tmp_path),
-    }
+    env = app_env(tmp_path)
     with subprocess.Popen(
         [sys.executable, "-m", "etcdmon_gui.app", "--sandbox"],
         env=env,
@@ -45,7 +29,7 @@ def test_a_burst_of_signals_ends_the_app_and_its_sandbox(tmp_path: Path) -> None
     ) as proc:
         try:
             deadline = time.monotonic() + 60
-            while len(members := members_of(proc.pid)) < 3:
+            while len(members := sandbox_members(proc.pid)) < 3:
                 assert time.monotonic() < deadline, "the sandbox did not start"
                 assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
                 time.sleep(0.1)

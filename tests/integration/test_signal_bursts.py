@@ -8,7 +8,6 @@ afterwards no etcd member it started is alive and no data directory is left.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import subprocess
@@ -23,6 +22,7 @@ import psutil
 import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
+from tests.processes import sandbox_members
 
 BURSTS = 4  # the old handler hung in about one burst of five
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -71,23 +71,13 @@ def finish(proc: subprocess.Popen[str], timeout: float = 20) -> tuple[int, str]:
         code = proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stack = Path(f"/proc/{proc.pid}/wchan").read_text()
-        for member in etcd_children(proc.pid):  # what a hung sandbox would orphan
+        for member in sandbox_members(proc.pid):  # what a hung sandbox would orphan
             member.kill()
         proc.kill()
         proc.wait()
         pytest.fail(f"still running {timeout} s after the signals (blocked in {stack})")
     assert proc.stderr is not None
     return code, proc.stderr.read()
-
-
-def etcd_children(pid: int) -> list[psutil.Process]:
-    """The sandbox's members (not a passing `etcd --version`), by their --name flag."""
-    found = []
-    for p in psutil.Process(pid).children(recursive=True):
-        with contextlib.suppress(psutil.Error):
-            if any(arg.startswith("--name=") for arg in p.cmdline()):
-                found.append(p)
-    return found
 
 
 def assert_gone(members: list[psutil.Process], tmp_path: Path) -> None:
@@ -104,7 +94,7 @@ def test_bursts_of_signals_stop_the_sandbox_and_leave_nothing(
         scratch.mkdir()
         with start(["sandbox", "--members", "3"], scratch, etcd_binary) as proc:
             wait_for_line(proc, "Press Ctrl-C")
-            members = etcd_children(proc.pid)
+            members = sandbox_members(proc.pid)
             assert len(members) == 3
             burst(proc.pid, 300)
             code, stderr = finish(proc)
@@ -117,7 +107,7 @@ def test_bursts_of_signals_stop_the_sandbox_and_leave_nothing(
 def test_two_signals_stop_the_sandbox_normally(etcd_binary: Path, tmp_path: Path) -> None:
     with start(["sandbox", "--members", "1"], tmp_path, etcd_binary) as proc:
         wait_for_line(proc, "Press Ctrl-C")
-        members = etcd_children(proc.pid)
+        members = sandbox_members(proc.pid)
         proc.send_signal(signal.SIGINT)
         proc.send_signal(signal.SIGINT)
         code, stderr = finish(proc)
@@ -132,10 +122,10 @@ def test_a_signal_during_start_up_stops_at_once_and_leaves_nothing(
     held the start-up for its whole 30 s timeout before a signal was acted on."""
     with start(["sandbox", "--members", "3"], tmp_path, etcd_binary) as proc:
         deadline = time.monotonic() + 30
-        while not (members := etcd_children(proc.pid)):
+        while not (members := sandbox_members(proc.pid)):
             assert time.monotonic() < deadline and proc.poll() is None
         members[0].suspend()
-        while len(members := etcd_children(proc.pid)) < 3:
+        while len(members := sandbox_members(proc.pid)) < 3:
             assert time.monotonic() < deadline and proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         code, stderr = finish(proc, timeout=10)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -20,37 +19,7 @@ from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.notify.channels.log import LogChannelConfig
 from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
 from etcdmon_gui.store.channels import ChannelStore
-
-
-class Lines:
-    """Reads a process's stdout on a thread; ``wait_for`` blocks until a line matches."""
-
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
-        self._thread.start()
-
-    def _read(self, proc: subprocess.Popen[str]) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
-        regex = re.compile(pattern)
-
-        def first() -> re.Match[str] | None:
-            return next((m for line in self.lines if (m := regex.search(line))), None)
-
-        with self._cond:
-            assert self._cond.wait_for(lambda: first() is not None, timeout), (
-                f"no line matching {pattern!r} in {self.lines}"
-            )
-            found = first()
-            assert found is not None
-            return found
+from tests.processes import Lines
 
 
 class Receiver(ThreadingHTTPServer):
@@ -122,7 +91,7 @@ def test_member_down_fires_then_resolves_with_the_same_fingerprint(
         env=dict(os.environ),
     ) as proc:
         try:
-            lines = Lines(proc)
+            lines = Lines(proc.stdout)
             cluster.stop_member(2)
             fired = lines.wait_for(
                 r"FIRING +warning +etcdMembersDown cluster=\S+ member=m2 "
@@ -192,7 +161,7 @@ def test_a_channel_whose_secret_is_missing_is_named_once_and_left_out(
         env=dict(os.environ),
     ) as proc:  # fmt: skip
         try:
-            lines = Lines(proc)
+            lines = Lines(proc.stdout)
             lines.wait_for(r"FIRING +critical +etcdDatabaseQuotaLowSpace .*member=m2")
             receiver.wait_for("firing")  # the other channels still deliver
         finally:
@@ -242,14 +211,14 @@ def test_a_restarted_watch_shows_the_state_and_neither_refires_nor_forgets(
     history = tmp_path / "history.sqlite3"
     cluster.stop_member(2)
     with _watch(cluster, rules, history) as first:
-        lines = Lines(first)
+        lines = Lines(first.stdout)
         lines.wait_for(r" STATE +cluster=\S+ DEGRADED: member m2 down")
         fired = lines.wait_for(r"FIRING +warning +etcdMembersDown .*member=m2 fingerprint=(\w+)")
         first.kill()  # no clean shutdown: what was kept is all there is
         first.wait(timeout=15)
     with _watch(cluster, rules, history) as second:
         try:
-            lines = Lines(second)
+            lines = Lines(second.stdout)
             # The state at start lists the alert as firing since the first run ...
             active = lines.wait_for(
                 r" ACTIVE +warning +etcdMembersDown .*fingerprint=(\w+): firing"

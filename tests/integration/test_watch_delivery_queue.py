@@ -8,7 +8,6 @@ and an Alertmanager-webhook receiver on loopback that answers 503 until told to 
 from __future__ import annotations
 
 import json
-import re
 import signal
 import sqlite3
 import subprocess
@@ -17,44 +16,12 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
-
-WAIT = 30.0
-
-
-class Lines:
-    """Reads a stream on a thread; ``wait_for`` blocks until a line matches."""
-
-    def __init__(self, stream: IO[str] | None) -> None:
-        assert stream is not None
-        self.lines: list[str] = []
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self._thread.start()
-
-    def _read(self, stream: IO[str]) -> None:
-        for line in stream:
-            with self._cond:
-                self.lines.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
-        regex = re.compile(pattern)
-
-        def first() -> re.Match[str] | None:
-            return next((m for line in self.lines if (m := regex.search(line))), None)
-
-        with self._cond:
-            assert self._cond.wait_for(lambda: first() is not None, timeout), (
-                f"no line matching {pattern!r} in {self.lines}"
-            )
-            found = first()
-            assert found is not None
-            return found
+from tests.processes import WAIT, Lines
 
 
 class Receiver(ThreadingHTTPServer):
