@@ -100,8 +100,8 @@ def _alarms_from_errors(errors: Sequence[str]) -> tuple[AlarmInfo, ...]:
 class _Timed:
     """A gRPC future plus the moment its answer arrived, for an honest round-trip time."""
 
-    def __init__(self, future: grpc.Future) -> None:
-        self.started = time.perf_counter()
+    def __init__(self, future: grpc.Future, started: float) -> None:
+        self.started = started  # taken before the call was made: it may be done already
         self.done_at: float | None = None
         self.future = future
         future.add_done_callback(self._done)
@@ -216,13 +216,14 @@ class ClusterProbe:
 
     def _future(self, ep: Endpoint, stub_cls: Any, method: str, request: Message) -> _Timed:
         stub = stub_cls(self._channel(ep))
+        started = time.perf_counter()
         try:
             call = getattr(stub, method).future(
                 request, timeout=self.config.timeout_s, metadata=self._metadata()
             )
         except ValueError:  # "Cannot invoke RPC on closed channel!"
             raise _closed_error() from None
-        return _Timed(call)
+        return _Timed(call, started)
 
     def _result(self, timed: _Timed, ep: Endpoint) -> Any:
         try:
