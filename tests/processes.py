@@ -6,12 +6,15 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import IO
 
 import psutil
 
+from etcdmon_gui.etcd.sandbox import Sandbox
 from tests.support import VERSIONS, find_binary
 
 WAIT = 30.0
@@ -69,3 +72,27 @@ def sandbox_members(pid: int) -> list[psutil.Process]:
             if any(arg.startswith("--name=") for arg in p.cmdline()):
                 found.append(p)
     return found
+
+
+def run_watch(cluster: Sandbox, rules: Path, *extra: str) -> subprocess.Popen[str]:
+    """`etcdmon watch` of ``cluster`` every second with ``rules``, its output piped."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "etcdmon_gui.cli",
+            "watch",
+            "--endpoints",
+            cluster.endpoints[0],
+            "--interval",
+            "1s",
+            "--rules",
+            str(rules),
+            "--timeout",
+            "1",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

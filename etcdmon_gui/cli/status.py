@@ -136,6 +136,7 @@ def snapshot_json(s: ClusterSnapshot) -> dict[str, Any]:
         "taken_at": s.taken_at,
         "duration_s": s.duration_s,
         "error": s.error,
+        "auth_error": s.auth_error,
         "warnings": list(s.warnings),
         "client_cert": _cert_json(s.client_cert),
         "cert_days_left": s.cert_days_left,
@@ -244,10 +245,10 @@ def refusal(snap: ClusterSnapshot) -> str | None:
         return snap.error or "no member answered"
     if snap.verdict == Verdict.CRITICAL:
         return None
+    if snap.auth_error:
+        return f"cannot authenticate: {snap.auth_error}"
     denied = [m.probe_error for m in snap.members if m.reachable and m.probe_denied]
-    if not denied:
-        return None
-    return next((r for r in snap.reasons if "authenticate" in r), denied[0] or "access denied")
+    return (denied[0] or "access denied") if denied else None
 
 
 def register(sub: Any) -> None:

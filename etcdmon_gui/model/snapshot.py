@@ -104,6 +104,7 @@ class ClusterSnapshot:
     verdict: Verdict
     reasons: tuple[str, ...]  # why the verdict is not HEALTHY, most severe first
     error: str | None = None  # set when no endpoint could be reached at all
+    auth_error: str | None = None  # the configured user could not authenticate: why
     warnings: tuple[str, ...] = ()
     client_cert: CertInfo | None = None  # the certificate we present, if any
 

@@ -115,6 +115,7 @@ class ClusterMonitor:
             verdict=verdict,
             reasons=reasons,
             error=raw.error,
+            auth_error=raw.auth_error,
             warnings=raw.warnings,
             client_cert=raw.client_cert,
         )

@@ -641,7 +641,7 @@ class NotificationDispatcher:
         )
 
     def _retry(self, job: _Job, reason: str, started: float, duration: float, delay: float) -> None:
-        next_at = time.time() + delay
+        next_at = started + duration + delay  # the wait counts from the end of the try
         with self._cv:
             if job.done:
                 job.running = False

@@ -39,7 +39,8 @@ RESTORE_GRACE_S = 60.0  # how long restored alerts wait for their cluster to be 
 
 class AlertService:
     """``problems`` is called with what could not be used (a rules file, the history);
-    the previous rules stay in force."""
+    the previous rules stay in force. ``history`` may be set later, before ``restore``
+    (the desktop app opens it in the thread that runs the service)."""
 
     def __init__(
         self,
@@ -50,7 +51,7 @@ class AlertService:
         problems: Callable[[str], object] = lambda text: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._history = history
+        self.history = history
         self._sinks = list(sinks)
         self._rules_path = rules_path  # the user's rules.yaml (None: defaults only)
         self._problems = problems
@@ -69,11 +70,11 @@ class AlertService:
         """Take back the history's alerts (of cluster ``only``, or all) and silences;
         whether any alert now waits for its cluster."""
         restored: list[Alert] = []
-        if self._history is not None:
+        if self.history is not None:
             try:
-                self._history.prune()
-                restored = self._history.last_states()
-                self._silences = self._history.silences()
+                self.history.prune()
+                restored = self.history.last_states()
+                self._silences = self.history.silences()
             except Exception as exc:  # history is a comfort, never a reason to stop alerting
                 log.error("alert history unavailable: %s", exc)
                 self._problems(f"alert history unavailable: {exc}")
@@ -170,10 +171,10 @@ class AlertService:
         self, events: list[AlertEvent], changes: list[Alert], channels: list[str] | None
     ) -> None:
         """Keep the transitions and changed states, send the transitions out."""
-        if self._history is not None:
+        if self.history is not None:
             try:
-                self._history.record(events)
-                self._history.save_states(changes)
+                self.history.record(events)
+                self.history.save_states(changes)
             except Exception as exc:
                 log.error("could not record alert history: %s", exc)
         for sink in self._sinks:
@@ -211,9 +212,9 @@ class AlertService:
         """Add (or replace, by id) a matcher silence."""
         self._silences = [silence, *(s for s in self._silences if s.id != silence.id)]
         self._silences.sort(key=lambda s: s.created_at, reverse=True)
-        if self._history is not None:
+        if self.history is not None:
             try:
-                self._history.save_silence(silence)
+                self.history.save_silence(silence)
             except Exception as exc:
                 log.error("could not keep the silence: %s", exc)
         for engine in self._all_engines():
@@ -229,6 +230,6 @@ class AlertService:
             )
 
     def close(self) -> None:
-        if self._history is not None:
-            self._history.close()
-            self._history = None
+        if self.history is not None:
+            self.history.close()
+            self.history = None

@@ -53,41 +53,24 @@ class AlertWorker(QObject):
     ) -> None:
         super().__init__()
         self._history_factory = history_factory
-        self._sinks = list(sinks)
-        self._rules_path = rules_path
-        self._clock = clock
-        self._service: AlertService | None = None  # made in the worker's thread
+        # The history is opened in the worker's thread (sqlite connections stay there).
+        self.service = AlertService(
+            None, sinks, rules_path, problems=self.rulesProblem.emit, clock=clock
+        )
         self._grace = QTimer(self)  # a child: moves to the worker's thread with it
         self._grace.setSingleShot(True)
         self._grace.setInterval(max(0, int(restore_grace_s * 1000)))
         self._grace.timeout.connect(self._let_go_of_unwatched)
 
-    @property
-    def service(self) -> AlertService:
-        if self._service is None:  # before start(): no history yet
-            self._service = self._new_service(None)
-        return self._service
-
-    def _new_service(self, history: AlertHistory | None) -> AlertService:
-        return AlertService(
-            history,
-            self._sinks,
-            self._rules_path,
-            problems=self.rulesProblem.emit,
-            clock=self._clock,
-        )
-
     @Slot()
     def start(self) -> None:
-        history = None
         try:
-            history = self._history_factory()
+            self.service.history = self._history_factory()
         except Exception as exc:  # history is a comfort, never a reason to stop alerting
             log.error("alert history unavailable: %s", exc)
             self.rulesProblem.emit(f"alert history unavailable: {exc}")
-        self._service = self._new_service(history)
-        waiting = self._service.restore()
-        self.silencesChanged.emit(self._service.silences)
+        waiting = self.service.restore()
+        self.silencesChanged.emit(self.service.silences)
         self._changed()
         if waiting:
             self._grace.start()
@@ -158,8 +141,7 @@ class AlertWorker(QObject):
     @Slot()
     def stop(self) -> None:
         self._grace.stop()
-        if self._service is not None:
-            self._service.close()
+        self.service.close()
         thread = self.thread()
         if thread is not None:
             thread.quit()

@@ -19,7 +19,7 @@ from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.notify.channels.log import LogChannelConfig
 from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
 from etcdmon_gui.store.channels import ChannelStore
-from tests.processes import Lines
+from tests.processes import Lines, run_watch
 
 
 class Receiver(ThreadingHTTPServer):
@@ -68,28 +68,7 @@ def test_member_down_fires_then_resolves_with_the_same_fingerprint(
     rules = tmp_path / "rules.yaml"
     rules.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 2s\n")
     url = f"http://127.0.0.1:{receiver.server_address[1]}/alerts"
-    with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "etcdmon_gui.cli",
-            "watch",
-            "--endpoints",
-            cluster.endpoints[0],
-            "--interval",
-            "1s",
-            "--rules",
-            str(rules),
-            "--timeout",
-            "1",
-            "--webhook",
-            url,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-    ) as proc:
+    with run_watch(cluster, rules, "--webhook", url) as proc:
         try:
             lines = Lines(proc.stdout)
             cluster.stop_member(2)
@@ -179,30 +158,6 @@ def test_a_channel_whose_secret_is_missing_is_named_once_and_left_out(
     assert "FAILED" not in stderr and "failed" not in stderr
 
 
-def _watch(cluster: Sandbox, rules: Path, history: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "etcdmon_gui.cli",
-            "watch",
-            "--endpoints",
-            cluster.endpoints[0],
-            "--interval",
-            "1s",
-            "--rules",
-            str(rules),
-            "--timeout",
-            "1",
-            "--history",
-            str(history),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def test_a_restarted_watch_shows_the_state_and_neither_refires_nor_forgets(
     cluster: Sandbox, tmp_path: Path
 ) -> None:
@@ -210,13 +165,13 @@ def test_a_restarted_watch_shows_the_state_and_neither_refires_nor_forgets(
     rules.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 0s\n")
     history = tmp_path / "history.sqlite3"
     cluster.stop_member(2)
-    with _watch(cluster, rules, history) as first:
+    with run_watch(cluster, rules, "--history", str(history)) as first:
         lines = Lines(first.stdout)
         lines.wait_for(r" STATE +cluster=\S+ DEGRADED: member m2 down")
         fired = lines.wait_for(r"FIRING +warning +etcdMembersDown .*member=m2 fingerprint=(\w+)")
         first.kill()  # no clean shutdown: what was kept is all there is
         first.wait(timeout=15)
-    with _watch(cluster, rules, history) as second:
+    with run_watch(cluster, rules, "--history", str(history)) as second:
         try:
             lines = Lines(second.stdout)
             # The state at start lists the alert as firing since the first run ...

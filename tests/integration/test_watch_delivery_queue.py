@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
-from tests.processes import WAIT, Lines
+from tests.processes import WAIT, Lines, run_watch
 
 
 class Receiver(ThreadingHTTPServer):
@@ -76,19 +76,6 @@ def receiver() -> Iterator[Receiver]:
     server.server_close()
 
 
-def watch(cluster: Sandbox, rules: Path, history: Path, url: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            sys.executable, "-m", "etcdmon_gui.cli", "watch",
-            "--endpoints", cluster.endpoints[0], "--interval", "1s", "--timeout", "1",
-            "--rules", str(rules), "--history", str(history), "--webhook", url,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-
-
 def queued(history: Path) -> list[tuple[str, str]]:
     """The queue's rows (fingerprint, kind), after checking the file's integrity."""
     db = sqlite3.connect(history)
@@ -107,7 +94,7 @@ def test_a_resolved_being_retried_at_kill_9_is_sent_after_the_restart(
     rules.write_text("schema_version: 1\nrules:\n- name: etcdMembersDown\n  for: 0s\n")
     history = tmp_path / "history.sqlite3"
     url = f"http://127.0.0.1:{receiver.server_address[1]}/hooks/s3cretPATH"
-    with watch(cluster, rules, history, url) as first:
+    with run_watch(cluster, rules, "--history", str(history), "--webhook", url) as first:
         try:
             out, err = Lines(first.stdout), Lines(first.stderr)
             cluster.stop_member(2)
@@ -126,7 +113,7 @@ def test_a_resolved_being_retried_at_kill_9_is_sent_after_the_restart(
     assert not [line for line in err.lines if "s3cretPATH" in line]
 
     receiver.accept()
-    with watch(cluster, rules, history, url) as second:
+    with run_watch(cluster, rules, "--history", str(history), "--webhook", url) as second:
         try:
             Lines(second.stdout)
             err = Lines(second.stderr)
