@@ -21,6 +21,7 @@ from etcdmon_gui.model.bench import (
     CheckPerfResult,
     LatencySummary,
 )
+from etcdmon_gui.model.history import BenchRunRecord
 
 BAR = "∎"
 CSV_HEADER = (
@@ -353,3 +354,24 @@ def render_check_perf(c: CheckPerfResult) -> str:
     if r.cleanup.error:
         lines.append(f"Cleanup: {r.cleanup.error}")
     return "\n".join(lines)
+
+
+def run_record(
+    r: BenchResult, verdict: CheckPerfResult | None = None, cluster_name: str = ""
+) -> BenchRunRecord:
+    """The run as the history keeps it: the summary row and its headline figures."""
+    latency = latency_json(r.latency)
+    return BenchRunRecord(
+        id=0,
+        cluster=r.cluster_key,
+        cluster_name=cluster_name or r.cluster_key,
+        started_at=r.started_at,
+        label=r.spec.label,
+        workload=r.spec.workload.value,
+        requests_per_s=r.requests_per_s,
+        p50_ms=latency["p50"],
+        p99_ms=latency["p99"],
+        errors=r.errors,
+        verdict=None if verdict is None else ("PASS" if verdict.passed else "FAIL"),
+        summary=summary_row(r, verdict),
+    )

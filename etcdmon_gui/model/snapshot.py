@@ -10,6 +10,7 @@ import enum
 from dataclasses import dataclass
 
 from etcdmon_gui.model.certs import CertCheck, CertInfo
+from etcdmon_gui.model.forecast import QuotaForecast
 from etcdmon_gui.model.metrics import MemberMetrics, Quantiles
 
 
@@ -107,6 +108,9 @@ class ClusterSnapshot:
     auth_error: str | None = None  # the configured user could not authenticate: why
     warnings: tuple[str, ...] = ()
     client_cert: CertInfo | None = None  # the certificate we present, if any
+    # When the largest DB reaches its quota at the current growth (6 h / 24 h linear
+    # fits); None without a quota, a DB size this sweep, or enough history yet.
+    quota_forecast: QuotaForecast | None = None
 
     @property
     def cert_days_left(self) -> float | None:

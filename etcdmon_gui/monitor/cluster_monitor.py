@@ -9,9 +9,10 @@ same logic.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -20,6 +21,7 @@ from etcdmon_gui.model.metrics import Quantiles, RawScrape
 from etcdmon_gui.model.raw import MemberProbe, RawSweep
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
 from etcdmon_gui.monitor import health
+from etcdmon_gui.monitor.forecast import DbSizeWindow
 from etcdmon_gui.monitor.metrics_math import HISTOGRAM_WINDOW_S, HistogramWindow, derive
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,12 @@ class ClusterMonitor:
         self._probe_samples: dict[int, deque[float]] = {}
         self._last_leader: int | None = None
         self._leader_changes = 0
+        self._db_sizes = DbSizeWindow()
+
+    def seed_db_sizes(self, points: Iterable[tuple[float, float, float | None]]) -> None:
+        """Stored ``(time, largest DB size, quota)`` points of the last day, so the quota
+        forecast survives a restart."""
+        self._db_sizes.seed(points)
 
     def sweep(self) -> ClusterSnapshot:
         return self.ingest(self.prober.sweep())
@@ -93,7 +101,7 @@ class ClusterMonitor:
             for m in members
             if m.metrics is not None and m.metrics.leader_changes_total is not None
         ]
-        return ClusterSnapshot(
+        snap = ClusterSnapshot(
             key=self.key,
             taken_at=raw.started_at,
             duration_s=raw.duration_s,
@@ -119,6 +127,9 @@ class ClusterMonitor:
             warnings=raw.warnings,
             client_cert=raw.client_cert,
         )
+        if not self._db_sizes.add(snap):
+            return snap
+        return dataclasses.replace(snap, quota_forecast=self._db_sizes.forecast(snap.taken_at))
 
     def _forget_removed(self, present: set[int]) -> None:
         """Drop what is remembered of members the cluster no longer has (a down member

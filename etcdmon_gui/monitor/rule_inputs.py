@@ -2,9 +2,10 @@
 
 Most signals read the snapshot directly; a few need a window of earlier snapshots
 (leader changes over 15 minutes, failed gRPC requests over 5 minutes, database growth
-over 4 hours), which ``SignalHistory`` keeps, bounded. A signal is ``None`` when the
-snapshot does not know it (a version that does not export the metric, a member that
-did not answer); a rule never fires on ``None``.
+over 4 hours, the largest DB size over 24 hours for the days left until the quota),
+which ``SignalHistory`` keeps, bounded. A signal is ``None`` when the snapshot does not
+know it (a version that does not export the metric, a member that did not answer); a
+rule never fires on ``None``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Literal, TypeVar
 
 import numpy as np
 
+from etcdmon_gui.formatting import fmt_bytes
 from etcdmon_gui.model.certs import CertInfo
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 
@@ -119,6 +121,25 @@ def _db_predicted(m: MemberStatus, h: SignalHistory) -> Reading:
         return Reading(None)
     slope, intercept = np.polyfit(t - t[-1], y, 1)
     return Reading(100 * float(intercept + slope * 4 * 3600) / quota)
+
+
+def _quota_full_days(s: ClusterSnapshot, h: SignalHistory) -> Reading:
+    """Days until the largest member DB reaches its quota on the linear fit of its size
+    over 6 h and 24 h (the sooner of the two); unknown without a quota, before a window
+    has enough points, when the DB does not grow, and in a sweep that read no DB size.
+    The monitor makes the forecast (``ClusterSnapshot.quota_forecast``), from a window
+    seeded with the stored history, so a restart keeps it."""
+    forecast = s.quota_forecast
+    if forecast is None or forecast.days_left is None:
+        return Reading(None)
+    fit = forecast.limiting
+    detail = ""
+    if fit is not None:
+        detail = (
+            f"growing {fmt_bytes(fit.bytes_per_day)} a day over the last "
+            f"{fit.window_s / 3600:g} h, quota {fmt_bytes(forecast.quota_bytes)}"
+        )
+    return Reading(forecast.days_left, detail)
 
 
 def _metric(
@@ -263,6 +284,7 @@ SIGNALS: dict[str, Signal] = {
     ),
     "leader_changes_15m": Signal("cluster", cluster=_leader_changes_15m),
     "cert_days_left": Signal("cluster", cluster=_cert_days_left),
+    "quota_full_days": Signal("cluster", cluster=_quota_full_days),
     "cluster_unreachable": Signal(
         "cluster",
         cluster=lambda s, _h: Reading(float(s.verdict == Verdict.UNREACHABLE), s.error or ""),

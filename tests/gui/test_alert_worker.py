@@ -15,6 +15,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity, Silence
+from etcdmon_gui.model.history import AlertQuery
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.store.history import AlertHistory
@@ -134,7 +135,7 @@ def test_restored_alerts_of_a_cluster_not_watched_again_resolve(
         receiver.close()
     assert handle.shutdown()
     again = AlertHistory(tmp_path / "history.sqlite3")
-    assert [e.kind for e in again.events(cluster="old-key")] == [
+    assert [e.kind for e in again.events(AlertQuery(cluster="old-key"))] == [
         EventKind.RESOLVED,
         EventKind.FIRING,
     ]

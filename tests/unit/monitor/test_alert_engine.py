@@ -171,6 +171,7 @@ def test_defaults_cover_the_mixin_and_more() -> None:
         "etcdHighCommitDurations",
         "etcdDatabaseQuotaLowSpace",
         "etcdExcessiveDatabaseGrowth",
+        "etcdDatabaseQuotaForecast",
         "etcdDatabaseHighFragmentationRatio",
         "etcdSplitBrain",
         "etcdAlarmActive",

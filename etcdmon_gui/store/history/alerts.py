@@ -36,15 +36,11 @@ from typing import Any
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity, Silence
 from etcdmon_gui.model.delivery import QueuedDelivery
-from etcdmon_gui.store.files import data_dir
+from etcdmon_gui.model.history import AlertQuery
+from etcdmon_gui.store.history.db import connect, default_path
 
 RETENTION_S = 30 * 86_400
-SCHEMA_VERSION = 2
 _KEPT_STATES = (AlertState.FIRING.value, AlertState.RESOLVED.value)  # what a restart resumes
-
-
-def default_path() -> Path:
-    return data_dir() / "history.sqlite3"
 
 
 def _alert_json(alert: Alert) -> str:
@@ -70,76 +66,37 @@ def _alert_from_json(text: str) -> Alert:
 _SILENCE_COLUMNS = "id, rule, cluster, member, starts, ends, reason, created_at, cluster_name"
 
 
-def _open(path: Path, *, shared: bool = False) -> sqlite3.Connection:
-    """A connection to the history file, its schema brought up to date. ``shared``: for
-    use from several threads (the caller serialises the calls)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=5.0, check_same_thread=not shared)
-    try:
-        db.execute("PRAGMA journal_mode=WAL")
-        _migrate(db)
-    except BaseException:
-        db.close()
-        raise
-    return db
+def alert_events(db: sqlite3.Connection, q: AlertQuery) -> list[AlertEvent]:
+    """The transitions matching ``q``, the newest first."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (("cluster", q.cluster), ("rule", q.rule)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if q.severity is not None:
+        where.append("severity = ?")
+        args.append(q.severity.name)
+    if q.since is not None:
+        where.append("at >= ?")
+        args.append(q.since)
+    if q.until is not None:
+        where.append("at <= ?")
+        args.append(q.until)
+    sql = "SELECT kind, at, alert FROM alert_events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    rows = db.execute(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, q.limit))
+    return [AlertEvent(EventKind(k), _alert_from_json(a), at) for k, at, a in rows]
 
 
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring the schema to ``SCHEMA_VERSION``, in one transaction that takes the write
-    lock first, so the app and ``etcdmon watch`` opening one file at once migrate once."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS alert_events ("
-            " id INTEGER PRIMARY KEY, at REAL NOT NULL, kind TEXT NOT NULL,"
-            " fingerprint TEXT NOT NULL, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
-            " severity TEXT NOT NULL, alert TEXT NOT NULL)"
-        )
-        db.execute("CREATE INDEX IF NOT EXISTS alert_events_fp ON alert_events (fingerprint, at)")
-        (version,) = db.execute("PRAGMA user_version").fetchone()
-        if version < 1:
-            _add_states_and_silences(db)
-        if version < 2:
-            _add_delivery_queue(db)
-        if version < SCHEMA_VERSION:
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-
-
-def _add_states_and_silences(db: sqlite3.Connection) -> None:
-    """Schema 1: the state table, filled from each fingerprint's newest event, and the
-    silences table."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS alert_states ("
-        " fingerprint TEXT PRIMARY KEY, cluster TEXT NOT NULL, rule TEXT NOT NULL,"
-        " state TEXT NOT NULL, updated_at REAL NOT NULL, alert TEXT NOT NULL)"
-    )
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS silences ("
-        " id TEXT PRIMARY KEY, rule TEXT, cluster TEXT, member TEXT,"
-        " starts REAL NOT NULL, ends REAL NOT NULL, reason TEXT NOT NULL,"
-        " created_at REAL NOT NULL, cluster_name TEXT)"
-    )
+def fill_states_from_events(db: sqlite3.Connection) -> None:
+    """Schema 1: each fingerprint's state, from its newest event."""
     rows = db.execute(
         "SELECT at, alert FROM alert_events e WHERE id = ("
         " SELECT MAX(id) FROM alert_events WHERE fingerprint = e.fingerprint)"
     ).fetchall()
     _upsert_states(db, ((_alert_from_json(text), at) for at, text in rows))
-
-
-def _add_delivery_queue(db: sqlite3.Connection) -> None:
-    """Schema 2: the dispatcher's durable queue; ``seq`` keeps the order of first saves."""
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS delivery_queue ("
-        " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL,"
-        " channel_id TEXT NOT NULL, fingerprint TEXT NOT NULL, kind TEXT NOT NULL,"
-        " at REAL NOT NULL, alert TEXT NOT NULL, created_at REAL NOT NULL,"
-        " attempts INTEGER NOT NULL, next_attempt_at REAL NOT NULL, error TEXT)"
-    )
-    db.execute("CREATE INDEX IF NOT EXISTS delivery_queue_owner ON delivery_queue (owner, seq)")
 
 
 def _upsert_states(db: sqlite3.Connection, alerts: Iterable[tuple[Alert, float]]) -> None:
@@ -160,7 +117,7 @@ class AlertHistory:
     def __init__(self, path: Path | None = None, *, clock: Callable[[], float] = time.time) -> None:
         self.path = path or default_path()
         self.clock = clock
-        self._db = _open(self.path)
+        self._db = connect(self.path)
 
     def _upsert_states(self, alerts: Iterable[tuple[Alert, float]]) -> None:
         _upsert_states(self._db, alerts)
@@ -197,15 +154,9 @@ class AlertHistory:
                 ],
             )
 
-    def events(self, limit: int = 1000, cluster: str | None = None) -> list[AlertEvent]:
-        """The newest transitions first."""
-        sql = "SELECT kind, at, alert FROM alert_events"
-        args: tuple[Any, ...] = ()
-        if cluster is not None:
-            sql += " WHERE cluster = ?"
-            args = (cluster,)
-        rows = self._db.execute(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, limit))
-        return [AlertEvent(EventKind(k), _alert_from_json(a), at) for k, at, a in rows]
+    def events(self, query: AlertQuery | None = None) -> list[AlertEvent]:
+        """The transitions ``query`` asks for (all by default), the newest first."""
+        return alert_events(self._db, query or AlertQuery())
 
     def last_states(self, since_s: float = 7 * 86_400) -> list[Alert]:
         """Each fingerprint's current alert, acknowledgement and silence included: every
@@ -275,8 +226,7 @@ class DeliveryQueueStore:
         self.path = path or default_path()
         self.owner = owner
         self._lock = threading.Lock()
-        self._db = _open(self.path, shared=True)
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect(self.path, shared=True)
 
     def save(self, item: QueuedDelivery) -> None:
         e = item.event
