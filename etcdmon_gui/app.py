@@ -33,6 +33,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from etcdmon_gui import __version__
 from etcdmon_gui.bench.checkperf import PRESETS, check_perf_spec
+from etcdmon_gui.bench.report import run_record
 from etcdmon_gui.connection_args import (
     UsageError,
     add_connection_options,
@@ -43,7 +44,7 @@ from etcdmon_gui.connection_args import (
 )
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent, Severity
-from etcdmon_gui.model.bench import BenchSpec, CheckPerfPreset
+from etcdmon_gui.model.bench import BenchResult, BenchSpec, CheckPerfPreset, CheckPerfResult
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.profile import Profile
@@ -55,6 +56,7 @@ from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
 from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
+from etcdmon_gui.store.history.reader import recent_db_sizes
 from etcdmon_gui.store.profiles import (
     ProfileSettings,
     ProfileStore,
@@ -77,6 +79,7 @@ from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
 from etcdmon_gui.workers.delivery_relay import DeliveryRelay
+from etcdmon_gui.workers.history_worker import HistoryHandle
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
 from etcdmon_gui.workers.settings_service import SettingsService, SettingsServiceHandle
@@ -176,6 +179,7 @@ class Application(QObject):
         self.bench = BenchHandle(parent=self)  # its thread starts with the first run
         self.bench_dialogs: dict[str, BenchDialog] = {}
         self._build_alerting(data_dir)
+        self._build_history(data_dir)
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
         self.window.intervalRequested.connect(self._set_interval)
@@ -250,9 +254,11 @@ class Application(QObject):
         )
         make_config = watch.make_config
 
-        def factory() -> tuple[Sweeper, ClusterProbe]:
+        def factory() -> tuple[Sweeper, ClusterProbe]:  # in the worker's thread
             probe = ClusterProbe(make_config())
-            return ClusterMonitor(probe, key), probe
+            monitor = ClusterMonitor(probe, key)
+            monitor.seed_db_sizes(recent_db_sizes(self.history.path, key))
+            return monitor, probe
 
         interval = watch.interval_s or self.interval_s
         handle = WorkerHandle(MonitorWorker(key, factory, interval), self)
@@ -281,6 +287,7 @@ class Application(QObject):
             self.cluster_ids[key] = cluster_id
         self.window.show_snapshot(snap)
         self.alert_handle.requestSnapshot.emit(snap)
+        self.history.add_snapshot(snap, self.watches[key].title)
 
     def _refuse_duplicate(self, key: str, first: str, cluster_id: int) -> None:
         """``key`` turned out to be the cluster ``first`` watches: stop it, offer a merge."""
@@ -592,6 +599,7 @@ class Application(QObject):
         self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
         for dialog in self.bench_dialogs.values():
             dialog.running = False  # nothing more will come; closing must not cancel
+        self.history.shutdown()  # after the monitors and the benchmark: what they sent is kept
         self.channel_service.shutdown()
         self.delivery_log.detach()  # before close(): no relayed delivery after this
         self.alert_handle.shutdown()
@@ -601,6 +609,26 @@ class Application(QObject):
         self.tray.hide()
         if self.sandbox is not None:
             self.sandbox.shutdown()
+
+    # -- history ----------------------------------------------------------------------
+
+    def _build_history(self, data_dir: Path | None) -> None:
+        """Snapshots and benchmark runs to the history file (its own thread), and the
+        thread that answers the views' questions of it."""
+        self.history = HistoryHandle(
+            data_dir / "history.sqlite3" if data_dir else None, parent=self
+        )
+        self.history.problem.connect(self.window.show_history_problem)
+        self._verdicts: dict[str, CheckPerfResult] = {}
+        self.bench.judged.connect(self._verdicts.__setitem__)
+        self.bench.finished.connect(self._bench_finished)
+        self.history.start()
+
+    def _bench_finished(self, key: str, result: BenchResult) -> None:
+        verdict = self._verdicts.pop(key, None)
+        dialog = self.bench_dialogs.get(key)
+        name = dialog.cluster_title if dialog is not None else key
+        self.history.add_bench_run(run_record(result, verdict, name))
 
     # -- alerts -----------------------------------------------------------------------
 

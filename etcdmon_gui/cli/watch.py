@@ -8,8 +8,9 @@ rules stay in force. SIGINT and SIGTERM stop it cleanly (the last alerts still g
 a second signal only says it is still stopping, a third exits at once (128 + the
 signal's number). No burst of signals can hang it (``etcd.sandbox.SignalStop``).
 
-Alerts are kept in the same history as the desktop app's (``--history`` to choose
-another file), through the same ``services.alerting.AlertService``: a restart neither
+Every sweep's metrics and member changes, and the alerts, are kept in the same history
+as the desktop app's (``--history`` to choose another file); alerts go through the
+same ``services.alerting.AlertService``: a restart neither
 fires an alert again nor forgets to resolve one that cleared meanwhile, and
 acknowledgements and silences made in the app hold here too. A notification a
 receiver did not accept waits in that file too (this cluster's watch's own rows) and is
@@ -55,6 +56,8 @@ from etcdmon_gui.notify.retry import DAY_S, RetryPolicy
 from etcdmon_gui.services.alerting import AlertService
 from etcdmon_gui.store.channels import ChannelStore
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
+from etcdmon_gui.store.history.reader import recent_db_sizes
+from etcdmon_gui.store.history.writer import HistoryWriter
 from etcdmon_gui.store.profiles import user_rules_path
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
@@ -104,16 +107,22 @@ def watch(
     interval_s: float,
     stop: threading.Event,
     show: Callable[[str], object],
+    record: Callable[[ClusterSnapshot], object] = lambda snap: None,
+    seed: Sequence[tuple[float, float, float | None]] = (),
 ) -> None:
-    """Sweep and evaluate until ``stop`` is set; the first sweep's state is shown.
-    ``alerting`` knows the cluster (``set_cluster``); its past alerts are taken back."""
+    """Sweep and evaluate until ``stop`` is set; the first sweep's state is shown and
+    every snapshot is ``record``ed; ``seed`` starts the quota forecast (stored DB
+    sizes). ``alerting`` knows the cluster (``set_cluster``); its past alerts are taken
+    back."""
     alerting.restore(only=config.key)
     with ClusterProbe(config) as probe:
         monitor = ClusterMonitor(probe, config.key)
+        monitor.seed_db_sizes(seed)
         first = True
         while not stop.is_set():
             started = time.monotonic()
             snap = monitor.sweep()
+            record(snap)
             events = alerting.evaluate(snap)
             if first:
                 quiet = {e.alert.fingerprint for e in events}  # their own lines follow
@@ -211,11 +220,28 @@ def run_watch(
         problems=lambda text: log.error("%s", text),
     )
     alerting.set_cluster(config.key, name, overrides)
+    # Every sweep goes to the same history as the app's (its own thread, in batches).
+    writer = HistoryWriter(
+        args.history,
+        problems=lambda text: print(
+            f"etcdmon: history off: {text}; watching goes on", file=sys.stderr, flush=True
+        ),
+    ).start()
     try:
         if dispatcher is not None:
             dispatcher.resume()  # what an earlier run left waiting; it logs failures itself
-        watch(config, name, alerting, interval, signals.event, _print)
+        watch(
+            config,
+            name,
+            alerting,
+            interval,
+            signals.event,
+            _print,
+            lambda snap: writer.add_snapshot(snap, name),
+            recent_db_sizes(args.history, config.key),
+        )
     finally:
+        writer.close()
         alerting.close()
         if dispatcher is not None:
             # The last transitions get their first try; what fails waits in the queue.
@@ -330,7 +356,8 @@ def register(sub: Any) -> None:
         "--history",
         type=Path,
         metavar="PATH",
-        help="alert history database (default: the desktop app's, so both keep one record)",
+        help="history database: alerts, metrics and members (default: the desktop app's, "
+        "so both keep one record)",
     )
     p.add_argument(
         "--retry-for",

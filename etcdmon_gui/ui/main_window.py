@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from etcdmon_gui import __version__
 from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
-from etcdmon_gui.model.alerts import Alert
+from etcdmon_gui.model.alerts import Alert, Severity
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
@@ -60,6 +60,7 @@ from etcdmon_gui.ui.delivery_log_widget import DeliveryLogWidget
 from etcdmon_gui.ui.header_widget import HeaderWidget
 from etcdmon_gui.ui.member_detail_widget import MemberDetailWidget, cluster_rows, member_rows
 from etcdmon_gui.ui.notification_banner import NotificationBanner
+from etcdmon_gui.ui.palette import WARNING_COLOUR
 
 log = logging.getLogger(__name__)
 
@@ -207,6 +208,11 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self._build_actions()
         self.statusBar().showMessage("Ready")
+        # Permanent: a status message is replaced by the next sweep's.
+        self.history_state = QLabel()
+        self.history_state.setObjectName("historyState")
+        self.history_state.hide()
+        self.statusBar().addPermanentWidget(self.history_state)
 
         self.tree.clusterSelected.connect(self._select_cluster)
         self.tree.memberSelected.connect(self._select_member)
@@ -522,6 +528,16 @@ class MainWindow(QMainWindow):
             f"{view.title} ({fmt_seconds_as_ms(snap.duration_s, 0)})"
         )
         self.check_freshness(force=True)
+
+    def show_history_problem(self, message: str) -> None:
+        """The history file cannot be used: say so for as long as the window is open."""
+        self.history_state.setText("History off")
+        self.history_state.setToolTip(f"History off: {message}")
+        self.history_state.setStyleSheet(f"color: {WARNING_COLOUR};")
+        self.history_state.show()
+        self.notification_banner.show_notification(
+            "History off", message[:1].upper() + message[1:], Severity.WARNING
+        )
 
     def show_failure(self, key: str, message: str) -> None:
         view = self._views.get(key)

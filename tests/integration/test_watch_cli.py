@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -16,9 +17,11 @@ from typing import Any
 import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
+from etcdmon_gui.model.history import MetricsQuery
 from etcdmon_gui.notify.channels.log import LogChannelConfig
 from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
 from etcdmon_gui.store.channels import ChannelStore
+from etcdmon_gui.store.history.reader import HistoryReader
 from tests.processes import Lines, run_watch
 
 
@@ -189,3 +192,15 @@ def test_a_restarted_watch_shows_the_state_and_neither_refires_nor_forgets(
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=15)
     assert second.returncode == 0
+    # Both runs kept the cluster's metrics and inventory in the same history file.
+    reader = HistoryReader(history)
+    try:
+        members = {m.name: m for m in reader.members()}
+        assert sorted(members) == ["m0", "m1", "m2"]
+        m2 = members["m2"]
+        (up,) = reader.series(
+            MetricsQuery(m2.cluster, time.time() - 600, time.time(), ("up",), (m2.member,))
+        )
+        assert set(up.last) == {0.0, 1.0}  # down in the first run, back in the second
+    finally:
+        reader.close()
