@@ -24,6 +24,7 @@ from etcdmon_gui.bench.report import (
     csv_text,
     render_text,
     result_json,
+    run_record,
 )
 from etcdmon_gui.bench.safety import require_confirmation
 from etcdmon_gui.cli.common import EXIT_FAIL, EXIT_OK, UNREACHABLE_CODE, USAGE_CODE, add_command
@@ -38,6 +39,7 @@ from etcdmon_gui.model.bench import (
 )
 from etcdmon_gui.model.connection import ConnectionConfig
 from etcdmon_gui.model.errors import ConfigError
+from etcdmon_gui.store.history.writer import HistoryWriter
 
 CODES = (
     "  0  the run completed without errors\n  1  the run had errors or was stopped\n"
@@ -112,6 +114,13 @@ def _safety(p: argparse.ArgumentParser) -> None:
         help="write the settings and the result's figures (every percentile, no per-second "
         "series): JSON when FILE ends in .json, else CSV with one header row (RFC 4180, "
         "UTF-8, units in the column names)",
+    )
+    g.add_argument(
+        "--history",
+        type=Path,
+        metavar="PATH",
+        help="keep the run in this history database (default: the desktop app's, whose "
+        "benchmark dialog then lists it among the earlier runs)",
     )
 
 
@@ -241,6 +250,23 @@ def write_outputs(
         write_output(args.csv, csv_text(result), "--csv")
     if args.summary:
         write_output(args.summary, summary_text(args.summary, result, verdict), "--summary")
+    keep_run(args, result, verdict)
+
+
+def keep_run(
+    args: argparse.Namespace, result: BenchResult, verdict: CheckPerfResult | None
+) -> None:
+    """Keep the run in the history; one that cannot be used is said, and changes nothing
+    else (the result is out already)."""
+    name = getattr(args, "profile", None) or ""
+    writer = HistoryWriter(
+        args.history,
+        problems=lambda text: print(
+            f"etcdmon: the run is not kept in the history: {text}", file=sys.stderr
+        ),
+    ).start()
+    writer.add_bench_run(run_record(result, verdict, name))
+    writer.close()
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

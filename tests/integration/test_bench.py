@@ -36,6 +36,8 @@ from etcdmon_gui.model.bench import BenchProgress, BenchResult, BenchSpec, Phase
 from etcdmon_gui.model.connection import ConnectionConfig, TLSConfig, parse_endpoints
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.profile import Profile
+from etcdmon_gui.store.history import default_path as default_history_path
+from etcdmon_gui.store.history.reader import HistoryReader
 from etcdmon_gui.store.profiles import ProfileStore
 from tests.pki import Pki
 
@@ -463,6 +465,22 @@ def test_cli_json_csv_and_text(shared_cluster: Sandbox, tmp_path: Path) -> None:
     )
     assert code == 0 and out.splitlines()[-1] == "PASS"
     assert re.search(r"PASS: Throughput is \d+ writes/s", out)
+    # Each run is kept in the app's history, whose benchmark dialog lists them.
+    reader = HistoryReader(default_history_path())
+    try:
+        runs = reader.bench_runs()
+    finally:
+        reader.close()
+    assert [(r.workload, r.verdict, r.errors) for r in runs] == [
+        ("put", "PASS", 0),
+        ("range", None, 0),
+        ("put", None, 0),
+    ]
+    check, _range, put = runs
+    assert check.label == "check perf s"
+    assert put.requests_per_s == pytest.approx(data["requests_per_s"], abs=0.001)
+    assert put.p99_ms == data["latency_ms"]["p99"]
+    assert put.summary["total_requests"] == 500
 
 
 def test_a_member_dying_mid_run_costs_errors_not_the_run(cluster: Sandbox) -> None:
