@@ -37,9 +37,11 @@ from etcdmon_gui.bench.report import run_record
 from etcdmon_gui.connection_args import (
     UsageError,
     add_connection_options,
+    add_history_options,
     config_from_flags,
     connection_config,
     from_environment,
+    history_limits,
     profile_store,
 )
 from etcdmon_gui.etcd.probe import ClusterProbe
@@ -47,6 +49,7 @@ from etcdmon_gui.model.alerts import AlertEvent, Severity
 from etcdmon_gui.model.bench import BenchResult, BenchSpec, CheckPerfPreset, CheckPerfResult
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.errors import EtcdError
+from etcdmon_gui.model.history import AlertQuery, BenchRunRecord, ClusterRecord, HistoryLimits
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.model.snapshot import ClusterSnapshot
@@ -56,7 +59,7 @@ from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
 from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
-from etcdmon_gui.store.history.reader import recent_db_sizes
+from etcdmon_gui.store.history.reader import HistoryBackend, recent_db_sizes
 from etcdmon_gui.store.profiles import (
     ProfileSettings,
     ProfileStore,
@@ -88,6 +91,11 @@ from etcdmon_gui.workers.settings_testers import ChannelTester, ConnectionTester
 log = logging.getLogger(__name__)
 
 ConfigFactory = Callable[[], ConnectionConfig]
+
+# Tags of the views' questions to the history: (kind, the query or the cluster key).
+_ALERT_HISTORY = "alert-history"
+_BENCH_RUNS = "bench-runs"
+BENCH_RUNS_LISTED = 200  # the benchmark comparison lists at most this many stored runs
 
 
 @dataclasses.dataclass(slots=True)
@@ -151,6 +159,7 @@ class Application(QObject):
         profiles: ProfileStore | None = None,
         secrets: SecretStore | None = None,
         data_dir: Path | None = None,
+        history: tuple[Path | None, HistoryLimits] | None = None,
     ) -> None:
         super().__init__()
         self.qapp = qapp
@@ -178,8 +187,12 @@ class Application(QObject):
         self.watched_profiles: dict[str, Profile] = {}
         self.bench = BenchHandle(parent=self)  # its thread starts with the first run
         self.bench_dialogs: dict[str, BenchDialog] = {}
-        self._build_alerting(data_dir)
-        self._build_history(data_dir)
+        # One history file for alerts, deliveries waiting, metrics and benchmark runs.
+        history_path, limits = history or (None, None)
+        if history_path is None and data_dir is not None:
+            history_path = data_dir / "history.sqlite3"
+        self._build_alerting(data_dir, history_path)
+        self._build_history(history_path, limits)
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
         self.window.intervalRequested.connect(self._set_interval)
@@ -533,6 +546,7 @@ class Application(QObject):
             self.bench.failed.connect(dialog.show_failed)
             self.bench.exported.connect(dialog.show_exported)
             self.bench.exportFailed.connect(dialog.show_export_failed)
+            dialog.storedRunsRequested.connect(self._ask_bench_runs)
             self.bench_dialogs[key] = dialog
         self._raise(dialog)
         return dialog
@@ -612,16 +626,19 @@ class Application(QObject):
 
     # -- history ----------------------------------------------------------------------
 
-    def _build_history(self, data_dir: Path | None) -> None:
+    def _build_history(self, path: Path | None, limits: HistoryLimits | None) -> None:
         """Snapshots and benchmark runs to the history file (its own thread), and the
         thread that answers the views' questions of it."""
-        self.history = HistoryHandle(
-            data_dir / "history.sqlite3" if data_dir else None, parent=self
-        )
+        self.history = HistoryHandle(path, limits, parent=self)
         self.history.problem.connect(self.window.show_history_problem)
         self._verdicts: dict[str, CheckPerfResult] = {}
         self.bench.judged.connect(self._verdicts.__setitem__)
         self.bench.finished.connect(self._bench_finished)
+        # The views' questions: the alert History tab, the benchmark comparison.
+        self.window.alerts.historyRequested.connect(self._ask_alert_history)
+        self.alert_handle.alertEvents.connect(self.window.alerts.note_alert_events)
+        self.history.done.connect(self._history_answered)
+        self.history.failed.connect(self._history_failed)
         self.history.start()
 
     def _bench_finished(self, key: str, result: BenchResult) -> None:
@@ -630,9 +647,42 @@ class Application(QObject):
         name = dialog.cluster_title if dialog is not None else key
         self.history.add_bench_run(run_record(result, verdict, name))
 
+    def _ask_alert_history(self, q: AlertQuery) -> None:
+        def job(
+            backend: HistoryBackend, _progress: object
+        ) -> tuple[list[AlertEvent], list[ClusterRecord]]:
+            return backend.alert_events(q), backend.clusters()
+
+        self.history.submit(job, tag=(_ALERT_HISTORY, q))
+
+    def _ask_bench_runs(self, key: str) -> None:
+        def job(backend: HistoryBackend, _progress: object) -> list[BenchRunRecord]:
+            return backend.bench_runs(key, limit=BENCH_RUNS_LISTED)
+
+        self.history.submit(job, tag=(_BENCH_RUNS, key))
+
+    def _history_answered(self, tag: object, result: Any) -> None:
+        if not isinstance(tag, tuple) or len(tag) != 2:
+            return
+        kind, what = tag
+        if kind == _ALERT_HISTORY:
+            events, clusters = result
+            self.window.alerts.show_history(what, events, clusters)
+        elif kind == _BENCH_RUNS and (dialog := self.bench_dialogs.get(what)) is not None:
+            dialog.show_stored_runs(result)
+
+    def _history_failed(self, tag: object, message: str) -> None:
+        if not isinstance(tag, tuple) or len(tag) != 2:
+            return
+        kind, what = tag
+        if kind == _ALERT_HISTORY:
+            self.window.alerts.show_history_failed(what, message)
+        elif kind == _BENCH_RUNS and (dialog := self.bench_dialogs.get(what)) is not None:
+            dialog.show_stored_runs_failed(message)
+
     # -- alerts -----------------------------------------------------------------------
 
-    def _build_alerting(self, data_dir: Path | None) -> None:
+    def _build_alerting(self, data_dir: Path | None, history_path: Path | None) -> None:
         """Alert worker (rules, history) -> dispatcher (channels) and the views; the
         channel service (settings, tests) and the delivery log beside the dispatcher."""
         channel_store = ChannelStore(data_dir / "channels.yaml" if data_dir else None)
@@ -641,7 +691,6 @@ class Application(QObject):
         except ChannelStoreError as exc:
             channels = []
             self.window.statusBar().showMessage(f"Notification channels not loaded: {exc}")
-        history_path = data_dir / "history.sqlite3" if data_dir else None
         # Alert deliveries wait in the history file until delivered, superseded or given
         # up (after a day), across restarts; a file that cannot be opened costs only that.
         self.delivery_queue: DeliveryQueueStore | None = None
@@ -810,6 +859,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="log details")
     add_connection_options(parser)
+    add_history_options(parser)
     return parser
 
 
@@ -821,6 +871,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     config = profile = None
     try:  # start-up: the small profiles file is read here, its secrets in the worker
+        kept = history_limits(args)
         if args.profile:
             profile = profile_store(args).get(args.profile)
         elif args.endpoints or from_environment().get("endpoints"):
@@ -839,6 +890,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         profiles=profile_store(args),
         # A sandbox needs no secret: ask only when someone may store one.
         secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or args.sandbox)),
+        history=(args.history, kept),
     )
     if args.sandbox:
         app.start_sandbox(args.members)

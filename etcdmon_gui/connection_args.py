@@ -23,8 +23,10 @@ from etcdmon_gui.model.connection import (
     parse_endpoints,
     split_user,
 )
+from etcdmon_gui.model.history import HistoryLimits
 from etcdmon_gui.model.profile import TIMEOUT_MAX_S
 from etcdmon_gui.store.files import read_file
+from etcdmon_gui.store.history.db import limits
 from etcdmon_gui.store.profiles import ProfileStore, secret_fields
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
@@ -116,6 +118,33 @@ def add_connection_options(p: argparse.ArgumentParser) -> None:
 
 
 # -- what the options name -----------------------------------------------------------
+
+
+def add_history_options(p: argparse.ArgumentParser) -> None:
+    """Where the history is kept and how much of it: the app's and ``etcdmon watch``'s."""
+    g = p.add_argument_group("history")
+    g.add_argument(
+        "--history",
+        type=Path,
+        metavar="PATH",
+        help="history database: metrics, members, alerts, benchmark runs (default: the "
+        "one in the user data folder, which the app and etcdmon watch share)",
+    )
+    g.add_argument(
+        "--keep-raw",
+        metavar="DURATION",
+        help="keep every sample this long; after it, the 1-minute (30 days) and 1-hour "
+        "(a year) roll-ups remain (default 24h; 1h to 30d)",
+    )
+    g.add_argument(
+        "--history-size",
+        metavar="SIZE",
+        help="the most the history may hold; the oldest data goes first (default 2GiB)",
+    )
+
+
+def history_limits(args: argparse.Namespace) -> HistoryLimits:
+    return limits(args.keep_raw, args.history_size)
 
 
 def profile_store(args: argparse.Namespace) -> ProfileStore:

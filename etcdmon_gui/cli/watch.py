@@ -38,7 +38,9 @@ from etcdmon_gui.cli.common import EXIT_OK, EXIT_USAGE, USAGE_CODE, add_command
 from etcdmon_gui.connection_args import (
     UsageError,
     add_connection_options,
+    add_history_options,
     connection_config,
+    history_limits,
     profile_store,
     secret_store,
 )
@@ -169,6 +171,7 @@ def run_watch(
             file=sys.stderr,
         )
         return EXIT_USAGE
+    kept = history_limits(args)  # ConfigError: said before anything starts
     if args.rules is not None and not args.rules.exists():
         raise UsageError(
             f"--rules {args.rules}: no such file; give an existing rules YAML, or leave "
@@ -223,6 +226,7 @@ def run_watch(
     # Every sweep goes to the same history as the app's (its own thread, in batches).
     writer = HistoryWriter(
         args.history,
+        limits=kept,
         problems=lambda text: print(
             f"etcdmon: history off: {text}; watching goes on", file=sys.stderr, flush=True
         ),
@@ -338,6 +342,7 @@ def register(sub: Any) -> None:
         "--webhook http://127.0.0.1:9000/hook",
     )
     add_connection_options(p)
+    add_history_options(p)
     p.add_argument("--interval", default="5s", help="time between sweeps (default 5s)")
     p.add_argument(
         "--rules",
@@ -351,13 +356,6 @@ def register(sub: Any) -> None:
         default=[],
         metavar="URL",
         help="also post each alert to this URL (Alertmanager webhook format)",
-    )
-    p.add_argument(
-        "--history",
-        type=Path,
-        metavar="PATH",
-        help="history database: alerts, metrics and members (default: the desktop app's, "
-        "so both keep one record)",
     )
     p.add_argument(
         "--retry-for",

@@ -119,6 +119,36 @@ def test_malformed_rules_file_is_refused(shared_cluster: Sandbox, tmp_path: Path
     assert f"{rules}: rule etcdMembersDown: field for: 'whenever' is not a duration" in out.stderr
 
 
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--keep-raw", "1m"], "keep raw samples for '1m'? Give a duration from 1h to 30d"),
+        (["--history-size", "1KB"], "history size limit '1KB'? Give a size of at least 10MB"),
+    ],
+)
+def test_bad_history_limits_are_refused_before_anything_starts(
+    shared_cluster: Sandbox, flags: list[str], message: str
+) -> None:
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "etcdmon_gui.cli",
+            "watch",
+            "--endpoints",
+            shared_cluster.endpoints[0],
+            *flags,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "watching" not in out.stderr
+
+
 def test_a_channel_whose_secret_is_missing_is_named_once_and_left_out(
     shared_cluster: Sandbox, tmp_path: Path, receiver: Receiver
 ) -> None:

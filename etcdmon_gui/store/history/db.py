@@ -22,12 +22,18 @@ Times are UNIX milliseconds in the metrics tables (integers), seconds elsewhere.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import math
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from etcdmon_gui.model.history import HistoryError
+from pydantic import ByteSize, TypeAdapter, ValidationError
+
+from etcdmon_gui.model.errors import ConfigError
+from etcdmon_gui.model.history import HistoryError, HistoryLimits
+from etcdmon_gui.monitor.alert_rules import parse_duration
 from etcdmon_gui.store.files import data_dir
 
 SCHEMA_VERSION = 3
@@ -36,6 +42,35 @@ BUSY_TIMEOUT_S = 5.0
 
 def default_path() -> Path:
     return data_dir() / "history.sqlite3"
+
+
+def limits(keep_raw: str | None = None, max_size: str | None = None) -> HistoryLimits:
+    """The history's limits from what a user typed: how long raw samples are kept (a
+    duration such as ``24h`` or ``3d``, 1 h to 30 days) and the most the file may hold
+    (``2GiB``, ``500MB``, at least 10 MB); ``None`` keeps the default. Raises
+    ``ConfigError`` saying what is wrong."""
+    default = HistoryLimits()
+    raw_s = default.raw_s
+    if keep_raw is not None:
+        try:
+            raw_s = parse_duration(keep_raw)
+        except ValueError:
+            raw_s = math.nan
+        if not 3600 <= raw_s <= 30 * 86_400:
+            raise ConfigError(
+                f"keep raw samples for {keep_raw!r}? Give a duration from 1h to 30d, e.g. 24h"
+            )
+    max_bytes = default.max_bytes
+    if max_size is not None:
+        try:
+            max_bytes = int(TypeAdapter(ByteSize).validate_python(max_size))
+        except ValidationError:
+            max_bytes = -1
+        if max_bytes < 10_000_000:
+            raise ConfigError(
+                f"history size limit {max_size!r}? Give a size of at least 10MB, e.g. 2GiB"
+            )
+    return dataclasses.replace(default, raw_s=raw_s, max_bytes=max_bytes)
 
 
 def describe(exc: sqlite3.Error | OSError, path: Path) -> HistoryError:
