@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from etcdmon_gui.bench.engine import Benchmark
-from etcdmon_gui.bench.output import STDOUT, check_output_path, summary_text, write_output
+from etcdmon_gui.bench.output import STDOUT, check_output_path, summary_text, write_text
 from etcdmon_gui.bench.report import (
     csv_text,
     render_text,
@@ -247,9 +247,9 @@ def write_outputs(
     if args.csv == STDOUT:
         sys.stdout.write(csv_text(result))
     elif args.csv:
-        write_output(args.csv, csv_text(result), "--csv")
+        write_text(args.csv, csv_text(result), "--csv")
     if args.summary:
-        write_output(args.summary, summary_text(args.summary, result, verdict), "--summary")
+        write_text(args.summary, summary_text(args.summary, result, verdict), "--summary")
     keep_run(args, result, verdict)
 
 

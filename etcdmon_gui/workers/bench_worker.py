@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from etcdmon_gui.bench.checkperf import judge
 from etcdmon_gui.bench.control import BenchError
 from etcdmon_gui.bench.engine import Benchmark
-from etcdmon_gui.bench.output import summary_text, write_output
+from etcdmon_gui.bench.output import summary_text, write_text
 from etcdmon_gui.bench.report import csv_text
 from etcdmon_gui.bench.safety import require_confirmation
 from etcdmon_gui.model.bench import (
@@ -140,9 +140,9 @@ class BenchWorker(QObject):
         try:
             if what == EXPORT_SUMMARY:
                 text = summary_text(path, run, verdict)
-                write_output(path, text, "the summary export")
+                write_text(path, text, "the summary export")
             else:
-                write_output(path, csv_text(run), "the per-second series export")
+                write_text(path, csv_text(run), "the per-second series export")
         except ConfigError as exc:
             self.exportFailed.emit(str(exc))
             return

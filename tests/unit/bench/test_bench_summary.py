@@ -163,7 +163,7 @@ def test_summary_format_follows_the_file_name(tmp_path: Path) -> None:
     assert output.summary_text("s.csv", r).startswith("workload,")
     assert output.summary_text("summary", r).startswith("workload,")
     target = tmp_path / "ü.csv"
-    output.write_output(str(target), output.summary_text(str(target), r), "--summary")
+    output.write_text(str(target), output.summary_text(str(target), r), "--summary")
     raw = target.read_bytes()
     assert raw.decode("utf-8") == report.summary_csv(r)  # UTF-8, CRLF kept as written
     assert b"\r\r\n" not in raw
@@ -173,6 +173,6 @@ def test_summary_format_follows_the_file_name(tmp_path: Path) -> None:
 def test_writing_to_a_directory_leaves_nothing_behind(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     with pytest.raises(ConfigError, match="is a directory; give a file name in it"):
-        output.write_output(str(tmp_path / "out"), "x", "the export")
+        output.write_text(str(tmp_path / "out"), "x", "the export")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
     assert list((tmp_path / "out").iterdir()) == []
