@@ -335,7 +335,7 @@ class Application(QObject):
         """Watch a saved profile; its files and secrets are read in the worker's thread.
 
         Connecting a watched profile again applies its settings if they changed."""
-        key = f"profile:{profile.id}"
+        key = profile.key
         if key in self.workers and self.watched_profiles.get(key) != profile:
             self.window.select_cluster(key)
             return self._apply_profile(profile)
@@ -356,12 +356,12 @@ class Application(QObject):
         """A profile was saved: if it is watched, its new settings apply now."""
         if self._shut:
             return
-        if isinstance(item, Profile) and f"profile:{item.id}" in self.workers:
+        if isinstance(item, Profile) and item.key in self.workers:
             self._apply_profile(item)
 
     def _apply_profile(self, profile: Profile) -> WorkerHandle:
         """A watched profile's new settings, in force now: a new worker, same views."""
-        key = f"profile:{profile.id}"
+        key = profile.key
         self.watched_profiles[key] = profile
         self.watches[key] = Watch(title=profile.name, **self._profile_watch(profile))
         self.window.rename_cluster(key, profile.name)

@@ -165,11 +165,10 @@ def resolve_cluster(clusters: Sequence[ClusterRecord], text: str) -> ClusterReco
 def _cluster(args: argparse.Namespace, clusters: Sequence[ClusterRecord]) -> tuple[str, str] | None:
     """(connection key, name) of the cluster the options name, or None."""
     if args.profile:
-        # Only the profile's id is read (no secret store is opened): the app and
-        # `etcdmon watch` key a profile's history as store.profiles.connection_config
-        # does, "profile:<id>".
+        # Only the profile's id is read (no secret store is opened): its key is what
+        # the app and `etcdmon watch` keep its history under.
         profile = ProfileStore(args.profiles_file).get(args.profile)
-        key = f"profile:{profile.id}"
+        key = profile.key
         stored = next((c for c in clusters if c.key == key), None)
         if stored is None:
             print(

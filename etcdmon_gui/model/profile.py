@@ -176,6 +176,11 @@ class Profile(BaseModel):
         return value
 
     @property
+    def key(self) -> str:
+        """The connection key its snapshots, alerts and history rows carry."""
+        return f"profile:{self.id}"
+
+    @property
     def production(self) -> bool:
         return "production" in self.tags
 

@@ -533,7 +533,7 @@ def connection_config(profile: Profile, secrets: SecretStore) -> ConnectionConfi
         user=profile.username,
         password=password,
         timeout_s=profile.timeout_s,
-        key=f"profile:{profile.id}",
+        key=profile.key,
     )
 
 

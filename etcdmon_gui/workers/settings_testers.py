@@ -31,7 +31,7 @@ class ConnectionTester:
         try:
             if self._aborted:
                 raise EtcdError("the test was cancelled: etcdmon-gui is closing")
-            snapshot = ClusterMonitor(probe, f"profile:{item.id}").sweep()
+            snapshot = ClusterMonitor(probe, item.key).sweep()
         finally:
             self._probe = None
             probe.close()
