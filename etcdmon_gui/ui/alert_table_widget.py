@@ -1,17 +1,18 @@
 """The alert views: every alert the engine reports, filterable and sortable, with
-details; and beside it, in its own tab, the matcher silences.
+details; and beside it, in tabs of their own, the matcher silences and the history.
 
 ``AlertTableWidget`` puts together the filters, the table (``AlertTableModel`` through
-``AlertFilterProxy``), the details pane, copy to clipboard and the Silences tab
-(``SilencesWidget``), and asks for silences, un-silences, acknowledgements and matcher
-silences through signals; it never changes an alert or a silence itself.
+``AlertFilterProxy``), the details pane, copy to clipboard, the Silences tab
+(``SilencesWidget``) and the History tab (``AlertHistoryWidget``), and asks for
+silences, un-silences, acknowledgements, matcher silences and stored transitions
+through signals; it never changes an alert or a silence itself.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
 from PySide6.QtCore import Property, QItemSelection, QObject, Qt, Signal
@@ -29,8 +30,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from etcdmon_gui.model.alerts import Alert, AlertState, Severity, Silence
+from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, Severity, Silence
+from etcdmon_gui.model.history import AlertQuery, ClusterRecord
 from etcdmon_gui.ui.alert_details_widget import AlertDetailsPane
+from etcdmon_gui.ui.alert_history_widget import AlertHistoryWidget
 from etcdmon_gui.ui.alert_table_model import (
     ALERT_ROLE,
     COL_RULE,
@@ -40,6 +43,7 @@ from etcdmon_gui.ui.alert_table_model import (
     Clock,
 )
 from etcdmon_gui.ui.alert_text import alert_text, has_own_silence
+from etcdmon_gui.ui.filter_combo import filter_combo, set_choices
 from etcdmon_gui.ui.palette import HEALTHY_COLOUR, SEVERITY_COLOURS, TEXT_ON_COLOUR, severity_icon
 from etcdmon_gui.ui.row_table_model import row_table_view
 from etcdmon_gui.ui.silences_widget import SilencesWidget
@@ -74,6 +78,8 @@ class AlertTableWidget(QWidget):
     silenceCreated(Silence): a new matcher silence (from the Silences tab's dialog).
     silenceExpireRequested(str id): end this matcher silence now.
     firingCountChanged(int): the number of alerts that count as firing changed (badge).
+    historyRequested(AlertQuery): the History tab asks for stored transitions; answer
+        with ``show_history`` or ``show_history_failed``.
     """
 
     silenceRequested = Signal(str, float, str)
@@ -82,6 +88,7 @@ class AlertTableWidget(QWidget):
     silenceCreated = Signal(object)
     silenceExpireRequested = Signal(str)
     firingCountChanged = Signal(int)
+    historyRequested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None, *, clock: Clock = time.time) -> None:
         super().__init__(parent)
@@ -104,9 +111,7 @@ class AlertTableWidget(QWidget):
         self.severity_filter.addItem("All severities", None)
         for sev in sorted(Severity, reverse=True):
             self.severity_filter.addItem(severity_icon(sev), sev.name.capitalize(), sev)
-        self.cluster_filter = _named(QComboBox(), "clusterFilter")
-        self.cluster_filter.addItem("All clusters", None)
-        self.cluster_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.cluster_filter = filter_combo("clusterFilter", "All clusters")
         self.text_filter = _named(QLineEdit(), "textFilter")
         self.text_filter.setPlaceholderText("Filter by rule, member, summary, label…")
         self.text_filter.setClearButtonEnabled(True)
@@ -134,6 +139,7 @@ class AlertTableWidget(QWidget):
         self.silences = _named(
             SilencesWidget(clock=clock, selected_alert=self.current_alert), "silencesView"
         )
+        self.history_view = _named(AlertHistoryWidget(clock=clock), "alertHistory")
 
         filters = QHBoxLayout()
         filters.addWidget(self.state_filter)
@@ -170,6 +176,7 @@ class AlertTableWidget(QWidget):
         self.tabs.setDocumentMode(True)
         self.alerts_tab = self.tabs.addTab(alerts_page, "Alerts")
         self.silences_tab = self.tabs.addTab(self.silences, "Silences")
+        self.history_tab = self.tabs.addTab(self.history_view, "History")
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.addWidget(self.tabs, 1)
@@ -204,6 +211,7 @@ class AlertTableWidget(QWidget):
         self.silences.createRequested.connect(self.silenceCreated)
         self.silences.expireRequested.connect(self.silenceExpireRequested)
         self.silences.countChanged.connect(self._update_silences_tab)
+        self.history_view.historyRequested.connect(self.historyRequested)
         self.silence_reason.textChanged.connect(lambda _: self._update_buttons())
         self.silence_reason.returnPressed.connect(self.silence_selected)
         self._update_badge()
@@ -227,6 +235,22 @@ class AlertTableWidget(QWidget):
     def set_silences(self, silences: Sequence[Silence]) -> None:
         """Show these matcher silences in the Silences tab."""
         self.silences.set_silences(silences)
+
+    def show_history(
+        self,
+        query: AlertQuery,
+        events: Sequence[AlertEvent],
+        clusters: Iterable[ClusterRecord] = (),
+    ) -> None:
+        """The answer to a ``historyRequested`` (stale ones are dropped)."""
+        self.history_view.show_history(query, events, clusters)
+
+    def show_history_failed(self, query: AlertQuery, message: str) -> None:
+        self.history_view.show_history_failed(query, message)
+
+    def note_alert_events(self, events: Sequence[AlertEvent]) -> None:
+        """New transitions were recorded: the History tab reads them when it shows."""
+        self.history_view.note_alert_events(events)
 
     def firing_count(self) -> int:
         """Alerts that count as firing (the badge); also the Qt property ``firingCount``."""
@@ -361,25 +385,9 @@ class AlertTableWidget(QWidget):
         names: dict[str, str] = {}
         for a in self.model.alerts():
             names.setdefault(a.cluster, a.cluster_name)
-        chosen = self.cluster_filter.currentData()
-        if chosen is not None and chosen not in names:
-            names[chosen] = self.cluster_filter.currentText()
-        current = [self.cluster_filter.itemData(i) for i in range(1, self.cluster_filter.count())]
-        wanted = sorted(names, key=lambda k: (names[k].casefold(), k))
-        if current == wanted:
-            return
-        duplicate = {n for n in names.values() if list(names.values()).count(n) > 1}
-        self.cluster_filter.blockSignals(True)
-        try:
-            while self.cluster_filter.count() > 1:
-                self.cluster_filter.removeItem(1)
-            for key in wanted:
-                text = f"{names[key]} ({key})" if names[key] in duplicate else names[key]
-                self.cluster_filter.addItem(text, key)
-            index = self.cluster_filter.findData(chosen) if chosen is not None else 0
-            self.cluster_filter.setCurrentIndex(max(0, index))
-        finally:
-            self.cluster_filter.blockSignals(False)
+        set_choices(self.cluster_filter, names)
+        self.history_view.note_clusters(names)
+        self.history_view.note_rules(a.rule for a in self.model.alerts())
 
 
 def _named(widget: _W, name: str) -> _W:

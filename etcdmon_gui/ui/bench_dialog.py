@@ -8,8 +8,11 @@ the ``show_*`` slots. Answers for another cluster are ignored.
 
 The pages are widgets of their own: ``BenchForm`` (the parameters and presets),
 ``BenchLiveWidget`` (progress and live charts), ``BenchResultsWidget`` (results, compared
-with the earlier runs of the same cluster in this session). This module holds the run's
-state and the buttons.
+with the earlier runs of the same cluster). This module holds the run's state and the
+buttons. The comparison lists this session's runs and those the history kept, earlier
+sessions' included: shown, the dialog asks for them (``storedRunsRequested``); a run of
+this session is listed once, stored or not yet. Before the first run of a session the
+idle page lists the stored ones.
 
 Signals:
     startRequested(BenchSpec, CheckPerfPreset | None, str typed_confirmation)
@@ -17,14 +20,17 @@ Signals:
     exportRequested(str path, BenchResult | CheckPerfResult, str what): ``what`` is
         ``EXPORT_SERIES`` or ``EXPORT_SUMMARY``; a check perf run's summary is asked for
         with its verdict, so the file carries PASS/FAIL too
+    storedRunsRequested(str key): the cluster's runs the history kept, newest first;
+        answer with ``show_stored_runs`` or ``show_stored_runs_failed``
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -45,9 +51,16 @@ from etcdmon_gui.model.bench import (
     BenchSpec,
     CheckPerfResult,
 )
+from etcdmon_gui.model.history import BenchRunRecord
 from etcdmon_gui.ui.bench_form import BenchForm, CheckPerfChoices
 from etcdmon_gui.ui.bench_live_widget import BenchLiveWidget
-from etcdmon_gui.ui.bench_results_widget import BenchResultsWidget, cleanup_text
+from etcdmon_gui.ui.bench_results_widget import (
+    BenchResultsWidget,
+    ComparedRun,
+    RunComparison,
+    cleanup_text,
+    compared_runs,
+)
 from etcdmon_gui.ui.palette import FAIL_COLOUR
 
 __all__ = ["BenchDialog", "CheckPerfChoices"]
@@ -64,6 +77,7 @@ class BenchDialog(QDialog):
     startRequested = Signal(object, object, str)
     cancelRequested = Signal()
     exportRequested = Signal(str, object, str)
+    storedRunsRequested = Signal(str)
 
     def __init__(
         self,
@@ -81,21 +95,32 @@ class BenchDialog(QDialog):
         self.results: list[BenchResult] = []  # every run of this cluster, oldest first
         self.verdict: CheckPerfResult | None = None
         self._pending_verdict: CheckPerfResult | None = None
+        self._verdicts: dict[float, CheckPerfResult] = {}  # started_at -> its verdict
+        self.stored_runs: list[BenchRunRecord] = []  # the history's, newest first
+        self._runs_note = ""  # why the stored runs are missing
         self.setWindowTitle(f"Benchmark — {title}")
         self.setSizeGripEnabled(True)
         self.resize(1180, 780)
 
         self.form = BenchForm(check_perf, production_name)
         self.stack = QStackedWidget()
-        self.idle_page = QLabel(
+        self.idle_hint = QLabel(
             "Choose a workload and its parameters, then press Start.\n\n"
             "Keys are written under a dedicated prefix that must be empty; they are "
             "deleted when the run ends, even after Cancel. The cluster's history is "
             "compacted only when you tick the box (it is cluster-wide).",
             alignment=Qt.AlignmentFlag.AlignCenter,
         )
-        self.idle_page.setWordWrap(True)
-        self.idle_page.setMargin(24)
+        self.idle_hint.setWordWrap(True)
+        self.idle_hint.setMargin(24)
+        self.earlier_runs = RunComparison("Earlier runs on this cluster")
+        self.earlier_runs.setVisible(False)
+        self.idle_page = QWidget()
+        idle = QVBoxLayout(self.idle_page)
+        idle.addStretch(1)
+        idle.addWidget(self.idle_hint)
+        idle.addWidget(self.earlier_runs)
+        idle.addStretch(1)
         self.live_page = BenchLiveWidget()
         self.results_page = BenchResultsWidget()
         for page in (self.idle_page, self.live_page, self.results_page):
@@ -197,6 +222,10 @@ class BenchDialog(QDialog):
             path += ".json"
         self.export_to(path, what)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.storedRunsRequested.emit(self.key)
+
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.running:
             self.cancel()  # closing never leaves load running unseen
@@ -254,9 +283,11 @@ class BenchDialog(QDialog):
         self.results.append(r)
         self.verdict = self._pending_verdict
         self._pending_verdict = None
+        if self.verdict is not None:
+            self._verdicts[r.started_at] = self.verdict
         self._set_running(False)
         self._cancelling = False
-        self.results_page.show_result(r, self.verdict, self.results)
+        self.results_page.show_result(r, self.verdict, self.compared_runs(), self._runs_note)
         self.stack.setCurrentWidget(self.results_page)
         if r.cancelled:
             self._set_status(f"Cancelled. {cleanup_text(r)}")
@@ -274,6 +305,30 @@ class BenchDialog(QDialog):
         if self.stack.currentWidget() is self.live_page:
             self.stack.setCurrentWidget(self.results_page if self.results else self.idle_page)
         self._set_status(f"The benchmark did not run: {message}", error=True)
+
+    @Slot(object)
+    def show_stored_runs(self, runs: Sequence[BenchRunRecord]) -> None:
+        """The history's runs of this cluster (newest first)."""
+        self.stored_runs = [r for r in runs if r.cluster == self.key]
+        self._runs_note = ""
+        self._show_runs()
+
+    @Slot(str)
+    def show_stored_runs_failed(self, message: str) -> None:
+        """The history could not be read: the comparison lists this session's runs."""
+        self._runs_note = f"Runs of earlier sessions are not shown: {message}"
+        self._show_runs()
+
+    def compared_runs(self) -> list[ComparedRun]:
+        """This session's runs and the stored ones, each once, the newest first."""
+        session = [(r, self._verdicts.get(r.started_at)) for r in self.results]
+        return compared_runs(session, self.stored_runs)
+
+    def _show_runs(self) -> None:
+        runs = self.compared_runs()
+        self.results_page.show_runs(runs, self._runs_note)
+        self.earlier_runs.show_runs(runs, None, self._runs_note)
+        self.earlier_runs.setVisible(bool(runs or self._runs_note))
 
     @Slot(str)
     def show_exported(self, path: str) -> None:

@@ -1,9 +1,12 @@
 """The benchmark dialog's results page: summary, percentiles, check perf verdict,
-response-time histogram, and every run of this cluster in this session side by side."""
+response-time histogram, and the runs of this cluster side by side: this session's and
+those the history kept from earlier ones (``RunComparison``, also on the idle page)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,8 +25,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from etcdmon_gui.formatting import fmt_clock, fmt_count, fmt_elapsed, fmt_latency_s
+from etcdmon_gui.formatting import fmt_count, fmt_elapsed, fmt_latency_ms, fmt_latency_s, fmt_time
 from etcdmon_gui.model.bench import PERCENTILES, BenchResult, CheckPerfResult
+from etcdmon_gui.model.history import BenchRunRecord
 from etcdmon_gui.ui.bench_widgets import cell_text, fit_height, plot_widget, table, table_item
 from etcdmon_gui.ui.palette import (
     FAIL_COLOUR,
@@ -34,7 +38,14 @@ from etcdmon_gui.ui.palette import (
     TEXT_ON_COLOUR,
 )
 
-__all__ = ["BenchResultsWidget", "cleanup_text"]
+__all__ = [
+    "COMPARISON_COLUMNS",
+    "BenchResultsWidget",
+    "ComparedRun",
+    "RunComparison",
+    "cleanup_text",
+    "compared_runs",
+]
 
 _SUMMARY_ROWS = (
     "Requests",
@@ -63,6 +74,153 @@ def cleanup_text(r: BenchResult) -> str:
     if c.defragmented:
         text += f", defragmented {len(c.defragmented)} member(s)"
     return text + "."
+
+
+COMPARISON_COLUMNS = (
+    "Started",
+    "Workload",
+    "Clients / conns",
+    "Requests",
+    "Requests/s",
+    "p50",
+    "p99",
+    "Errors",
+    "Verdict",
+)
+COMPARISON_ROWS_SHOWN = 6  # the table's height; more rows scroll
+
+
+@dataclass(frozen=True, slots=True)
+class ComparedRun:
+    """One row of the comparison: a run of this session or one the history kept."""
+
+    started_at: float
+    workload: str  # the label, else the workload
+    clients: int | None
+    conns: int | None
+    total: int | None
+    requests_per_s: float
+    p50_ms: float | None
+    p99_ms: float | None
+    errors: int
+    verdict: str | None  # "PASS" / "FAIL" for check perf
+    stored: bool  # from the history (an earlier session, or this one's once written)
+
+    @classmethod
+    def of_result(cls, r: BenchResult, verdict: CheckPerfResult | None) -> ComparedRun:
+        def ms(p: float) -> float | None:
+            v = r.latency.percentile(p) if r.latency else None
+            return None if v is None else v * 1000
+
+        return cls(
+            started_at=r.started_at,
+            workload=r.spec.label or r.spec.workload.value,
+            clients=r.spec.clients,
+            conns=r.spec.conns,
+            total=r.total,
+            requests_per_s=r.requests_per_s,
+            p50_ms=ms(50.0),
+            p99_ms=ms(99.0),
+            errors=r.errors,
+            verdict=None if verdict is None else ("PASS" if verdict.passed else "FAIL"),
+            stored=False,
+        )
+
+    @classmethod
+    def of_record(cls, run: BenchRunRecord) -> ComparedRun:
+        def number(name: str) -> int | None:
+            v = run.summary.get(name)
+            return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+        return cls(
+            started_at=run.started_at,
+            workload=run.label or run.workload,
+            clients=number("clients"),
+            conns=number("conns"),
+            total=number("total_requests"),
+            requests_per_s=run.requests_per_s,
+            p50_ms=run.p50_ms,
+            p99_ms=run.p99_ms,
+            errors=run.errors,
+            verdict=run.verdict,
+            stored=True,
+        )
+
+
+def compared_runs(
+    session: Sequence[tuple[BenchResult, CheckPerfResult | None]],
+    stored: Sequence[BenchRunRecord],
+) -> list[ComparedRun]:
+    """This session's runs and the stored ones, the newest first; a run that is both
+    (written by the history since) is listed once, from this session."""
+    runs = {round(r.started_at, 3): ComparedRun.of_result(r, v) for r, v in session}
+    for record in stored:
+        runs.setdefault(round(record.started_at, 3), ComparedRun.of_record(record))
+    return sorted(runs.values(), key=lambda run: run.started_at, reverse=True)
+
+
+class RunComparison(QGroupBox):
+    """The runs of one cluster side by side, the newest first, with a note under them
+    (why the earlier runs are missing, say)."""
+
+    def __init__(self, title: str, parent: QWidget | None = None) -> None:
+        super().__init__(title, parent)
+        lay = QVBoxLayout(self)
+        self.table = table(list(COMPARISON_COLUMNS))
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)  # the workload
+        fit_height(self.table, 1)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.note.setVisible(False)
+        lay.addWidget(self.table)
+        lay.addWidget(self.note)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
+
+    def show_runs(
+        self, runs: Sequence[ComparedRun], current: float | None = None, note: str = ""
+    ) -> None:
+        """Show ``runs`` (newest first); the one started at ``current`` is "this run"."""
+        t = self.table
+        t.setRowCount(len(runs))
+        bold = QFont(t.font())
+        bold.setBold(True)
+        now = time.time()
+        for row, run in enumerate(runs):
+            this = current is not None and round(run.started_at, 3) == round(current, 3)
+            clients = "-" if run.clients is None else f"{run.clients} / {run.conns or '-'}"
+            cells = [
+                fmt_time(run.started_at, now) + (" (this run)" if this else ""),
+                run.workload,
+                clients,
+                fmt_count(run.total),
+                fmt_count(run.requests_per_s, 1),
+                fmt_latency_ms(run.p50_ms),
+                fmt_latency_ms(run.p99_ms),
+                fmt_count(run.errors),
+                run.verdict or "",
+            ]
+            for col, text in enumerate(cells):
+                item = table_item(text, align_right=3 <= col < len(cells) - 1)
+                if this:
+                    item.setFont(bold)
+                if col == len(cells) - 1 and run.verdict:
+                    item.setForeground(
+                        QColor(PASS_COLOUR if run.verdict == "PASS" else FAIL_COLOUR)
+                    )
+                if run.stored:
+                    item.setToolTip("From the history")
+                t.setItem(row, col, item)
+        fit_height(t, min(max(len(runs), 1), COMPARISON_ROWS_SHOWN))
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+
+    def rows(self) -> list[list[str]]:
+        """The table as text, newest first (tests, accessibility)."""
+        t = self.table
+        return [[cell_text(t, r, c) for c in range(t.columnCount())] for r in range(t.rowCount())]
 
 
 def _bold_label(scale: float) -> QLabel:
@@ -140,18 +298,10 @@ class BenchResultsWidget(QScrollArea):
         self._bars: pg.BarGraphItem | None = None
         lay.addWidget(self.histogram_plot)
 
-        cmp_box = QGroupBox("Runs on this cluster in this session")
-        cmp_lay = QVBoxLayout(cmp_box)
-        self.comparison = table(
-            ["Started", "Workload", "Clients / conns", "Requests", "Requests/s", "p99", "Errors"]
-        )
-        self.comparison.horizontalHeader().setSectionResizeMode(
-            0, QHeaderView.ResizeMode.ResizeToContents
-        )
-        fit_height(self.comparison, 1)
-        cmp_lay.addWidget(self.comparison)
-        cmp_box.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
-        lay.addWidget(cmp_box)
+        self.comparison_box = RunComparison("Runs on this cluster")
+        self.comparison = self.comparison_box.table
+        self._current: float | None = None  # the start of the result shown
+        lay.addWidget(self.comparison_box)
         lay.addStretch(1)
 
         self._layout = lay
@@ -160,9 +310,13 @@ class BenchResultsWidget(QScrollArea):
         self.setWidget(content)
 
     def show_result(
-        self, r: BenchResult, verdict: CheckPerfResult | None, runs: Sequence[BenchResult]
+        self,
+        r: BenchResult,
+        verdict: CheckPerfResult | None,
+        runs: Sequence[ComparedRun],
+        note: str = "",
     ) -> None:
-        """Show ``r`` (the newest of ``runs``, oldest first) and its check perf verdict."""
+        """Show ``r`` and its check perf verdict over ``runs`` (``compared_runs``)."""
         spec = r.spec
         what = spec.label or spec.workload.value
         limit = f"{spec.duration_s:g} s" if spec.duration_s else f"{fmt_count(spec.total)} requests"
@@ -217,7 +371,8 @@ class BenchResultsWidget(QScrollArea):
 
         self._show_histogram(r)
         self._show_verdict(verdict)
-        self._show_comparison(runs)
+        self._current = r.started_at
+        self.show_runs(runs, note)
         self._layout.activate()  # sizes now, not at the next layout request
 
     def _show_histogram(self, r: BenchResult) -> None:
@@ -269,35 +424,13 @@ class BenchResultsWidget(QScrollArea):
             )
         )
 
-    def _show_comparison(self, results: Sequence[BenchResult]) -> None:
-        t = self.comparison
-        runs = list(reversed(results))
-        t.setRowCount(len(runs))
-        bold = QFont(t.font())
-        bold.setBold(True)
-        for row, r in enumerate(runs):
-            p99 = r.latency.percentile(99.0) if r.latency else None
-            started = fmt_clock(r.started_at)
-            cells = [
-                started + (" (this run)" if row == 0 else ""),
-                r.spec.label or r.spec.workload.value,
-                f"{r.spec.clients} / {r.spec.conns}",
-                fmt_count(r.total),
-                fmt_count(r.requests_per_s, 1),
-                fmt_latency_s(p99),
-                fmt_count(r.errors),
-            ]
-            for col, text in enumerate(cells):
-                item = table_item(text, align_right=col >= 3)
-                if row == 0:
-                    item.setFont(bold)
-                t.setItem(row, col, item)
-        fit_height(t, min(max(len(runs), 1), 6))
+    def show_runs(self, runs: Sequence[ComparedRun], note: str = "") -> None:
+        """The comparison again (the history's answer came), the result shown kept."""
+        self.comparison_box.show_runs(runs, self._current, note)
 
     def comparison_rows(self) -> list[list[str]]:
         """The comparison table as text, newest first (tests, accessibility)."""
-        t = self.comparison
-        return [[cell_text(t, r, c) for c in range(t.columnCount())] for r in range(t.rowCount())]
+        return self.comparison_box.rows()
 
     def percentile_rows(self) -> list[tuple[str, str]]:
         t = self.percentiles

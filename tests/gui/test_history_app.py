@@ -4,7 +4,6 @@ that turns history off, says so, and is left as it was, while monitoring goes on
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,10 +30,10 @@ def _app(
 
 
 @pytest.fixture
-def damaged(tmp_path: Path) -> Iterator[bytes]:
+def damaged(tmp_path: Path) -> bytes:
     content = b"this is no database, " * 400
     (tmp_path / "history.sqlite3").write_bytes(content)
-    yield content
+    return content
 
 
 def test_every_sweep_and_member_is_kept(
