@@ -10,7 +10,8 @@ version up, in one transaction that takes the write lock first, so the app and
   alert, filled once from its newest event), ``silences``.
 - 2: ``delivery_queue``, the notification dispatcher's durable queue.
 - 3: metrics and inventory: ``clusters``, ``series`` (cluster, member, signal -> id),
-  ``samples`` (raw values), ``rollup_1m`` / ``rollup_1h`` (n, min, avg, max, last per
+  ``samples`` (raw values; the newest minute in ``recent``, both read as
+  ``raw_samples``), ``rollup_1m`` / ``rollup_1h`` (n, min, avg, max, last per
   period), ``rollup_done`` (how far each roll-up has got), ``members`` (inventory),
   ``member_events`` (joined, left, ...), ``bench_runs``; and an index on alert times
   for the History view. A file from before is vacuumed once into incremental
@@ -133,6 +134,18 @@ def connect(path: Path, *, shared: bool = False) -> sqlite3.Connection:
     return db
 
 
+def check_writable(db: sqlite3.Connection, path: Path) -> None:
+    """Raise ``HistoryError`` if the file cannot be written: a read-only file in a
+    writable folder opens (and reads) without complaint and fails at its first write;
+    a writer wants to say so when it starts. A write rolled back: the file is unchanged."""
+    with translated(path):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        finally:
+            db.rollback()
+
+
 def _prepare(db: sqlite3.Connection) -> None:
     (auto_vacuum,) = db.execute("PRAGMA auto_vacuum").fetchone()
     if auto_vacuum != 2:  # a new file, or one from before schema 3: vacuum it once
@@ -220,6 +233,11 @@ def _schema_3(db: sqlite3.Connection) -> None:
         " member TEXT NOT NULL, signal TEXT NOT NULL, UNIQUE (cluster, signal, member))",
         "CREATE TABLE IF NOT EXISTS samples (series INTEGER NOT NULL, ts INTEGER NOT NULL,"
         " value REAL NOT NULL, PRIMARY KEY (series, ts)) WITHOUT ROWID",
+        # The newest raw samples, in time order: see metrics.move_recent.
+        "CREATE TABLE IF NOT EXISTS recent (ts INTEGER NOT NULL, series INTEGER NOT NULL,"
+        " value REAL NOT NULL, PRIMARY KEY (ts, series)) WITHOUT ROWID",
+        "CREATE VIEW IF NOT EXISTS raw_samples AS SELECT series, ts, value FROM samples"
+        " UNION ALL SELECT series, ts, value FROM recent",
         f"CREATE TABLE IF NOT EXISTS rollup_1m ({_ROLLUP_COLUMNS}) WITHOUT ROWID",
         f"CREATE TABLE IF NOT EXISTS rollup_1h ({_ROLLUP_COLUMNS}) WITHOUT ROWID",
         "CREATE TABLE IF NOT EXISTS rollup_done (step_s INTEGER PRIMARY KEY,"

@@ -13,20 +13,29 @@ it forward a bounded stretch at a time, once the period is ``ROLL_GRACE_MS`` old
 sweep's samples are stamped with its start and written after it ends). A sample that
 arrives later than that re-rolls its minute and hour.
 
+Reads merge rows into points in SQL (only the points reach Python), and make the newest
+periods a roll-up has not reached yet from the level below, so a range read from
+roll-ups ends at the newest sample. A chart (``max_points``, its width) reads a roll-up
+when that gives it at least half the points it asks for (``CHART_SLACK``).
+
 Retention (``HistoryLimits``: raw 24 h, minutes 30 days, hours a year) and the size
 limit (the oldest data goes first, whatever its level) are enforced by ``prune`` in
 steps of at most ``budget`` rows, so the writer's batches never wait long behind it.
+Retention never drops raw samples or minutes the level above does not hold yet: a
+roll-up backlog (a long stop, a clock that jumped) loses nothing.
 
 Functions take the connection; the caller owns its thread and transactions.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -51,7 +60,15 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 ROLL_GRACE_MS = 30_000
-_TABLES = {Resolution.RAW: "samples", Resolution.MINUTE: "rollup_1m", Resolution.HOUR: "rollup_1h"}
+# What each level is read from (raw samples: the ``recent`` ones too, through a view).
+_TABLES = {
+    Resolution.RAW: "raw_samples",
+    Resolution.MINUTE: "rollup_1m",
+    Resolution.HOUR: "rollup_1h",
+}
+# Where each level's rows are kept (raw samples: ``recent`` too, see move_recent).
+_KEPT = {Resolution.RAW: "samples", Resolution.MINUTE: "rollup_1m", Resolution.HOUR: "rollup_1h"}
+MOVE_AFTER_MS = 60_000
 
 
 def to_ms(t: float) -> int:
@@ -94,7 +111,7 @@ def write_samples(
 ) -> None:
     ts = to_ms(at)
     rows = [(ids.get(db, cluster, s.member, s.signal), ts, s.value) for s in samples]
-    db.executemany("INSERT OR REPLACE INTO samples (series, ts, value) VALUES (?, ?, ?)", rows)
+    db.executemany("INSERT OR REPLACE INTO recent (series, ts, value) VALUES (?, ?, ?)", rows)
     # Roll-ups start where the first sample is (on the hour, so both levels line up).
     db.executemany(
         "INSERT OR IGNORE INTO rollup_done (step_s, until_ms) VALUES (?, ?)",
@@ -172,6 +189,26 @@ def save_bench_run(db: sqlite3.Connection, run: BenchRunRecord) -> int:
     return int(cur.lastrowid or 0)
 
 
+def move_recent(db: sqlite3.Connection, now_ms: int) -> int:
+    """Move the raw samples from ``recent`` into ``samples`` once the oldest is a minute
+    old; rows moved.
+
+    Each batch appends to ``recent`` (keyed by time first, so a commit rewrites its last
+    page or two); ``samples`` is keyed by series, so writing it directly would rewrite
+    the newest page of every series in every commit (~190 pages, 760 KiB of WAL per
+    sweep of a 5-member cluster). Moved once a minute, each page is written once then.
+    """
+    (oldest,) = db.execute("SELECT min(ts) FROM recent").fetchone()
+    if oldest is None or oldest > now_ms - MOVE_AFTER_MS:
+        return 0
+    cur = db.execute(
+        "INSERT OR REPLACE INTO samples (series, ts, value)"
+        " SELECT series, ts, value FROM recent ORDER BY series, ts"
+    )
+    db.execute("DELETE FROM recent")
+    return cur.rowcount
+
+
 # -- roll-ups ------------------------------------------------------------------------------
 
 
@@ -188,22 +225,80 @@ def _source(level: Resolution) -> Resolution:
     return Resolution.RAW if level is Resolution.MINUTE else Resolution.MINUTE
 
 
-def _fetch(
-    db: sqlite3.Connection, level: Resolution, series: int, start_ms: int, end_ms: int
-) -> np.ndarray:
-    """Rows (ts, n, min, avg, max, last) of one series in [start, end), oldest first."""
-    if level is Resolution.RAW:
-        sql = (
-            "SELECT ts, 1, value, value, value, value FROM samples"
-            " WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
+# What a level's rows merge into: n, min, count-weighted avg, max; and the column the
+# last value is read from (at the newest time in the period).
+_ROLLED = ("sum(r.n)", "min(r.min)", "sum(r.avg * r.n) / sum(r.n)", "max(r.max)", "last")
+_FIGURES = {
+    Resolution.RAW: ("count(*)", "min(r.value)", "avg(r.value)", "max(r.value)", "value"),
+    Resolution.MINUTE: _ROLLED,
+    Resolution.HOUR: _ROLLED,
+}
+_EMPTY = np.empty((0, 6))
+
+
+def _merged_sql(level: Resolution, bucket_ms: int, *, every_series: bool = False) -> str:
+    """A query of ``level``'s rows in [?, ?) merged per ``bucket_ms`` by SQLite itself, so
+    only the merged rows reach Python: (ts, n, min, avg, max, last) per period, oldest
+    first, of the series given as the first parameter; or, ``every_series``, (series,
+    ts, n, min, avg, max, last) of every series."""
+    table = _TABLES[level]
+    n, lo, avg, hi, last = _FIGURES[level]
+    if every_series and level is Resolution.RAW:
+        # Not the view: its samples arm would be scanned whole (keyed by series first).
+        source = (
+            "(SELECT s.id AS series, x.ts AS ts, x.value AS value FROM series s CROSS JOIN"
+            " samples x WHERE x.series = s.id UNION ALL SELECT series, ts, value FROM recent) r"
         )
+        where, head = "1", "g.series, "
+    elif every_series:
+        source, where, head = f"series s CROSS JOIN {table} r", "r.series = s.id", "g.series, "
     else:
+        source, where, head = f"{table} r", "r.series = ?", ""
+    return (
+        f"SELECT {head}g.k * {bucket_ms}, g.n, g.lo, g.av, g.hi,"
+        f" (SELECT {last} FROM {table} WHERE series = g.series AND ts = g.newest) FROM"
+        f" (SELECT r.series AS series, r.ts / {bucket_ms} AS k, {n} AS n, {lo} AS lo,"
+        f" {avg} AS av, {hi} AS hi, max(r.ts) AS newest FROM {source}"
+        f" WHERE {where} AND r.ts >= ? AND r.ts < ? GROUP BY r.series, k) g"
+        " ORDER BY g.series, g.k"
+    )
+
+
+def _array(rows: list[tuple[float, ...]], width: int) -> np.ndarray:
+    flat = itertools.chain.from_iterable(rows)
+    return np.fromiter(flat, dtype=np.float64, count=len(rows) * width).reshape(-1, width)
+
+
+def _fetch(
+    db: sqlite3.Connection,
+    level: Resolution,
+    series: int,
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int = 0,
+) -> np.ndarray:
+    """Rows (ts, n, min, avg, max, last) of one series of ``level`` in [start, end),
+    oldest first: as kept, or merged per ``bucket_ms`` (by SQLite)."""
+    if start_ms >= end_ms:
+        return _EMPTY
+    if bucket_ms > 0:
+        rows = db.execute(_merged_sql(level, bucket_ms), (series, start_ms, end_ms)).fetchall()
+        return _array(rows, 6)
+    if level is Resolution.RAW:  # two columns read, six made: a raw sample is its own figures
         sql = (
-            f"SELECT ts, n, min, avg, max, last FROM {_TABLES[level]}"
-            " WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
+            "SELECT ts, value FROM raw_samples WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
         )
-    rows = db.execute(sql, (series, start_ms, end_ms)).fetchall()
-    return np.array(rows, dtype=np.float64).reshape(-1, 6)
+        pairs = _array(db.execute(sql, (series, start_ms, end_ms)).fetchall(), 2)
+        out = np.empty((len(pairs), 6))
+        out[:, 0] = pairs[:, 0]
+        out[:, 1] = 1.0
+        out[:, 2:] = pairs[:, 1:2]
+        return out
+    sql = (
+        f"SELECT ts, n, min, avg, max, last FROM {_TABLES[level]}"
+        " WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
+    )
+    return _array(db.execute(sql, (series, start_ms, end_ms)).fetchall(), 6)
 
 
 def combine(rows: np.ndarray, step_ms: int) -> np.ndarray:
@@ -228,18 +323,14 @@ def combine(rows: np.ndarray, step_ms: int) -> np.ndarray:
 
 
 def _roll(db: sqlite3.Connection, level: Resolution, start_ms: int, end_ms: int) -> int:
-    """(Re)make ``level``'s periods in [start, end) from the level below; rows written."""
-    source, step = _source(level), level.value * 1000
-    out: list[tuple[float, ...]] = []
-    for (series,) in db.execute("SELECT id FROM series").fetchall():
-        merged = combine(_fetch(db, source, series, start_ms, end_ms), step)
-        out.extend((series, *row) for row in merged.tolist())
-    db.executemany(
-        f"INSERT OR REPLACE INTO {_TABLES[level]} (series, ts, n, min, avg, max, last)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(int(s), int(t), int(n), mn, av, mx, last) for s, t, n, mn, av, mx, last in out],
+    """(Re)make ``level``'s periods in [start, end) from the level below, every series in
+    one statement; rows written."""
+    cur = db.execute(
+        f"INSERT OR REPLACE INTO {_TABLES[level]} (series, ts, n, min, avg, max, last) "
+        + _merged_sql(_source(level), level.value * 1000, every_series=True),
+        (start_ms, end_ms),
     )
-    return len(out)
+    return cur.rowcount
 
 
 def _next_ts(db: sqlite3.Connection, level: Resolution, from_ms: int) -> int | None:
@@ -286,9 +377,13 @@ def roll_up(db: sqlite3.Connection, now_ms: int, span_ms: int = HOUR_MS) -> bool
 # -- retention and the size limit --------------------------------------------------------
 
 
-def _delete_before(db: sqlite3.Connection, table: str, cutoff_ms: int, budget: int) -> int:
-    """Delete rows older than ``cutoff_ms``, at most about ``budget`` of them."""
+def _delete_before(db: sqlite3.Connection, level: Resolution, cutoff_ms: int, budget: int) -> int:
+    """Delete ``level``'s rows older than ``cutoff_ms``, at most about ``budget`` of
+    them (``recent`` holds a minute or so: cleared in one go)."""
+    table = _KEPT[level]
     removed = 0
+    if level is Resolution.RAW:
+        removed += db.execute("DELETE FROM recent WHERE ts < ?", (cutoff_ms,)).rowcount
     for (series,) in db.execute("SELECT id FROM series").fetchall():
         if removed >= budget:
             break
@@ -304,7 +399,7 @@ def _delete_before(db: sqlite3.Connection, table: str, cutoff_ms: int, budget: i
 def _oldest_ms(db: sqlite3.Connection) -> int | None:
     found = [
         row[0]
-        for table in _TABLES.values()
+        for table in _KEPT.values()
         for (series,) in db.execute("SELECT id FROM series").fetchall()
         if (
             row := db.execute(f"SELECT min(ts) FROM {table} WHERE series = ?", (series,)).fetchone()
@@ -319,19 +414,25 @@ def prune(db: sqlite3.Connection, now_ms: int, limits: HistoryLimits, budget: in
     ``limits.max_bytes``, the oldest hour of data of every level; at most about
     ``budget`` rows per call. Whether more is due."""
     removed = 0
-    for level, keep_s in (
-        (Resolution.RAW, limits.raw_s),
-        (Resolution.MINUTE, limits.minute_s),
-        (Resolution.HOUR, limits.hour_s),
+    for level, keep_s, rolled_into in (
+        (Resolution.RAW, limits.raw_s, Resolution.MINUTE),
+        (Resolution.MINUTE, limits.minute_s, Resolution.HOUR),
+        (Resolution.HOUR, limits.hour_s, None),
     ):
-        removed += _delete_before(db, _TABLES[level], now_ms - int(keep_s * 1000), budget - removed)
+        cutoff = now_ms - int(keep_s * 1000)
+        # Never past what the next level holds: a backlog of roll-ups (a long stop, a
+        # clock that jumped) must not lose data that is in no roll-up yet.
+        done = None if rolled_into is None else _done(db, rolled_into)
+        if done is not None:
+            cutoff = min(cutoff, done)
+        removed += _delete_before(db, level, cutoff, budget - removed)
     db.execute("DELETE FROM member_events WHERE at < ?", (now_ms / 1000 - limits.hour_s,))
     if removed < budget and stored_bytes(db) > limits.max_bytes:
         oldest = _oldest_ms(db)
         if oldest is not None:
             cutoff = _floor(oldest, HOUR_MS) + HOUR_MS
-            for table in _TABLES.values():
-                removed += _delete_before(db, table, cutoff, max(budget - removed, 1))
+            for level in _KEPT:
+                removed += _delete_before(db, level, cutoff, max(budget - removed, 1))
     if removed:
         db.execute("PRAGMA incremental_vacuum(1024)")
     return removed >= budget or (removed > 0 and stored_bytes(db) > limits.max_bytes)
@@ -340,14 +441,35 @@ def prune(db: sqlite3.Connection, now_ms: int, limits: HistoryLimits, budget: in
 # -- reading -------------------------------------------------------------------------------
 
 
+#: A chart takes a level whose period is up to this many times the step its width asks
+#: for: between half and all of its points, from roll-ups SQLite reads many times faster
+#: (24 h on a 1500-pixel chart: 1440 minutes rather than 86 400 raw samples per series).
+CHART_SLACK = 2.0
+
+
 def pick_resolution(
-    start: float, end: float, now: float, limits: HistoryLimits, step_s: float
+    start: float,
+    end: float,
+    now: float,
+    limits: HistoryLimits,
+    step_s: float,
+    slack: float = 1.0,
+    raw_from: float | None = None,
 ) -> Resolution:
-    """The finest level that still covers ``start`` and is not finer than needed."""
+    """The coarsest level that still covers ``start`` and whose period is at most
+    ``slack`` times ``step_s`` (1: not coarser than asked), else the finest that covers
+    it. Raw samples cover ``start`` when the oldest kept (``raw_from``, when known) is
+    no later than a fiftieth of the range after it: what the writer keeps may differ
+    from ``limits`` (``--keep-raw``), and a range of exactly the raw retention ending
+    now would otherwise just miss it."""
     age = now - start
-    if step_s < 60 and age <= limits.raw_s:
+    if raw_from is None:
+        raw_covers = age <= limits.raw_s
+    else:
+        raw_covers = raw_from <= start + max(60.0, (end - start) / 50)
+    if step_s * slack < 60 and raw_covers:
         return Resolution.RAW
-    if step_s < 3600 and age <= limits.minute_s:
+    if step_s * slack < 3600 and age <= limits.minute_s:
         return Resolution.MINUTE
     return Resolution.HOUR
 
@@ -375,15 +497,104 @@ class Plan:
     bucket_ms: int
 
 
-def plan(q: MetricsQuery, now: float, limits: HistoryLimits, max_points: int | None) -> Plan:
+def plan(
+    q: MetricsQuery,
+    now: float,
+    limits: HistoryLimits,
+    max_points: int | None,
+    raw_from: float | None = None,
+) -> Plan:
+    """``q.step_s`` when set (an export: never coarser than asked), else a chart's
+    ``max_points`` (``CHART_SLACK``), else every point as kept."""
     span = max(q.end - q.start, 1.0)
     step = q.step_s if q.step_s is not None else (span / max_points if max_points else 0.0)
-    level = pick_resolution(q.start, q.end, now, limits, step)
+    slack = CHART_SLACK if q.step_s is None and max_points else 1.0
+    level = pick_resolution(q.start, q.end, now, limits, step, slack, raw_from)
     kept = level.value * 1000
     if kept:  # whole periods of the level, so no point mixes one period with two
         bucket = math.ceil(to_ms(step) / kept) * kept
         return Plan(level, bucket if bucket > kept else 0)
     return Plan(level, to_ms(step))
+
+
+def _oldest(
+    db: sqlite3.Connection, level: Resolution, ids: Sequence[tuple[int, str, str]]
+) -> float:
+    """When the oldest row of these series at ``level`` was taken (inf: there is none).
+    Asked of the tables, not the raw view: its min() would read every row."""
+    found = [
+        ts
+        for series, _member, _signal in ids
+        for (ts,) in [
+            db.execute(f"SELECT min(ts) FROM {_KEPT[level]} WHERE series = ?", (series,)).fetchone()
+        ]
+        if ts is not None
+    ]
+    if level is Resolution.RAW and not found:  # only the newest, not moved yet
+        found = [
+            ts
+            for series, _member, _signal in ids
+            for (ts,) in [
+                db.execute("SELECT min(ts) FROM recent WHERE series = ?", (series,)).fetchone()
+            ]
+            if ts is not None
+        ]
+    return min(found) / 1000 if found else math.inf
+
+
+def _planned(
+    db: sqlite3.Connection,
+    q: MetricsQuery,
+    now: float,
+    limits: HistoryLimits,
+    max_points: int | None,
+) -> tuple[Plan, list[tuple[int, str, str]]]:
+    """The series ``q`` selects, and how to read them, knowing what raw samples are kept:
+    since when, and whether the minutes reach back further (a history younger than the
+    range has nothing coarser to offer)."""
+    ids = _series_ids(db, q.cluster, q.signals, q.members)
+    raw_from = _oldest(db, Resolution.RAW, ids)
+    if raw_from < math.inf and _oldest(db, Resolution.MINUTE, ids) >= raw_from // 60 * 60:
+        raw_from = -math.inf
+    return plan(q, now, limits, max_points, raw_from), ids
+
+
+def _watermarks(db: sqlite3.Connection) -> dict[Resolution, int | None]:
+    return {level: _done(db, level) for level in (Resolution.MINUTE, Resolution.HOUR)}
+
+
+def _ceil(ms: int, step: int) -> int:
+    return -(-ms // step) * step
+
+
+def _rows(
+    db: sqlite3.Connection,
+    level: Resolution,
+    series: int,
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int,
+    done: dict[Resolution, int | None],
+) -> np.ndarray:
+    """Rows (ts, n, min, avg, max, last) of one series at ``level`` in [start, end),
+    merged per ``bucket_ms`` (0: per period of the level). The periods ``level`` does
+    not hold yet (from its roll-up watermark on: the newest minute or hour) are made
+    from the level below on the fly, so a range read from roll-ups reaches the newest
+    sample too."""
+    if level is Resolution.RAW:
+        return _fetch(db, level, series, start_ms, end_ms, bucket_ms)
+    step = level.value * 1000
+    edge = done[level]
+    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
+    rows = _fetch(db, level, series, start_ms, edge, bucket_ms)
+    tail_start = max(edge, _ceil(start_ms, step))  # whole periods, as the kept rows
+    if tail_start >= end_ms:
+        return rows
+    below = _rows(db, _source(level), series, tail_start, end_ms, 0, done)
+    if not len(below):
+        return rows
+    merged = np.concatenate((rows, combine(below, step)))
+    return combine(merged, bucket_ms) if bucket_ms else merged
 
 
 def read_series(
@@ -395,11 +606,11 @@ def read_series(
 ) -> list[Series]:
     """Every series ``q`` selects over its range, one per (member, signal), at the
     resolution ``plan`` picks; series with no point in the range are left out."""
-    p = plan(q, now, limits, max_points)
+    p, ids = _planned(db, q, now, limits, max_points)
+    done = _watermarks(db)
     out: list[Series] = []
-    for series, member, signal in _series_ids(db, q.cluster, q.signals, q.members):
-        rows = _fetch(db, p.resolution, series, to_ms(q.start), to_ms(q.end) + 1)
-        rows = combine(rows, p.bucket_ms)
+    for series, member, signal in ids:
+        rows = _rows(db, p.resolution, series, to_ms(q.start), to_ms(q.end) + 1, p.bucket_ms, done)
         if not len(rows):
             continue
         cols: list[FloatArray] = [np.ascontiguousarray(rows[:, i]) for i in range(6)]
@@ -429,37 +640,64 @@ def iter_points(
     """(time, member, signal, value) of every point ``q`` selects, by time then member
     then signal; ``q.aggregate`` picks the figure of rolled-up points. Streams: one
     series' slice of a day is in memory at a time, never the whole range."""
-    p = plan(q, now, limits, None)
-    ids = _series_ids(db, q.cluster, q.signals, q.members)
+    p, ids = _planned(db, q, now, limits, None)
+    done = _watermarks(db)
     pick = _PICK[q.aggregate]
     start, end = to_ms(q.start), to_ms(q.end) + 1
     chunk = DAY_MS if p.resolution is Resolution.RAW else 30 * DAY_MS
-    for lo in range(start, end, chunk):
-        hi = min(lo + chunk, end)
+    # Chunks end on a point's boundary, so no point is split in two (same time twice).
+    step = max(p.bucket_ms, p.resolution.value * 1000, 1)
+    edges = sorted({start, end, *(_floor(t, step) for t in range(start + chunk, end, chunk))})
+    edges = [t for t in edges if start <= t <= end]
+    for lo, hi in itertools.pairwise(edges):
         points: list[tuple[float, str, str, float]] = []
-        for series, member, signal in ids:
-            rows = combine(_fetch(db, p.resolution, series, lo, hi), p.bucket_ms)
-            points.extend((t / 1000, member, signal, v) for t, v in rows[:, [0, pick]].tolist())
-        points.sort()
+        for series, member, signal in ids:  # by member, then signal
+            rows = _rows(db, p.resolution, series, lo, hi, p.bucket_ms, done)
+            times, values = (rows[:, 0] / 1000).tolist(), rows[:, pick].tolist()
+            points.extend(zip(times, itertools.repeat(member), itertools.repeat(signal), values))
+        points.sort(key=itemgetter(0))  # stable: one time's points stay by member, signal
         yield from points
+
+
+def _count(
+    db: sqlite3.Connection,
+    level: Resolution,
+    series: int,
+    start_ms: int,
+    end_ms: int,
+    bucket_ms: int,
+    done: dict[Resolution, int | None],
+) -> int:
+    """How many rows ``_rows`` gives, at most (the kept ones counted, not read)."""
+    edge = end_ms if level is Resolution.RAW else done[level]
+    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
+    n = 0
+    if edge > start_ms:
+        what = f"count(DISTINCT ts / {bucket_ms})" if bucket_ms else "count(*)"
+        (n,) = db.execute(
+            f"SELECT {what} FROM {_TABLES[level]} WHERE series = ? AND ts >= ? AND ts < ?",
+            (series, start_ms, edge),
+        ).fetchone()
+    if level is not Resolution.RAW:
+        step = level.value * 1000
+        tail_start = max(edge, _ceil(start_ms, step))
+        if tail_start < end_ms:
+            below = _rows(db, _source(level), series, tail_start, end_ms, 0, done)
+            n += len(combine(combine(below, step), bucket_ms))
+    return int(n)
 
 
 def count_points(db: sqlite3.Connection, q: MetricsQuery, now: float, limits: HistoryLimits) -> int:
     """How many (time, member) rows a metrics export of ``q`` has, at most: the points of
-    the member-signal with the most, per member. Cheap: counts, no values."""
-    p = plan(q, now, limits, None)
-    table = _TABLES[p.resolution]
+    the member-signal with the most, per member. Cheap: counts, no values (but for the
+    newest periods not rolled up yet)."""
+    p, ids = _planned(db, q, now, limits, None)
+    done = _watermarks(db)
     per_member: dict[str, int] = {}
-    for series, member, _signal in _series_ids(db, q.cluster, q.signals, q.members):
-        if p.bucket_ms:
-            sql = (
-                f"SELECT count(DISTINCT ts / {p.bucket_ms}) FROM {table}"
-                " WHERE series = ? AND ts >= ? AND ts < ?"
-            )
-        else:
-            sql = f"SELECT count(*) FROM {table} WHERE series = ? AND ts >= ? AND ts < ?"
-        (n,) = db.execute(sql, (series, to_ms(q.start), to_ms(q.end) + 1)).fetchone()
-        per_member[member] = max(per_member.get(member, 0), int(n))
+    start, end = to_ms(q.start), to_ms(q.end) + 1
+    for series, member, _signal in ids:
+        n = _count(db, p.resolution, series, start, end, p.bucket_ms, done)
+        per_member[member] = max(per_member.get(member, 0), n)
     return sum(per_member.values())
 
 

@@ -11,7 +11,9 @@ block it.
 
 When the file cannot be opened or written (locked, read-only, full, corrupt), the
 writer says why once through ``problems``, keeps ``error``, and stops: history is off,
-the file is left as it is, and monitoring goes on.
+the file is left as it is, and monitoring goes on. A read-only file is found when the
+writer starts (a write it rolls back), not at its first batch; an unexpected exception
+turns the history off the same way, rather than leaving a dead thread.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from etcdmon_gui.model.history import BenchRunRecord, HistoryError, HistoryLimit
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.history_signals import diff_members, snapshot_samples
 from etcdmon_gui.store.history import metrics
-from etcdmon_gui.store.history.db import connect, default_path, describe
+from etcdmon_gui.store.history.db import check_writable, connect, default_path, describe
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +102,12 @@ class HistoryWriter:
             return False
         marker = _Flush()
         self._queue.put(marker)
-        return marker.done.wait(timeout) and self.error is None
+        deadline = time.monotonic() + timeout
+        # Not a plain wait: a thread that failed or stopped meanwhile never sets it.
+        while not marker.done.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if not self._thread.is_alive() or time.monotonic() >= deadline:
+                break
+        return marker.done.is_set() and self.error is None
 
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued and stop the thread."""
@@ -113,6 +120,11 @@ class HistoryWriter:
     def _run(self) -> None:
         try:
             db = connect(self.path)
+            try:
+                check_writable(db, self.path)
+            except BaseException:
+                db.close()
+                raise
         except HistoryError as exc:
             self._fail(exc)
             self._ready.set()
@@ -124,6 +136,11 @@ class HistoryWriter:
             self._fail(describe(exc, self.path))
         except HistoryError as exc:
             self._fail(exc)
+        except Exception as exc:  # a bug: history off all the same, not a dead thread
+            log.exception("history writer failed")
+            where = str(self.path)
+            text = f"the history file {where} cannot be used: {exc!r}"
+            self._fail(HistoryError(text, path=where))
         finally:
             db.close()
 
@@ -198,6 +215,7 @@ class HistoryWriter:
     def _maintain(self, db: sqlite3.Connection) -> bool:
         now_ms = metrics.to_ms(self._clock())
         with db:
+            metrics.move_recent(db, now_ms)
             more = metrics.roll_up(db, now_ms)
         with db:
             more = metrics.prune(db, now_ms, self.limits) or more
