@@ -20,9 +20,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import io
+import itertools
 import logging
 import signal
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,15 +52,34 @@ from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent, Severity
 from etcdmon_gui.model.bench import BenchResult, BenchSpec, CheckPerfPreset, CheckPerfResult
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
-from etcdmon_gui.model.errors import EtcdError
-from etcdmon_gui.model.history import AlertQuery, BenchRunRecord, ClusterRecord, HistoryLimits
+from etcdmon_gui.model.errors import ConfigError, EtcdError
+from etcdmon_gui.model.history import (
+    AlertQuery,
+    BenchRunRecord,
+    ClusterRecord,
+    HistoryLimits,
+    MemberRecord,
+)
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
+from etcdmon_gui.monitor.history_signals import SIGNALS as HISTORY_SIGNAL_DEFS
 from etcdmon_gui.notify import registry as channel_registry
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
+from etcdmon_gui.reports import (
+    ExportCancelled,
+    check_output_path,
+    export_alerts,
+    export_benchmarks,
+    export_members,
+    export_metrics,
+    metric_columns,
+    write_export,
+)
+from etcdmon_gui.reports.csv_export import NO_LIMIT
+from etcdmon_gui.reports.output import Export
 from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
 from etcdmon_gui.store.history.reader import HistoryBackend, recent_db_sizes
@@ -74,15 +97,19 @@ from etcdmon_gui.store.secrets import (
 )
 from etcdmon_gui.ui.bench_dialog import BenchDialog
 from etcdmon_gui.ui.channels_dialog import ChannelsDialog
+from etcdmon_gui.ui.chart_definitions import HISTORY_SIGNALS
+from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
+from etcdmon_gui.ui.export_dialog import ExportDialog, ExportKind, ExportRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
 from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
+from etcdmon_gui.workers.chart_history import ChartHistory, ChartHistoryLoader
 from etcdmon_gui.workers.delivery_relay import DeliveryRelay
-from etcdmon_gui.workers.history_worker import HistoryHandle
+from etcdmon_gui.workers.history_worker import HistoryHandle, JobCancelled, Progress
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
 from etcdmon_gui.workers.settings_service import SettingsService, SettingsServiceHandle
@@ -96,6 +123,55 @@ ConfigFactory = Callable[[], ConnectionConfig]
 _ALERT_HISTORY = "alert-history"
 _BENCH_RUNS = "bench-runs"
 BENCH_RUNS_LISTED = 200  # the benchmark comparison lists at most this many stored runs
+# File → Export…: (kind, None | the count's ExportRequest | the export's number).
+_EXPORT_CLUSTERS = "export-clusters"
+_EXPORT_COUNT = "export-count"
+_EXPORT = "export"
+_EXPORT_WHAT = "Export"  # how a message about the file starts
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Exported:
+    path: str
+    rows: int
+    note: str  # e.g. signals asked for that have no value in the range
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Refused:
+    message: str  # what is wrong with the file, as check_output_path says it
+
+
+def _bound_export(
+    backend: HistoryBackend, request: ExportRequest, now: float, progress: Progress | None
+) -> tuple[Export, str]:
+    """The export ``request`` asks for, bound to all but its stream, as ``etcdmon
+    report`` builds it; and a note for the user ("" if none)."""
+    start, end = request.time_range(now)
+    cluster = request.cluster
+    if request.kind is ExportKind.METRICS:
+        q = request.metrics_query(now)
+        columns = metric_columns(backend, q)
+        missing = [s for s in q.signals or () if s not in columns]
+        note = (
+            f"No values of {', '.join(missing)} in that range: no column for them."
+            if missing
+            else ""
+        )
+        name = request.cluster_name or None
+        return functools.partial(
+            export_metrics, backend, q, cluster_name=name, columns=columns, progress=progress
+        ), note
+    if request.kind is ExportKind.ALERTS:
+        aq = request.alert_query(now)
+        return lambda out: export_alerts(backend, aq, out, progress=progress), ""
+    if request.kind is ExportKind.MEMBERS:
+        return functools.partial(
+            export_members, backend, cluster=cluster, since=start, until=end, progress=progress
+        ), ""
+    return functools.partial(
+        export_benchmarks, backend, cluster=cluster, since=start, until=end, progress=progress
+    ), ""
 
 
 @dataclasses.dataclass(slots=True)
@@ -187,6 +263,9 @@ class Application(QObject):
         self.watched_profiles: dict[str, Profile] = {}
         self.bench = BenchHandle(parent=self)  # its thread starts with the first run
         self.bench_dialogs: dict[str, BenchDialog] = {}
+        self.export_dialog: ExportDialog | None = None
+        self._export_tag: object = None  # the export job running, if any
+        self._export_tags = itertools.count(1)
         # One history file for alerts, deliveries waiting, metrics and benchmark runs.
         history_path, limits = history or (None, None)
         if history_path is None and data_dir is not None:
@@ -209,6 +288,7 @@ class Application(QObject):
         self.window.profilesRequested.connect(self.show_profiles)
         self.window.channelsRequested.connect(self.show_channels)
         self.window.benchmarkRequested.connect(self.show_benchmark)
+        self.window.exportRequested.connect(self.show_export)
         self.window.set_about_details(describe_backend(self.secrets.info))
         qapp.aboutToQuit.connect(self.shutdown)
         self._share_secrets()
@@ -254,6 +334,7 @@ class Application(QObject):
         watch = Watch(title, make_config, list(endpoints), interval_s, alert_overrides, channels)
         self.watches[key] = watch
         self.window.add_cluster(key, title)
+        self._wire_chart_history(key)
         return self._start_worker(key)
 
     def _start_worker(self, key: str) -> WorkerHandle:
@@ -417,6 +498,7 @@ class Application(QObject):
         self.config_factories.pop(key, None)
         self.watched_profiles.pop(key, None)
         self.cluster_ids.pop(key, None)
+        self.chart_history.forget(key)
         self.window.remove_cluster(key)
         self.alert_handle.requestForget.emit(key)  # its firing alerts resolve
         dialog = self.bench_dialogs.get(key)
@@ -596,6 +678,105 @@ class Application(QObject):
         config = ConnectionConfig(parse_endpoints(endpoints))
         self.watch_config(config, f"sandbox (etcd {version})")
 
+    # -- export -----------------------------------------------------------------------
+
+    def show_export(self) -> ExportDialog:
+        """Open (or raise) File → Export…; shown, it asks for the clusters. Its questions
+        run as history jobs: the clusters, a row count, the export itself (written
+        whole by ``reports.write_export``, cancellable, its path checked in the job)."""
+        if self.export_dialog is None:
+            dialog = ExportDialog(HISTORY_SIGNAL_DEFS, self.history_limits, parent=self.window)
+            dialog.clustersRequested.connect(self._ask_export_clusters)
+            dialog.countRequested.connect(self._ask_export_count)
+            dialog.exportRequested.connect(self._start_export)
+            dialog.cancelRequested.connect(self._cancel_export)
+            self.history.done.connect(self._export_answered)
+            self.history.failed.connect(self._export_failed)
+            self.history.progress.connect(self._export_progress)
+            self.export_dialog = dialog
+        self._raise(self.export_dialog)
+        return self.export_dialog
+
+    def _ask_export_clusters(self) -> None:
+        def job(
+            backend: HistoryBackend, _progress: Progress
+        ) -> tuple[list[ClusterRecord], list[MemberRecord]]:
+            return backend.clusters(), backend.members()
+
+        self.history.submit(job, tag=(_EXPORT_CLUSTERS, None))
+
+    def _ask_export_count(self, request: ExportRequest) -> None:
+        def job(backend: HistoryBackend, progress: Progress) -> int:
+            now = time.time()
+            if request.kind is ExportKind.METRICS:
+                return backend.count_points(request.metrics_query(now))
+            if request.kind is ExportKind.ALERTS:
+                q = dataclasses.replace(request.alert_query(now), limit=NO_LIMIT)
+                return len(backend.alert_events(q))
+            # The inventory and the runs are short lists: counted as the export filters.
+            export, _note = _bound_export(backend, request, now, None)
+            return export(io.StringIO())
+
+        self.history.submit(job, tag=(_EXPORT_COUNT, request))
+
+    def _start_export(self, request: ExportRequest) -> None:
+        if self._export_tag is not None or self._shut:
+            return
+
+        def job(backend: HistoryBackend, progress: Progress) -> _Exported | _Refused:
+            try:
+                check_output_path(request.path, _EXPORT_WHAT)  # before any reading
+                export, note = _bound_export(backend, request, time.time(), progress)
+                rows = write_export(request.path, export, what=_EXPORT_WHAT)
+            except ExportCancelled:
+                raise JobCancelled() from None
+            except ConfigError as exc:  # the file: a readable sentence, not a crash
+                return _Refused(str(exc))
+            return _Exported(request.path, rows, note)
+
+        self._export_tag = (_EXPORT, next(self._export_tags))
+        self.history.submit(job, tag=self._export_tag)
+
+    def _cancel_export(self) -> None:
+        if self._export_tag is not None:
+            self.history.cancel(self._export_tag)
+
+    def _export_answered(self, tag: object, result: Any) -> None:
+        dialog = self.export_dialog
+        if dialog is None or not isinstance(tag, tuple) or len(tag) != 2:
+            return
+        kind, what = tag
+        if kind == _EXPORT_CLUSTERS:
+            dialog.show_clusters(*result)
+        elif kind == _EXPORT_COUNT:
+            dialog.show_count(what, result)
+        elif tag == self._export_tag:
+            self._export_tag = None
+            if isinstance(result, _Refused):
+                dialog.show_export_failed(result.message)
+            else:
+                dialog.show_exported(result.path, result.rows, result.note)
+
+    def _export_failed(self, tag: object, message: str) -> None:
+        dialog = self.export_dialog
+        if dialog is None or not isinstance(tag, tuple) or len(tag) != 2:
+            return
+        kind, what = tag
+        if kind == _EXPORT_CLUSTERS:
+            dialog.show_clusters_failed(message)
+        elif kind == _EXPORT_COUNT:
+            dialog.show_count_failed(what, message)
+        elif tag == self._export_tag:
+            self._export_tag = None
+            if message == "cancelled":
+                dialog.show_export_cancelled()
+            else:
+                dialog.show_export_failed(f"{_EXPORT_WHAT} failed: {message}")
+
+    def _export_progress(self, tag: object, done: int, total: int | None) -> None:
+        if self.export_dialog is not None and tag == self._export_tag:
+            self.export_dialog.show_progress(done, total)
+
     # -- shutdown ---------------------------------------------------------------------
 
     def shutdown(self) -> None:
@@ -613,6 +794,8 @@ class Application(QObject):
         self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
         for dialog in self.bench_dialogs.values():
             dialog.running = False  # nothing more will come; closing must not cancel
+        if self._export_tag is not None:
+            self.history.cancel(self._export_tag)  # no file: the export stops at once
         self.history.shutdown()  # after the monitors and the benchmark: what they sent is kept
         self.channel_service.shutdown()
         self.delivery_log.detach()  # before close(): no relayed delivery after this
@@ -629,6 +812,7 @@ class Application(QObject):
     def _build_history(self, path: Path | None, limits: HistoryLimits | None) -> None:
         """Snapshots and benchmark runs to the history file (its own thread), and the
         thread that answers the views' questions of it."""
+        self.history_limits = limits or HistoryLimits()
         self.history = HistoryHandle(path, limits, parent=self)
         self.history.problem.connect(self.window.show_history_problem)
         self._verdicts: dict[str, CheckPerfResult] = {}
@@ -639,7 +823,40 @@ class Application(QObject):
         self.alert_handle.alertEvents.connect(self.window.alerts.note_alert_events)
         self.history.done.connect(self._history_answered)
         self.history.failed.connect(self._history_failed)
+        # Chart ranges beyond the live buffers (7 d, 30 d, custom, zoom and pan).
+        self.chart_history = ChartHistoryLoader(self.history, HISTORY_SIGNALS, self)
+        self.chart_history.loaded.connect(self._chart_history_loaded)
+        self.chart_history.failed.connect(self._chart_history_failed)
+        self.chart_history.progress.connect(self._chart_history_progress)
         self.history.start()
+
+    def _wire_chart_history(self, key: str) -> None:
+        """A cluster's charts ask the history for what their buffers do not hold."""
+        charts = self.window.charts(key)
+        charts.historyRequested.connect(
+            lambda rid, start, end, points, k=key: self.chart_history.request(
+                k, rid, start, end, points
+            )
+        )
+        charts.set_history_available(True)
+
+    def _charts_of(self, key: str) -> ChartsWidget | None:
+        """Cluster ``key``'s charts, unless they went (disconnected meanwhile)."""
+        return self.window.charts(key) if key in self.window.cluster_keys() else None
+
+    def _chart_history_loaded(self, key: str, request_id: int, result: ChartHistory) -> None:
+        if (charts := self._charts_of(key)) is not None:
+            charts.show_history(request_id, result.series, result.names)
+
+    def _chart_history_failed(self, key: str, request_id: int, message: str) -> None:
+        if (charts := self._charts_of(key)) is not None:
+            charts.history_failed(request_id, message)
+
+    def _chart_history_progress(
+        self, key: str, request_id: int, done: int, total: int | None
+    ) -> None:
+        if (charts := self._charts_of(key)) is not None:
+            charts.show_history_progress(request_id, done, total)
 
     def _bench_finished(self, key: str, result: BenchResult) -> None:
         verdict = self._verdicts.pop(key, None)

@@ -20,6 +20,7 @@ __all__ = [
     "fmt_bytes",
     "fmt_clock",
     "fmt_count",
+    "fmt_days",
     "fmt_duration",
     "fmt_elapsed",
     "fmt_eta",
@@ -141,6 +142,17 @@ def fmt_duration(seconds: float) -> str:
         return f"{h} h {m} min" if m else f"{h} h"
     d, h = divmod(s // 3600, 24)
     return f"{d} d {h} h" if h else f"{d} d"
+
+
+def fmt_days(days: float) -> str:
+    """An estimate in days, as precise as an estimate deserves: ``~3.2 days``,
+    ``~12 days``, ``~5 hours`` under a day, ``now`` at zero or below."""
+    if days <= 0:
+        return "now"
+    if days < 1:
+        hours = max(1, round(days * 24))
+        return f"~{hours} hour{'s' if hours != 1 else ''}"
+    return f"~{days:.1f} days" if days < 10 else f"~{days:,.0f} days"
 
 
 def fmt_elapsed(seconds: float) -> str:

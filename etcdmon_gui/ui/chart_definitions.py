@@ -1,11 +1,14 @@
 """What the live charts show: one declarative table, ``CHARTS``, and what derives from it.
 
 Each ``ChartSpec`` says what one chart plots per member: its title, its unit, the
-function that reads the value from a ``MemberStatus`` (in plot units: ms, 1/s, bytes),
-optionally several such readings the toolbar picks from, a dashed reference line (the
-quota), and its y range with nothing to show. Adding a chart is adding one entry: the
-ring-buffer columns (``BUFFER_COLUMNS``, ``member_values``), the grid position, which
-plots label their time axis, the toolbar's pickers and the crosshair readout all follow.
+function that reads the value from a ``MemberStatus`` (in plot units: ms, 1/s, bytes)
+and the key of the same number in the history (``monitor.history_signals.SIGNALS``,
+whose keys carry the same units), optionally several such readings the toolbar picks
+from, a dashed reference line (the quota), and its y range with nothing to show.
+Adding a chart is adding one entry: the ring-buffer columns (``BUFFER_COLUMNS``,
+``member_values``), the history signals a long range loads (``HISTORY_SIGNALS``), the
+grid position, which plots label their time axis, the toolbar's pickers and the
+crosshair readout all follow.
 
 No Qt here, so the table and the readers can be checked without a display.
 """
@@ -24,6 +27,7 @@ from etcdmon_gui.model.snapshot import MemberStatus
 __all__ = [
     "BUFFER_COLUMNS",
     "CHARTS",
+    "HISTORY_SIGNALS",
     "NAN_ROW",
     "PLOT_KEYS",
     "READOUT_CELL",
@@ -66,10 +70,13 @@ class Unit(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    """One value per member and sweep: a label (for pickers and legends) and its reader."""
+    """One value per member and sweep: a label (for pickers and legends), its reader,
+    and ``history``, the history signal that keeps the same number over time in the
+    same unit (what a range beyond the in-memory buffer is loaded from)."""
 
     label: str
     read: Reader
+    history: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,8 @@ class ChartSpec:
     With several readings the toolbar offers a picker (``picker`` is its caption,
     ``picker_tip`` its tooltip) and the title shows the one picked. A ``reference`` is
     a dashed line per member on the same chart, hidden and shown from the legend.
+    ``forecast``: the chart also draws the cluster's quota forecast (a dashed line from
+    now along the fitted growth, up to the quota).
     """
 
     key: str
@@ -93,6 +102,7 @@ class ChartSpec:
     # is (a 2 GB quota would flatten a DB of a few MB into the axis).
     reference_scales: bool = True
     empty_top: float = 1.0  # the y range is [0, empty_top] while there is nothing to show
+    forecast: bool = False
 
     @property
     def default_index(self) -> int:
@@ -149,40 +159,54 @@ CHARTS: tuple[ChartSpec, ...] = (
         "Client probe latency",
         Unit.MS,
         (
-            Reading("Latest", lambda m: m.probe_ms),
-            Reading("P50", _probe("p50")),
-            Reading("P95", _probe("p95")),
-            Reading("P99", _probe("p99")),
+            Reading("Latest", lambda m: m.probe_ms, "probe_ms"),
+            Reading("P50", _probe("p50"), "probe_p50_ms"),
+            Reading("P95", _probe("p95"), "probe_p95_ms"),
+            Reading("P99", _probe("p99"), "probe_p99_ms"),
         ),
         default="P99",
         picker="Probe latency:",
         picker_tip="Latest: this sweep's linearizable read; P50/P95/P99: over the recent probes",
     ),
-    ChartSpec("wal", "WAL fsync P99", Unit.MS, (Reading("P99", _quantile("wal_fsync")),)),
     ChartSpec(
-        "backend", "Backend commit P99", Unit.MS, (Reading("P99", _quantile("backend_commit")),)
+        "wal",
+        "WAL fsync P99",
+        Unit.MS,
+        (Reading("P99", _quantile("wal_fsync"), "wal_fsync_p99_ms"),),
     ),
-    ChartSpec("peer", "Peer RTT P99", Unit.MS, (Reading("P99", _quantile("peer_rtt")),)),
+    ChartSpec(
+        "backend",
+        "Backend commit P99",
+        Unit.MS,
+        (Reading("P99", _quantile("backend_commit"), "backend_commit_p99_ms"),),
+    ),
+    ChartSpec(
+        "peer",
+        "Peer RTT P99",
+        Unit.MS,
+        (Reading("P99", _quantile("peer_rtt"), "peer_rtt_p99_ms"),),
+    ),
     ChartSpec(
         "proposals",
         "Proposals committed",
         Unit.RATE,
-        (Reading("committed", _metric("proposals_committed_per_s")),),
+        (Reading("committed", _metric("proposals_committed_per_s"), "proposals_committed_per_s"),),
     ),
     ChartSpec(
         "grpc",
         "gRPC requests",
         Unit.RATE,
-        (Reading("total", _metric("grpc_requests_total_per_s")),),
+        (Reading("total", _metric("grpc_requests_total_per_s"), "grpc_requests_per_s"),),
     ),
     ChartSpec(
         "db",
         "DB size",
         Unit.BYTES,
-        (Reading("size", _db_size),),
-        reference=Reading("quota", _metric("quota_bytes")),
+        (Reading("size", _db_size, "db_size_bytes"),),
+        reference=Reading("quota", _metric("quota_bytes"), "quota_bytes"),
         reference_scales=False,
         empty_top=1e6,
+        forecast=True,
     ),
 )
 
@@ -208,6 +232,9 @@ def _columns() -> tuple[tuple[Reading, ...], dict[str, int]]:
 #: One ring-buffer column per reading and reference, in table order.
 BUFFER_COLUMNS, _FIRST_COLUMN = _columns()
 NAN_ROW: tuple[None, ...] = (None,) * len(BUFFER_COLUMNS)
+#: The history signals of every column, what a long range loads (all readings, so a
+#: picker switches without loading again).
+HISTORY_SIGNALS: tuple[str, ...] = tuple(dict.fromkeys(c.history for c in BUFFER_COLUMNS))
 
 
 def chart(key: str) -> ChartSpec:

@@ -4,15 +4,17 @@
 y axes not mouse-driven), a legend strip above them and a readout in the free cell, in
 one to four columns chosen from its size (``columns_for``) so a plot keeps a readable
 height in a small window and uses the width of a large one,
-styles them from the widget's ``QPalette``, and makes the curves. Each plot can say
-"no data" in its middle. It knows nothing of members, buffers or snapshots:
-``ChartsWidget`` decides what to draw and when a plot has nothing to show.
+styles them from the widget's ``QPalette``, and makes the curves (live ones, and those
+of a range loaded from the history). Each plot can say "no data" (or "loading…") in its
+middle; a chart with a forecast has a dashed forecast line. It knows nothing of members,
+buffers or snapshots: ``ChartsWidget`` decides what to draw and when a plot has nothing
+to show.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -22,9 +24,10 @@ from PySide6.QtGui import QColor, QPalette, QResizeEvent
 from etcdmon_gui.ui.chart_definitions import CHARTS, READOUT_CELL, grid_cell, time_labelled
 from etcdmon_gui.ui.palette import MUTED_COLOUR, blend
 
-__all__ = ["NO_DATA_TEXT", "ChartGrid", "LiveCurveItem"]
+__all__ = ["LOADING_TEXT", "NO_DATA_TEXT", "ChartGrid", "LiveCurveItem"]
 
 NO_DATA_TEXT = "no data"
+LOADING_TEXT = "loading…"
 
 _TITLE_HEIGHT = 20
 MIN_PLOT_WIDTH = 260  # narrower and the time axis labels run into each other
@@ -62,6 +65,12 @@ class LiveCurveItem(pg.PlotDataItem):  # type: ignore[misc]
         instead of up to 86,400.
         """
         self.replacing = False
+        # Peak downsampling draws nothing at all when its factor exceeds the points
+        # (ten minutes of samples in a 30-day view): a few points are drawn as they are.
+        vb = self.getViewBox()
+        auto = len(t) > 2 * (vb.width() if vb is not None else 1000)
+        if auto != self.opts["autoDownsample"]:
+            self.setDownsampling(auto=auto, method="peak")
         self.setData(t, y)
         shown = self.getData()[1]
         if shown is None or len(shown) == 0:
@@ -91,6 +100,11 @@ def reference_pen(color: QColor) -> object:
     return pg.mkPen(color, width=_LINE_WIDTH, style=Qt.PenStyle.DashLine)
 
 
+def forecast_pen(color: QColor) -> object:
+    """Dashed and a little heavier than the members' lines: an extrapolation."""
+    return pg.mkPen(color, width=2.0, style=Qt.PenStyle.DashLine)
+
+
 class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
     """The plots of ``CHARTS`` in columns, with a legend strip and a readout.
 
@@ -114,6 +128,11 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
         self.plots: dict[str, pg.PlotItem] = {}
         self._crosshairs: dict[str, pg.InfiniteLine] = {}
         self._no_data: dict[str, pg.TextItem] = {}
+        self.forecast_lines: dict[str, pg.PlotDataItem] = {}  # chart key -> forecast line
+        # The forecast's legend entry ("full in ~3.2 days"), there while a
+        # forecast line is; clicking it hides or shows the line.
+        self.forecast_sample = pg.PlotDataItem(pen=forecast_pen(QColor(MUTED_COLOUR)))
+        self._forecast_text = ""
         self._titles: dict[str, str] = {}
         self._text = self.palette().color(QPalette.ColorRole.WindowText)
         self.muted_hex = MUTED_COLOUR
@@ -202,6 +221,11 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
             empty.setPos(vb.rect().center())
             vb.sigResized.connect(lambda box, item=empty: item.setPos(box.rect().center()))
             self._no_data[spec.key] = empty
+            if spec.forecast:
+                forecast = pg.PlotDataItem(pen=forecast_pen(QColor(MUTED_COLOUR)))
+                forecast.setZValue(10)  # over the members' lines it starts from
+                plot.addItem(forecast, ignoreBounds=True)
+                self.forecast_lines[spec.key] = forecast
             if master is None:
                 master = plot
                 vb.sigXRangeChanged.connect(lambda *_: self.xRangeChanged.emit())
@@ -303,21 +327,83 @@ class ChartGrid(pg.GraphicsLayoutWidget):  # type: ignore[misc]
                 references[spec.key] = self.add_curve(spec.key, reference_pen(color))
         return curves, references
 
+    def add_history_curves(
+        self, color: QColor
+    ) -> tuple[dict[str, pg.PlotDataItem], dict[str, pg.PlotDataItem]]:
+        """A member's curves of a range loaded from the history, and their reference
+        lines, by chart key: drawn like the live ones, where the live buffer has nothing.
+
+        They hold at most a few thousand points (what was asked for: the plot's width),
+        so they are drawn whole: neither clipped to the view nor downsampled, a change
+        of the x range (every second while following) costs them nothing."""
+        curves: dict[str, pg.PlotDataItem] = {}
+        references: dict[str, pg.PlotDataItem] = {}
+        for spec in CHARTS:
+            curves[spec.key] = self._add_static_curve(spec.key, member_pen(color))
+            if spec.reference is not None:
+                references[spec.key] = self._add_static_curve(spec.key, reference_pen(color))
+        return curves, references
+
+    def _add_static_curve(self, key: str, pen: object) -> pg.PlotDataItem:
+        item = pg.PlotDataItem(pen=pen)
+        self.plots[key].addItem(item)
+        # After addItem, which imposes the plot's clipping and downsampling.
+        item.setDownsampling(auto=False)
+        item.setClipToView(False)
+        item.setDynamicRangeLimit(None)
+        return item
+
     def add_legend_member(self, item: pg.PlotDataItem, name: str) -> None:
-        """A member's legend entry, after the other members and before the references."""
+        """A member's legend entry, after the other members and before the references
+        (and the forecast)."""
         for sample in self.reference_samples.values():
             self.legend.removeItem(sample)
+        self.legend.removeItem(self.forecast_sample)
         self.legend.addItem(item, name)
         for key, sample in self.reference_samples.items():
             self.legend.addItem(sample, self._reference_labels[key])
+        if self._forecast_text:
+            self.legend.addItem(self.forecast_sample, self._forecast_text)
+
+    def set_forecast_legend(self, text: str, color: QColor) -> None:
+        """The forecast's legend entry says ``text`` in a sample of ``color``; no entry
+        for an empty ``text``."""
+        self.forecast_sample.setPen(forecast_pen(color))
+        if text == self._forecast_text:
+            return
+        if self._forecast_text:
+            label = self.legend.getLabel(self.forecast_sample)
+            if text and label is not None:
+                label.setText(text)
+                self.legend.updateSize()
+            else:
+                self.legend.removeItem(self.forecast_sample)
+        elif text:
+            self.legend.addItem(self.forecast_sample, text)
+        self._forecast_text = text
 
     def show_no_data(self, key: str, empty: bool) -> None:
         """Say "no data" in the middle of plot ``key`` (``empty``), or stop saying it."""
         self._no_data[key].setVisible(empty)
 
     def shows_no_data(self, key: str) -> bool:
-        """Whether plot ``key`` says "no data"."""
+        """Whether plot ``key`` says "no data" (or "loading…")."""
         return bool(self._no_data[key].isVisible())
+
+    def set_no_data_text(self, text: str) -> None:
+        """What an empty plot says: ``NO_DATA_TEXT``, or ``LOADING_TEXT`` while loading."""
+        for item in self._no_data.values():
+            if item.textItem.toPlainText() != text:
+                item.setText(text)
+
+    def show_forecast(
+        self, key: str, x: Sequence[float], y: Sequence[float], color: QColor
+    ) -> None:
+        """Draw plot ``key``'s forecast line through these points (empty: none)."""
+        line = self.forecast_lines[key]
+        line.setPen(forecast_pen(color))
+        line.setData(list(x), list(y))
+        line.setVisible(len(x) > 0)
 
     def no_data_item(self, key: str) -> pg.TextItem:
         """The "no data" text of plot ``key`` (for tests and screenshots)."""

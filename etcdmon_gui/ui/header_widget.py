@@ -2,6 +2,8 @@
 
 The verdict chip is greyed, with "paused" or "stale since ..." under it, when the data
 it shows is not live (``set_freshness``): an old Healthy must not look like a new one.
+The "DB quota" fact is the quota forecast ("full in ~3.2 days", the growth rates in its
+tooltip), in the warning colour when the quota fills within ``forecast_text.WARN_DAYS``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLay
 from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
 from etcdmon_gui.ui.cluster_state import Freshness, freshness_note
+from etcdmon_gui.ui.forecast_text import forecast_details, forecast_text, forecast_warns
 from etcdmon_gui.ui.palette import (
     CRITICAL_COLOUR,
     INSECURE_COLOUR,
     TEXT_ON_COLOUR,
     UNKNOWN_COLOUR,
     VERDICT_COLOURS,
+    WARNING_COLOUR,
 )
 
 clock = fmt_clock  # the channels dialog imports it from here
@@ -71,6 +75,8 @@ class HeaderWidget(QWidget):
         self.quorum = QLabel("-")
         self.alarms = QLabel("-")
         self.last = QLabel("-")
+        self.quota = QLabel("-")  # "full in ~3.2 days"
+        self.quota.setObjectName("quotaForecast")
         self.banner = BannerWidget()
         self.warnings = QLabel()  # insecure settings: never silent while they apply
         self.warnings.setWordWrap(True)
@@ -83,6 +89,7 @@ class HeaderWidget(QWidget):
                 ("Leader", self.leader),
                 ("Quorum", self.quorum),
                 ("Alarms", self.alarms),
+                ("DB quota", self.quota),
                 ("Last sweep", self.last),
             )
         ):
@@ -145,6 +152,7 @@ class HeaderWidget(QWidget):
         self.reason.setText("Waiting for the first sweep…")
         for label in (self.leader, self.quorum, self.alarms, self.last):
             label.setText("-")
+        self._show_forecast(None)
         self.banner.hide()
 
     def show_snapshot(self, snap: ClusterSnapshot, interval_s: int) -> None:
@@ -171,12 +179,20 @@ class HeaderWidget(QWidget):
             ", ".join(f"{a.alarm} on {a.member_id:x}" for a in snap.alarms) or "none"
         )
         self.last.setText(f"{fmt_clock(snap.taken_at)} ({fmt_seconds_as_ms(snap.duration_s, 0)})")
+        self._show_forecast(snap)
         if snap.verdict == Verdict.UNREACHABLE:
             self.banner.show_error(
                 snap.error or "no member answered", snap.taken_at + snap.duration_s + interval_s
             )
         else:
             self.banner.hide()
+
+    def _show_forecast(self, snap: ClusterSnapshot | None) -> None:
+        fc = None if snap is None else snap.quota_forecast
+        self.quota.setText(forecast_text(fc))
+        self.quota.setToolTip(forecast_details(fc))
+        warn = forecast_warns(fc)
+        self.quota.setStyleSheet(f"color: {WARNING_COLOUR}; font-weight: bold;" if warn else "")
 
     def show_failure(self, message: str, next_try_at: float | None) -> None:
         self._set_chip(Verdict.UNREACHABLE)

@@ -114,6 +114,7 @@ class MainWindow(QMainWindow):
     profilesRequested(): the user asked for the connection profiles.
     channelsRequested(): the user asked for the notification channels.
     benchmarkRequested(): the user asked to benchmark the cluster shown (``current_key``).
+    exportRequested(): the user asked to export the history as CSV (File → Export…).
     clustersChanged(list[ClusterState]): a cluster was added or removed, or its verdict
         or freshness changed (for the tray).
     """
@@ -122,6 +123,7 @@ class MainWindow(QMainWindow):
     profilesRequested = Signal()
     channelsRequested = Signal()
     benchmarkRequested = Signal()
+    exportRequested = Signal()
     intervalRequested = Signal(str, int)
     pauseRequested = Signal(str, bool)
     sweepRequested = Signal(str)
@@ -266,6 +268,12 @@ class MainWindow(QMainWindow):
         self.profiles_action.triggered.connect(self.profilesRequested)
         self.channels_action = QAction("&Notification channels…", self)
         self.channels_action.triggered.connect(self.channelsRequested)
+        self.export_action = QAction("&Export…", self)
+        self.export_action.setShortcut(QKeySequence("Ctrl+E"))
+        self.export_action.setToolTip(
+            "Write the history (metrics, alert history, members, benchmark runs) to a CSV file"
+        )
+        self.export_action.triggered.connect(self.exportRequested)
         self.benchmark_action = QAction("&Benchmark…", self)
         self.benchmark_action.setShortcut(QKeySequence("Ctrl+B"))
         self.benchmark_action.setToolTip(
@@ -302,6 +310,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.connect_action)
         file_menu.addAction(self.profiles_action)
         file_menu.addAction(self.channels_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         monitor_menu = self.menuBar().addMenu("&Monitor")

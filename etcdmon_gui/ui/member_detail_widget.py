@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 from etcdmon_gui.formatting import (
     fmt_bytes,
     fmt_count,
+    fmt_duration,
     fmt_ms,
     fmt_percent,
     fmt_rate,
@@ -25,6 +26,7 @@ from etcdmon_gui.formatting import (
 from etcdmon_gui.model.certs import CertCheck
 from etcdmon_gui.model.metrics import Quantiles
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
+from etcdmon_gui.ui.forecast_text import forecast_text, growing_fit
 
 
 def _q(q: Quantiles | None) -> str:
@@ -138,8 +140,22 @@ def cluster_rows(s: ClusterSnapshot, name: str | None = None) -> list[tuple[str,
             "Nearest certificate expiry",
             "-" if s.cert_days_left is None else f"{s.cert_days_left:.0f} days",
         ),
+        ("DB quota forecast", _forecast(s)),
         ("Sweep", fmt_seconds_as_ms(s.duration_s, 0)),
     ]
+
+
+def _forecast(s: ClusterSnapshot) -> str:
+    """E.g. ``full in ~3.2 days (+12.3 MB/day over the last 6 h, quota 2.1 GB)``."""
+    fc = s.quota_forecast
+    text = forecast_text(fc)
+    fit = growing_fit(fc)
+    if fc is None or fit is None:
+        return text
+    return (
+        f"{text} (+{fmt_bytes(fit.bytes_per_day)}/day over the last {fmt_duration(fit.window_s)}, "
+        f"quota {fmt_bytes(fc.quota_bytes)})"
+    )
 
 
 class MemberDetailWidget(QTableWidget):

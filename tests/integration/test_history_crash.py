@@ -126,7 +126,8 @@ def test_a_killed_writer_loses_at_most_its_last_batch(tmp_path: Path) -> None:
             for prev, count in kept_before.items():
                 lo = round((T0 + prev * 10_000) * 1000)
                 (n,) = db.execute(
-                    "SELECT count(*) FROM raw_samples WHERE ts >= ? AND ts < ?", (lo, lo + 10_000_000)
+                    "SELECT count(*) FROM raw_samples WHERE ts >= ? AND ts < ?",
+                    (lo, lo + 10_000_000),
                 ).fetchone()
                 assert n == count
             kept_before[run] = sum(n for n, _ in found.values())

@@ -11,6 +11,7 @@ from etcdmon_gui.formatting import (
     fmt_bytes,
     fmt_clock,
     fmt_count,
+    fmt_days,
     fmt_duration,
     fmt_elapsed,
     fmt_eta,
@@ -83,6 +84,8 @@ def test_durations() -> None:
     assert fmt_elapsed(12.34) == "12.3 seconds"
     assert fmt_elapsed(125) == "2 minutes and 5 seconds"
     assert fmt_eta(125) == "2 minutes"
+    days = [fmt_days(d) for d in (-1, 0, 0.02, 0.2, 3.24, 12.4, 1500)]
+    assert days == ["now", "now", "~1 hour", "~5 hours", "~3.2 days", "~12 days", "~1,500 days"]
 
 
 def test_clock_times() -> None:

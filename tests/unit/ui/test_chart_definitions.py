@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 
+from etcdmon_gui.model.history import Sample
 from etcdmon_gui.model.metrics import MemberMetrics, Quantiles
-from etcdmon_gui.model.snapshot import MemberStatus
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.monitor.history_signals import signal, snapshot_samples
 from etcdmon_gui.ui.chart_definitions import (
     BUFFER_COLUMNS,
     CHARTS,
+    HISTORY_SIGNALS,
     NAN_ROW,
     PLOT_KEYS,
     READOUT_CELL,
@@ -94,3 +97,45 @@ def test_layout_and_units() -> None:
     assert labelled == ["proposals", "grpc", "db"]
     assert Unit.MS.format(1.5) == "1.50 ms" and Unit.BYTES.format(20_480) == "20.5 kB"
     assert Unit.RATE.format(math.nan) == "—"
+
+
+def test_every_column_names_its_history_signal_in_the_same_unit() -> None:
+    units = {Unit.MS: "ms", Unit.RATE: "per_s", Unit.BYTES: "bytes"}
+    m = member()
+    for spec in CHARTS:
+        columns = [*spec.readings, *([spec.reference] if spec.reference else [])]
+        for reading in columns:
+            sig = signal(reading.history)  # KeyError for an unknown key
+            assert sig.unit == units[spec.unit], (spec.key, reading.label)
+    # The history keeps what the charts read, number for number.
+    kept = {s.signal: s.value for s in _samples(m)}
+    for column in BUFFER_COLUMNS:
+        assert kept.get(column.history) == column.read(m), column.history
+    assert set(HISTORY_SIGNALS) == {c.history for c in BUFFER_COLUMNS}
+    assert "probe_p99_ms" in HISTORY_SIGNALS and "quota_bytes" in HISTORY_SIGNALS
+
+
+def _samples(m: MemberStatus) -> list[Sample]:
+    snap = ClusterSnapshot(
+        key="k",
+        taken_at=1.0,
+        duration_s=0.01,
+        cluster_id=1,
+        cluster_ids=(1,),
+        members=(m,),
+        leader_id=1,
+        leader_changes=0,
+        leader_changes_seen_total=None,
+        voters=1,
+        reachable_voters=1,
+        quorum_size=1,
+        has_quorum=True,
+        split_brain=False,
+        split_brain_reason=None,
+        max_raft_index_lag=0,
+        learners=(),
+        alarms=(),
+        verdict=Verdict.HEALTHY,
+        reasons=(),
+    )
+    return [s for s in snapshot_samples(snap) if s.member == m.id_hex]
