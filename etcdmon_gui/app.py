@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import io
 import itertools
 import logging
@@ -59,6 +58,7 @@ from etcdmon_gui.model.history import (
     ClusterRecord,
     HistoryLimits,
     MemberRecord,
+    ReportKind,
 )
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
@@ -68,16 +68,7 @@ from etcdmon_gui.monitor.history_signals import SIGNALS as HISTORY_SIGNAL_DEFS
 from etcdmon_gui.notify import registry as channel_registry
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
-from etcdmon_gui.reports import (
-    ExportCancelled,
-    check_output_path,
-    export_alerts,
-    export_benchmarks,
-    export_members,
-    export_metrics,
-    metric_columns,
-    write_export,
-)
+from etcdmon_gui.reports import ExportCancelled, bound_export, check_output_path, write_export
 from etcdmon_gui.reports.csv_export import NO_LIMIT
 from etcdmon_gui.reports.output import Export
 from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
@@ -100,7 +91,7 @@ from etcdmon_gui.ui.channels_dialog import ChannelsDialog
 from etcdmon_gui.ui.chart_definitions import HISTORY_SIGNALS
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
-from etcdmon_gui.ui.export_dialog import ExportDialog, ExportKind, ExportRequest
+from etcdmon_gui.ui.export_dialog import ExportDialog, ExportRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
@@ -145,33 +136,13 @@ class _Refused:
 def _bound_export(
     backend: HistoryBackend, request: ExportRequest, now: float, progress: Progress | None
 ) -> tuple[Export, str]:
-    """The export ``request`` asks for, bound to all but its stream, as ``etcdmon
-    report`` builds it; and a note for the user ("" if none)."""
-    start, end = request.time_range(now)
-    cluster = request.cluster
-    if request.kind is ExportKind.METRICS:
-        q = request.metrics_query(now)
-        columns = metric_columns(backend, q)
-        missing = [s for s in q.signals or () if s not in columns]
-        note = (
-            f"No values of {', '.join(missing)} in that range: no column for them."
-            if missing
-            else ""
-        )
-        name = request.cluster_name or None
-        return functools.partial(
-            export_metrics, backend, q, cluster_name=name, columns=columns, progress=progress
-        ), note
-    if request.kind is ExportKind.ALERTS:
-        aq = request.alert_query(now)
-        return lambda out: export_alerts(backend, aq, out, progress=progress), ""
-    if request.kind is ExportKind.MEMBERS:
-        return functools.partial(
-            export_members, backend, cluster=cluster, since=start, until=end, progress=progress
-        ), ""
-    return functools.partial(
-        export_benchmarks, backend, cluster=cluster, since=start, until=end, progress=progress
-    ), ""
+    """The export ``request`` asks for, as ``etcdmon report`` runs it; and a note for
+    the user ("" if none)."""
+    export, missing = bound_export(backend, request.report(now), progress)
+    note = (
+        f"No values of {', '.join(missing)} in that range: no column for them." if missing else ""
+    )
+    return export, note
 
 
 @dataclasses.dataclass(slots=True)
@@ -708,10 +679,11 @@ class Application(QObject):
     def _ask_export_count(self, request: ExportRequest) -> None:
         def job(backend: HistoryBackend, progress: Progress) -> int:
             now = time.time()
-            if request.kind is ExportKind.METRICS:
-                return backend.count_points(request.metrics_query(now))
-            if request.kind is ExportKind.ALERTS:
-                q = dataclasses.replace(request.alert_query(now), limit=NO_LIMIT)
+            report = request.report(now)
+            if report.kind is ReportKind.METRICS:
+                return backend.count_points(report.metrics_query())
+            if report.kind is ReportKind.ALERTS:
+                q = dataclasses.replace(report.alert_query(), limit=NO_LIMIT)
                 return len(backend.alert_events(q))
             # The inventory and the runs are short lists: counted as the export filters.
             export, _note = _bound_export(backend, request, now, None)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import functools
 import math
 import os
 import re
@@ -32,21 +31,17 @@ from etcdmon_gui.cli.common import EXIT_OK, USAGE_CODE, add_command
 from etcdmon_gui.connection_args import UsageError
 from etcdmon_gui.model.history import (
     Aggregate,
-    AlertQuery,
     ClusterRecord,
     MemberRecord,
-    MetricsQuery,
+    ReportKind,
+    ReportRequest,
 )
 from etcdmon_gui.monitor.alert_rules import parse_duration
 from etcdmon_gui.monitor.history_signals import signal
 from etcdmon_gui.reports import (
     STDOUT,
+    bound_export,
     check_output_path,
-    export_alerts,
-    export_benchmarks,
-    export_members,
-    export_metrics,
-    metric_columns,
     write_export,
 )
 from etcdmon_gui.reports.output import Export
@@ -297,44 +292,40 @@ def _export(args: argparse.Namespace, asked: _Asked, reader: HistoryReader) -> E
     """The export the options ask for, bound to everything but its stream."""
     clusters = reader.clusters()
     chosen = _cluster(args, clusters)
-    key = None if chosen is None else chosen[0]
-    start, end = asked.start, asked.end
-    if asked.kind == "metrics":
-        if chosen is None:
-            raise UsageError(
-                f"the metrics report is of one cluster: give --profile NAME or --cluster "
-                f"KEY_ID_OR_NAME; {known_clusters(clusters)}"
-            )
-        assert start is not None and end is not None
-        q = MetricsQuery(
-            cluster=chosen[0],
-            start=start,
-            end=end,
-            signals=asked.signals,
-            members=resolve_members(reader.members(chosen[0]), args.member)
-            if args.member
-            else None,
-            step_s=asked.step_s,
-            aggregate=asked.aggregate,
+    key, name = chosen if chosen is not None else (None, "")
+    kind = ReportKind(asked.kind)
+    if kind is ReportKind.METRICS and key is None:
+        raise UsageError(
+            f"the metrics report is of one cluster: give --profile NAME or --cluster "
+            f"KEY_ID_OR_NAME; {known_clusters(clusters)}"
         )
-        columns = metric_columns(reader, q)
-        missing = [s for s in q.signals or () if s not in columns]
-        if missing:
-            print(
-                f"etcdmon: no values of {', '.join(missing)} in that range; no column for them",
-                file=sys.stderr,
-            )
-        return functools.partial(export_metrics, reader, q, cluster_name=chosen[1], columns=columns)
-    if asked.kind == "alerts":
-        alert_members = _alert_members(reader.members(key), args.member) if args.member else None
-        aq = AlertQuery(cluster=key, since=start, until=end)
-        return lambda out: export_alerts(reader, aq, out, members=alert_members)
-    if asked.kind == "members":
-        ids = resolve_members(reader.members(key), args.member) if args.member else None
-        return functools.partial(
-            export_members, reader, cluster=key, members=ids, since=start, until=end
+    members: tuple[str, ...] | None = None
+    if args.member:
+        known = reader.members(key)
+        found = (
+            _alert_members(known, args.member)
+            if kind is ReportKind.ALERTS
+            else resolve_members(known, args.member)
         )
-    return functools.partial(export_benchmarks, reader, cluster=key, since=start, until=end)
+        members = tuple(found)
+    request = ReportRequest(
+        kind,
+        key,
+        name,
+        start=asked.start,
+        end=asked.end,
+        step_s=asked.step_s,
+        aggregate=asked.aggregate,
+        members=members,
+        signals=asked.signals,
+    )
+    export, missing = bound_export(reader, request)
+    if missing:
+        print(
+            f"etcdmon: no values of {', '.join(missing)} in that range; no column for them",
+            file=sys.stderr,
+        )
+    return export
 
 
 def _quiet_stdout() -> None:

@@ -207,3 +207,55 @@ class HistoryError(Exception):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class ReportKind(enum.Enum):
+    METRICS = "metrics"
+    ALERTS = "alerts"
+    MEMBERS = "members"
+    BENCHMARKS = "benchmarks"
+
+    @property
+    def title(self) -> str:
+        return {
+            "metrics": "Metrics",
+            "alerts": "Alert history",
+            "members": "Members",
+            "benchmarks": "Benchmark runs",
+        }[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRequest:
+    """One CSV report as ``etcdmon report`` and File → Export… ask for it. ``cluster``
+    is the connection key (None: every cluster; metrics are of one); ``start``/``end``
+    UNIX seconds (None: no bound; metrics need both). ``step_s``: None for the finest
+    level kept. ``members``: for metrics and members the ids in hex (``CLUSTER_WIDE``
+    for the cluster-wide row), for alerts what an alert's member reads (names or ids);
+    ``signals``: keys. None: all."""
+
+    kind: ReportKind
+    cluster: str | None
+    cluster_name: str = ""
+    start: float | None = None
+    end: float | None = None
+    step_s: float | None = None
+    aggregate: Aggregate = Aggregate.AVG
+    members: tuple[str, ...] | None = None
+    signals: tuple[str, ...] | None = None
+
+    def metrics_query(self) -> MetricsQuery:
+        if self.cluster is None or self.start is None or self.end is None:
+            raise ValueError("a metrics report is of one cluster over a bounded range")
+        return MetricsQuery(
+            cluster=self.cluster,
+            start=self.start,
+            end=self.end,
+            signals=self.signals,
+            members=self.members,
+            step_s=self.step_s,
+            aggregate=self.aggregate,
+        )
+
+    def alert_query(self) -> AlertQuery:
+        return AlertQuery(cluster=self.cluster, since=self.start, until=self.end)

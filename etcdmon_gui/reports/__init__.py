@@ -4,6 +4,7 @@ and ``etcdmon report`` write the same files.
 - ``csv_export``: metrics (one row per time and member, a column per signal), alert
   transitions, the member inventory and benchmark runs as RFC 4180 CSV, each a
   function writing to a text stream with a cancellable progress callback;
+  ``bound_export`` picks and binds the one a ``model.history.ReportRequest`` asks for;
 - ``output``: a report written whole to a file (temporary file, then rename) or to
   standard output, its path checked first.
 """
@@ -16,6 +17,7 @@ from etcdmon_gui.reports.csv_export import (
     METRICS_COLUMNS,
     ExportCancelled,
     Progress,
+    bound_export,
     export_alerts,
     export_benchmarks,
     export_members,
@@ -33,6 +35,7 @@ __all__ = [
     "STDOUT",
     "ExportCancelled",
     "Progress",
+    "bound_export",
     "check_output_path",
     "export_alerts",
     "export_benchmarks",

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import math
 import re
 import time
@@ -46,6 +47,8 @@ from etcdmon_gui.model.history import (
     BenchRunRecord,
     MemberRecord,
     MetricsQuery,
+    ReportKind,
+    ReportRequest,
 )
 from etcdmon_gui.monitor.history_signals import SIGNALS
 from etcdmon_gui.store.history.reader import HistoryBackend
@@ -441,3 +444,29 @@ def export_benchmarks(
             )
         )
     return rows.finish()
+
+
+def bound_export(
+    reader: HistoryBackend, r: ReportRequest, progress: Progress | None = None
+) -> tuple[Callable[[TextIO], int], tuple[str, ...]]:
+    """The export ``r`` asks for, bound to everything but its stream, as the CLI and
+    File → Export… both run it; and the signals asked for that have no value in the
+    range (no column for them: the caller says so)."""
+    if r.kind is ReportKind.METRICS:
+        q = r.metrics_query()
+        columns = metric_columns(reader, q)
+        missing = tuple(s for s in q.signals or () if s not in columns)
+        name = r.cluster_name or None
+        export = functools.partial(
+            export_metrics, reader, q, cluster_name=name, columns=columns, progress=progress
+        )
+        return export, missing
+    if r.kind is ReportKind.ALERTS:
+        aq, members = r.alert_query(), r.members
+        return lambda out: export_alerts(reader, aq, out, members=members, progress=progress), ()
+    what = export_members if r.kind is ReportKind.MEMBERS else export_benchmarks
+    kwargs: dict[str, Any] = {"members": r.members} if r.kind is ReportKind.MEMBERS else {}
+    export = functools.partial(
+        what, reader, cluster=r.cluster, since=r.start, until=r.end, progress=progress, **kwargs
+    )
+    return export, ()

@@ -23,7 +23,6 @@ Signals:
 
 from __future__ import annotations
 
-import enum
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -56,11 +55,11 @@ from etcdmon_gui.formatting import fmt_count
 from etcdmon_gui.model.history import (
     CLUSTER_WIDE,
     Aggregate,
-    AlertQuery,
     ClusterRecord,
     HistoryLimits,
     MemberRecord,
-    MetricsQuery,
+    ReportKind,
+    ReportRequest,
     SignalDef,
     SignalScope,
 )
@@ -70,7 +69,6 @@ __all__ = [
     "CANCELLED_TEXT",
     "COUNT_DELAY_MS",
     "ExportDialog",
-    "ExportKind",
     "ExportRequest",
     "default_file_name",
 ]
@@ -103,22 +101,6 @@ STEPS: tuple[tuple[str, float | None], ...] = (
 )
 
 
-class ExportKind(enum.Enum):
-    METRICS = "metrics"
-    ALERTS = "alerts"
-    MEMBERS = "members"
-    BENCHMARKS = "benchmarks"
-
-    @property
-    def title(self) -> str:
-        return {
-            "metrics": "Metrics",
-            "alerts": "Alert history",
-            "members": "Members",
-            "benchmarks": "Benchmark runs",
-        }[self.value]
-
-
 @dataclass(frozen=True, slots=True)
 class ExportRequest:
     """One export as chosen. ``cluster`` is the connection key the history is keyed by
@@ -128,7 +110,7 @@ class ExportRequest:
     ``members`` (ids in hex, ``CLUSTER_WIDE`` for the cluster-wide row) and ``signals``
     (keys): None for all. ``path`` is "" for a count."""
 
-    kind: ExportKind
+    kind: ReportKind
     cluster: str | None
     cluster_name: str = ""
     last_s: float | None = None
@@ -146,30 +128,27 @@ class ExportRequest:
             return now - self.last_s, now
         return self.start, self.end
 
-    def metrics_query(self, now: float) -> MetricsQuery:
+    def report(self, now: float) -> ReportRequest:
+        """What to write, as of ``now`` (a preset's range ends then)."""
         start, end = self.time_range(now)
-        if self.cluster is None or start is None or end is None:
-            raise ValueError("a metrics export is of one cluster over a bounded range")
-        return MetricsQuery(
-            cluster=self.cluster,
+        return ReportRequest(
+            self.kind,
+            self.cluster,
+            self.cluster_name,
             start=start,
             end=end,
-            signals=self.signals,
-            members=self.members,
             step_s=self.step_s,
             aggregate=self.aggregate,
+            members=self.members,
+            signals=self.signals,
         )
-
-    def alert_query(self, now: float) -> AlertQuery:
-        start, end = self.time_range(now)
-        return AlertQuery(cluster=self.cluster, since=start, until=end)
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "cluster"
 
 
-def default_file_name(kind: ExportKind, cluster_name: str | None, when: float) -> str:
+def default_file_name(kind: ReportKind, cluster_name: str | None, when: float) -> str:
     """``etcdmon-metrics-prod-2026-12-03.csv`` (``all`` for every cluster; local date)."""
     cluster = "all" if cluster_name is None else _slug(cluster_name)
     return f"etcdmon-{kind.value}-{cluster}-{time.strftime('%Y-%m-%d', time.localtime(when))}.csv"
@@ -269,7 +248,7 @@ class ExportDialog(QDialog):
     def _build(self) -> None:
         self.kind_combo = QComboBox()
         self.kind_combo.setObjectName("exportKind")
-        for kind in ExportKind:
+        for kind in ReportKind:
             self.kind_combo.addItem(kind.title, kind)
         self.kind_combo.currentIndexChanged.connect(self._kind_changed)
 
@@ -454,8 +433,8 @@ class ExportDialog(QDialog):
 
     # -- what is chosen ---------------------------------------------------------------
 
-    def kind(self) -> ExportKind:
-        kind: ExportKind = self.kind_combo.currentData()
+    def kind(self) -> ReportKind:
+        kind: ReportKind = self.kind_combo.currentData()
         return kind
 
     def _cluster(self) -> ClusterRecord | None:
@@ -476,7 +455,7 @@ class ExportDialog(QDialog):
         kind = self.kind()
         cluster = self._cluster()
         last_s, start, end = self._range()
-        metrics = kind is ExportKind.METRICS
+        metrics = kind is ReportKind.METRICS
         step: float | None = self.step_combo.currentData() if metrics else None
         return ExportRequest(
             kind=kind,
@@ -505,7 +484,7 @@ class ExportDialog(QDialog):
         r = self.request()
         if r.start is not None and r.end is not None and r.end <= r.start:
             return "“From” must be before “To”."
-        if r.kind is not ExportKind.METRICS:
+        if r.kind is not ReportKind.METRICS:
             return None
         if r.cluster is None:
             return "The history has no cluster yet: it keeps metrics while the app watches one."
@@ -528,7 +507,7 @@ class ExportDialog(QDialog):
     # -- reacting to choices ------------------------------------------------------------
 
     def _kind_changed(self) -> None:
-        metrics = self.kind() is ExportKind.METRICS
+        metrics = self.kind() is ReportKind.METRICS
         self.form.setRowVisible(self.metrics_box, metrics)
         # Metrics are of one cluster over a bounded range.
         self._enable_item(self.cluster_combo, 0, not metrics)

@@ -28,6 +28,7 @@ from etcdmon_gui.model.history import (
     ClusterRecord,
     MemberRecord,
     MemberRole,
+    ReportKind,
 )
 from etcdmon_gui.monitor.history_signals import SIGNALS
 from etcdmon_gui.store.profiles import ProfileStore
@@ -35,7 +36,6 @@ from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.export_dialog import (
     CANCELLED_TEXT,
     ExportDialog,
-    ExportKind,
     ExportRequest,
     default_file_name,
 )
@@ -167,7 +167,7 @@ def test_metrics_export_writes_the_rows_the_preview_counted(
     history_app: Application, qtbot: QtBot, out_dir: Path
 ) -> None:
     dialog = open_export(history_app, qtbot)
-    assert dialog.kind() is ExportKind.METRICS
+    assert dialog.kind() is ReportKind.METRICS
     assert dialog.cluster_combo.currentText() == NAME
     assert dialog.range_combo.currentText() == "Last 24 h"
     count = dialog.count
@@ -218,12 +218,12 @@ def test_alert_history_of_every_cluster(
     history_app: Application, qtbot: QtBot, out_dir: Path
 ) -> None:
     dialog = open_export(history_app, qtbot)
-    choose(dialog, "kind_combo", ExportKind.ALERTS)
+    choose(dialog, "kind_combo", ReportKind.ALERTS)
     assert not dialog.metrics_box.isVisible()
     choose(dialog, "cluster_combo", None)
     assert dialog.cluster_combo.currentText() == "All clusters"
     assert Path(dialog.path_edit.text()).name == default_file_name(
-        ExportKind.ALERTS, None, time.time()
+        ReportKind.ALERTS, None, time.time()
     )
     assert wait_count(qtbot, dialog) == 3
     target = out_dir / "alerts.csv"
@@ -311,7 +311,7 @@ def test_metrics_need_a_cluster_and_a_bounded_range(qtbot: QtBot, dialog: Export
     dialog.show_clusters([], [])
     assert "no cluster yet" in dialog.preview.text()
     assert not dialog.export_button.isEnabled()
-    choose(dialog, "kind_combo", ExportKind.BENCHMARKS)
+    choose(dialog, "kind_combo", ReportKind.BENCHMARKS)
     assert dialog.problem() is None and dialog.export_button.isEnabled()
     choose(dialog, "range_combo", "all")
     assert dialog.request().time_range(1e9) == (None, None)
@@ -321,7 +321,7 @@ def test_metrics_need_a_cluster_and_a_bounded_range(qtbot: QtBot, dialog: Export
         "prod (k1)",
         "prod (k2)",
     ]
-    choose(dialog, "kind_combo", ExportKind.METRICS)  # one cluster, a bounded range
+    choose(dialog, "kind_combo", ReportKind.METRICS)  # one cluster, a bounded range
     assert dialog.cluster_combo.currentData() == "k1"
     assert dialog.range_combo.currentText() == "Last 24 h"
     assert [dialog.member_list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(2)] == [
@@ -347,7 +347,7 @@ def test_metrics_need_a_cluster_and_a_bounded_range(qtbot: QtBot, dialog: Export
         pass
     request: ExportRequest = asked.args[0]
     assert (request.cluster, request.signals, request.last_s) == ("k1", ("up",), 7 * 86_400.0)
-    dialog.show_count(ExportRequest(ExportKind.METRICS, "k2"), 99)  # an older question
+    dialog.show_count(ExportRequest(ReportKind.METRICS, "k2"), 99)  # an older question
     assert dialog.preview.text() == "Counting…"
     dialog.show_count(request, 12_345)
     assert dialog.preview.text() == "≈ 12,345 rows"
@@ -383,5 +383,5 @@ def test_choose_suggests_a_csv_name_and_adds_the_suffix(
     today = time.strftime("%Y-%m-%d")
     assert offered == [str(tmp_path / f"etcdmon-metrics-prod-east-1-{today}.csv")]
     assert dialog.path_edit.text() == str(tmp_path / "mine.csv")
-    choose(dialog, "kind_combo", ExportKind.MEMBERS)  # a name the user chose stays
+    choose(dialog, "kind_combo", ReportKind.MEMBERS)  # a name the user chose stays
     assert dialog.path_edit.text() == str(tmp_path / "mine.csv")
