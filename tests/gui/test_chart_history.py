@@ -21,8 +21,7 @@ from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.model.forecast import DAY_S, QuotaForecast, WindowFit
 from etcdmon_gui.model.history import Resolution, Series
-from etcdmon_gui.model.metrics import MemberMetrics, Quantiles
-from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
 from etcdmon_gui.ui.chart_definitions import HISTORY_SIGNALS
 from etcdmon_gui.ui.chart_grid import LOADING_TEXT, NO_DATA_TEXT
 from etcdmon_gui.ui.charts_widget import PLOT_KEYS, ChartsWidget
@@ -30,77 +29,21 @@ from etcdmon_gui.ui.header_widget import HeaderWidget
 from etcdmon_gui.ui.member_detail_widget import cluster_rows
 from etcdmon_gui.ui.palette import WARNING_COLOUR
 from etcdmon_gui.ui.time_range_dialog import TimeRangeDialog, validate_range
+from tests.builders import CHART_IDS, chart_member, chart_snapshot
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
-IDS = (0x8E9E05C52164694D, 0x91BC3C398FB3C146, 0xFD422379FDA50E48)
+IDS = CHART_IDS[:3]
 HEX = tuple(f"{i:x}" for i in IDS)
 QUOTA = 2e9
 
 
 def member(index: int, value: float = 1.0) -> MemberStatus:
-    s = value / 1e3
-    mm = MemberMetrics(
-        window_s=1.0,
-        wal_fsync=Quantiles(s / 2, s, s),
-        backend_commit=Quantiles(s / 2, s, s),
-        peer_rtt=Quantiles(s / 2, s, s),
-        peer_rtt_by_peer={},
-        proposals_committed_per_s=value,
-        proposals_applied_per_s=value,
-        proposals_pending=0.0,
-        proposals_failed_per_s=0.0,
-        has_leader=True,
-        is_leader=index == 0,
-        leader_changes_total=1.0,
-        db_total_bytes=value * 1e6,
-        db_in_use_bytes=value * 1e6,
-        quota_bytes=QUOTA,
-        grpc_requests_per_s={},
-        grpc_requests_total_per_s=value,
-        grpc_failure_ratio=0.0,
-        rss_bytes=None,
-    )
-    return MemberStatus(
-        id=IDS[index],
-        name=f"etcd-{index + 1}",
-        endpoint=f"http://127.0.0.1:{2379 + 10 * index}",
-        peer_urls=(),
-        client_urls=(),
-        cluster_id=1,
-        reachable=True,
-        db_size=int(value * 1e6),
-        probe_ms=value,
-        probe_quantiles=Quantiles(s, 2 * s, 3 * s),
-        metrics=mm,
-    )
+    return chart_member(index, value, quota=QUOTA)
 
 
 def snapshot(t: float, *, n: int = 2, forecast: QuotaForecast | None = None) -> ClusterSnapshot:
-    ms = tuple(member(i) for i in range(n))
-    return ClusterSnapshot(
-        key="cluster-a",
-        taken_at=t,
-        duration_s=0.01,
-        cluster_id=1,
-        cluster_ids=(1,),
-        members=ms,
-        leader_id=ms[0].id,
-        leader_changes=0,
-        leader_changes_seen_total=1.0,
-        voters=len(ms),
-        reachable_voters=len(ms),
-        quorum_size=len(ms) // 2 + 1,
-        has_quorum=True,
-        split_brain=False,
-        split_brain_reason=None,
-        max_raft_index_lag=0,
-        learners=(),
-        alarms=(),
-        verdict=Verdict.HEALTHY,
-        reasons=(),
-        quota_forecast=forecast,
-    )
+    return chart_snapshot(t, [member(i) for i in range(n)], forecast=forecast)
 
 
 def series(
