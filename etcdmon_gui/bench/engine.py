@@ -44,7 +44,7 @@ from pyetcd import etcdrpc
 
 from etcdmon_gui import __version__
 from etcdmon_gui.bench import grpc_h2
-from etcdmon_gui.bench.control import BenchError, ControlClient
+from etcdmon_gui.bench.control import BenchError
 from etcdmon_gui.bench.grpc_h2 import Call, H2Channel, H2Target, grpc_message
 from etcdmon_gui.bench.limiter import RateLimiter
 from etcdmon_gui.bench.recorder import Recorder
@@ -57,7 +57,9 @@ from etcdmon_gui.bench.workloads import (
     source_for,
     validate,
 )
+from etcdmon_gui.etcd import busy
 from etcdmon_gui.etcd import tls as tls_mod
+from etcdmon_gui.etcd.control import ControlClient
 from etcdmon_gui.model.bench import (
     BenchProgress,
     BenchResult,
@@ -206,10 +208,16 @@ class Benchmark:
         warnings: list[str] = []
         if self.config.password and any(not e.secure for e in self.config.endpoints):
             warnings.append("the password and auth token travel unencrypted over plain http")
-        with ControlClient(self.config) as control:
+        with ControlClient(self.config) as control, contextlib.ExitStack() as held:
             self._progress(Phase.PREPARING, "connecting", force=True)
             control.authenticate()
             alarms = control.alarms()
+            # One benchmark or maintenance operation per cluster at a time (etcd.busy).
+            keys = busy.keys_for(self.config.key, control.known_cluster_id())
+            try:
+                held.enter_context(busy.claim(keys, "a benchmark"))
+            except busy.ClusterBusyError as exc:
+                raise BenchError(str(exc)) from None
             if alarms:
                 raise BenchError(
                     f"the cluster has an active alarm ({'; '.join(alarms)}); a benchmark "

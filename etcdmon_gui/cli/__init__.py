@@ -26,8 +26,7 @@ import sys
 from collections.abc import Sequence
 
 from etcdmon_gui import __version__
-from etcdmon_gui.bench.safety import ConfirmationRequiredError
-from etcdmon_gui.cli import bench, check_perf, profile, report, sandbox, status, watch
+from etcdmon_gui.cli import bench, check_perf, ops, profile, report, sandbox, status, watch
 from etcdmon_gui.cli.common import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
@@ -38,12 +37,13 @@ from etcdmon_gui.connection_args import UsageError
 from etcdmon_gui.etcd.sandbox import SandboxError
 from etcdmon_gui.model.errors import BadEndpointError, ConfigError, EtcdError
 from etcdmon_gui.model.history import HistoryError
+from etcdmon_gui.model.safety import ConfirmationRequiredError
 from etcdmon_gui.monitor.alert_rules import RulesError
 from etcdmon_gui.store.channels import ChannelStoreError
 from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.secrets import SecretStoreError
 
-COMMANDS = (status, watch, profile, bench, check_perf, sandbox, report)
+COMMANDS = (status, watch, profile, bench, check_perf, sandbox, report, ops)
 
 #: The exit code of each readable error; the first type that matches wins, so a
 #: subclass comes before its base. Errors of other types are bugs: a traceback.
@@ -83,6 +83,7 @@ examples:
   etcdmon watch --profile prod --webhook https://hooks.example/etcd
   etcdmon bench put --endpoints 127.0.0.1:2379 --clients 100 --conns 10 --total 50000
   etcdmon report alerts --profile prod --from -7d --csv alerts.csv
+  etcdmon ops defrag --profile prod --dry-run
 """
 
 

@@ -31,9 +31,9 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
-from google.protobuf.unknown_fields import UnknownFieldSet
 from pyetcd import etcdrpc
 
+from etcdmon_gui.etcd import messages
 from etcdmon_gui.etcd import tls as tls_mod
 from etcdmon_gui.etcd.errors import from_rpc_error
 from etcdmon_gui.etcd.metrics_scrape import MetricsError, MetricsScraper
@@ -49,42 +49,12 @@ from etcdmon_gui.model.errors import (
     UnreachableError,
 )
 from etcdmon_gui.model.metrics import RawScrape
-from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep, StatusAnswer
+from etcdmon_gui.model.raw import MemberInfo, MemberProbe, RawSweep
 from etcdmon_gui.model.snapshot import AlarmInfo
 
 log = logging.getLogger(__name__)
 
 CERT_CHECK_INTERVAL_S = 600  # certificates change rarely; a handshake per sweep is waste
-
-# Fields newer than the protobuf stubs pyetcd ships (etcd 3.4+); read from unknown fields.
-_STATUS_APPLIED_INDEX, _STATUS_ERRORS, _STATUS_IN_USE, _STATUS_LEARNER = 7, 8, 9, 10
-_MEMBER_LEARNER = 5
-
-
-def _extra_fields(msg: Message) -> dict[int, list[Any]]:
-    found: dict[int, list[Any]] = {}
-    for f in UnknownFieldSet(msg):
-        found.setdefault(f.field_number, []).append(f.data)
-    return found
-
-
-def _status_answer(resp: Any, rtt_s: float) -> StatusAnswer:
-    extra = _extra_fields(resp)
-    errors = tuple(bytes(e).decode("utf-8", "replace") for e in extra.get(_STATUS_ERRORS, []))
-    return StatusAnswer(
-        cluster_id=resp.header.cluster_id,
-        member_id=resp.header.member_id,
-        version=resp.version,
-        db_size=resp.dbSize,
-        db_size_in_use=extra.get(_STATUS_IN_USE, [None])[-1],
-        leader=resp.leader,
-        raft_term=resp.raftTerm,
-        raft_index=resp.raftIndex,
-        raft_applied_index=extra.get(_STATUS_APPLIED_INDEX, [None])[-1],
-        is_learner=bool(extra.get(_STATUS_LEARNER, [0])[-1]),
-        errors=errors,
-        rtt_s=rtt_s,
-    )
 
 
 def _alarms_from_errors(errors: Sequence[str]) -> tuple[AlarmInfo, ...]:
@@ -333,9 +303,7 @@ class ClusterProbe:
             cid = resp.header.cluster_id
             owner.setdefault((cid, resp.header.member_id), ep.url)
             for m in resp.members:
-                learner = bool(_extra_fields(m).get(_MEMBER_LEARNER, [0])[-1])
-                urls = tuple(m.clientURLs)
-                info = MemberInfo(m.ID, m.name, tuple(m.peerURLs), urls, learner, cid)
+                info = messages.member_info(m, cid)
                 infos.setdefault((cid, m.ID), info)
                 if (cid, m.ID) not in owner and info.client_urls:
                     url = self._launch_member(info, launched)
@@ -440,7 +408,7 @@ class ClusterProbe:
         status_answer = status_error = probe_s = probe_error = raw = scrape_error = None
         unresponsive = False
         try:
-            status_answer = _status_answer(self._result(status, ep), status.elapsed)
+            status_answer = messages.status_answer(self._result(status, ep), status.elapsed)
         except EtcdError as exc:
             status_error, unresponsive = str(exc), isinstance(exc, DeadlineError)
         denied = False

@@ -136,6 +136,9 @@ class SandboxMember:
     scheme: str = "http"
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     paused: bool = False
+    # A member that joins a running cluster (``Sandbox.join``): the cluster it was
+    # added to, as ``MemberAdd`` left it; None for the members started together.
+    initial_cluster: str | None = None
 
     @property
     def client_url(self) -> str:
@@ -260,7 +263,9 @@ class Sandbox:
         ]
 
     def _args(self, m: SandboxMember) -> list[str]:
-        cluster = ",".join(f"{x.name}={x.peer_url}" for x in self.members)
+        cluster = m.initial_cluster or ",".join(
+            f"{x.name}={x.peer_url}" for x in self.members if x.initial_cluster is None
+        )
         args = [
             str(self.binary),
             f"--name={m.name}",
@@ -271,7 +276,7 @@ class Sandbox:
             f"--initial-advertise-peer-urls={m.peer_url}",
             f"--initial-cluster={cluster}",
             f"--initial-cluster-token={self._token}",
-            "--initial-cluster-state=new",
+            f"--initial-cluster-state={'existing' if m.initial_cluster else 'new'}",
             f"--heartbeat-interval={self.heartbeat_ms}",
             f"--election-timeout={self.election_ms}",
             "--logger=zap",
@@ -412,6 +417,29 @@ class Sandbox:
             raise SandboxError(f"member {self.members[i].name} is still running")
         self._spawn(i)
         self.wait_healthy(timeout, [i])
+
+    def join_ports(self) -> tuple[int, int]:
+        """Free (client, peer) ports for a member about to be added with MemberAdd:
+        add it at ``http://127.0.0.1:<peer>``, then ``join`` with the same ports."""
+        client, peer = free_ports(2)
+        return client, peer
+
+    def join(self, name: str, ports: tuple[int, int], initial_cluster: str) -> int:
+        """Start a member the cluster already knows of (``MemberAdd``, e.g. as a
+        learner) with ``--initial-cluster-state=existing``; its index. It is stopped
+        with the others; not waited for (a learner may not answer /health)."""
+        client, peer = ports
+        m = SandboxMember(
+            name=name,
+            client_port=client,
+            peer_port=peer,
+            data_dir=self.base_dir / f"{name}-{client}",
+            scheme="https" if self.tls else "http",
+            initial_cluster=initial_cluster,
+        )
+        self.members.append(m)
+        self._spawn(len(self.members) - 1)
+        return len(self.members) - 1
 
     def pause_member(self, i: int) -> None:
         """SIGSTOP: the member keeps its sockets open but never answers."""

@@ -46,6 +46,7 @@ class StatusAnswer:
     is_learner: bool
     errors: tuple[str, ...]
     rtt_s: float
+    revision: int = 0  # the member's current revision (the response header's)
 
 
 @dataclass(frozen=True, slots=True)

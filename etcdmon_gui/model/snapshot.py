@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from etcdmon_gui.model.certs import CertCheck, CertInfo
 from etcdmon_gui.model.forecast import QuotaForecast
 from etcdmon_gui.model.metrics import MemberMetrics, Quantiles
+from etcdmon_gui.model.ops import ConsistencyCheck
 
 
 class Verdict(enum.IntEnum):
@@ -111,6 +112,9 @@ class ClusterSnapshot:
     # When the largest DB reaches its quota at the current growth (6 h / 24 h linear
     # fits); None without a quota, a DB size this sweep, or enough history yet.
     quota_forecast: QuotaForecast | None = None
+    # The last HashKV check of this cluster made in this process (``ops.hashkv``), which
+    # the monitor attaches from ``monitor.consistency``; None if there was none.
+    consistency: ConsistencyCheck | None = None
 
     @property
     def cert_days_left(self) -> float | None:

@@ -20,7 +20,7 @@ import numpy as np
 from etcdmon_gui.model.metrics import Quantiles, RawScrape
 from etcdmon_gui.model.raw import MemberProbe, RawSweep
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus
-from etcdmon_gui.monitor import health
+from etcdmon_gui.monitor import consistency, health
 from etcdmon_gui.monitor.forecast import DbSizeWindow
 from etcdmon_gui.monitor.metrics_math import HISTOGRAM_WINDOW_S, HistogramWindow, derive
 
@@ -126,6 +126,7 @@ class ClusterMonitor:
             auth_error=raw.auth_error,
             warnings=raw.warnings,
             client_cert=raw.client_cert,
+            consistency=consistency.latest(cluster_id),
         )
         if not self._db_sizes.add(snap):
             return snap

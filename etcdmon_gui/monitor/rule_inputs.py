@@ -219,6 +219,16 @@ def _cert_days_left(s: ClusterSnapshot, _h: SignalHistory) -> Reading:
     return Reading(certs[0].days_left, certs[0].describe())
 
 
+def _data_inconsistent(s: ClusterSnapshot, _h: SignalHistory) -> Reading:
+    """1 when the last HashKV check (``ops.hashkv``, see ``monitor.consistency``) found
+    members whose data differ at the same revision, 0 when it found none; unknown
+    before any check in this process."""
+    check = s.consistency
+    if check is None:
+        return Reading(None)
+    return Reading(float(not check.consistent), check.describe())
+
+
 @dataclass(frozen=True, slots=True)
 class Signal:
     scope: Literal["member", "cluster"]
@@ -285,6 +295,7 @@ SIGNALS: dict[str, Signal] = {
     "leader_changes_15m": Signal("cluster", cluster=_leader_changes_15m),
     "cert_days_left": Signal("cluster", cluster=_cert_days_left),
     "quota_full_days": Signal("cluster", cluster=_quota_full_days),
+    "data_inconsistent": Signal("cluster", cluster=_data_inconsistent),
     "cluster_unreachable": Signal(
         "cluster",
         cluster=lambda s, _h: Reading(float(s.verdict == Verdict.UNREACHABLE), s.error or ""),

@@ -27,10 +27,11 @@ import trustme
 
 from etcdmon_gui import cli
 from etcdmon_gui.bench.checkperf import PRESETS, check_perf_spec, judge
-from etcdmon_gui.bench.control import BenchError, ControlClient
+from etcdmon_gui.bench.control import BenchError
 from etcdmon_gui.bench.engine import Benchmark
 from etcdmon_gui.bench.safety import ConfirmationRequiredError
 from etcdmon_gui.bench.workloads import prefix_end
+from etcdmon_gui.etcd.control import ControlClient
 from etcdmon_gui.etcd.sandbox import Sandbox, SandboxTLS
 from etcdmon_gui.model.bench import BenchProgress, BenchResult, BenchSpec, Phase, Workload
 from etcdmon_gui.model.connection import ConnectionConfig, TLSConfig, parse_endpoints

@@ -6,6 +6,7 @@ the desktop app and ``etcdmon watch`` share.
   dispatcher's durable queue (``DeliveryQueueStore``);
 - ``metrics``: samples of every signal, roll-ups, retention and the size limit,
   inventory and benchmark runs, and the queries over them;
+- ``ops_log``: the maintenance audit log (``OpsLog``);
 - ``writer``: ``HistoryWriter``, the one thread that writes metrics, in batches;
 - ``reader``: ``HistoryReader``, the queries the views, reports and forecasts ask.
 

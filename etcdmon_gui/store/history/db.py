@@ -16,6 +16,8 @@ version up, in one transaction that takes the write lock first, so the app and
   ``member_events`` (joined, left, ...), ``bench_runs``; and an index on alert times
   for the History view. A file from before is vacuumed once into incremental
   auto-vacuum, so pruning can give space back.
+- 4: ``ops_log``: the maintenance audit log, one row per run of an operation (refused
+  and cancelled ones too): when, who, which cluster, what, how it ended.
 
 Times are UNIX milliseconds in the metrics tables (integers), seconds elsewhere.
 """
@@ -37,7 +39,7 @@ from etcdmon_gui.model.history import HistoryError, HistoryLimits
 from etcdmon_gui.monitor.alert_rules import parse_duration
 from etcdmon_gui.store.files import data_dir
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 5.0
 
 
@@ -259,7 +261,23 @@ def _schema_3(db: sqlite3.Connection) -> None:
         db.execute(sql)
 
 
-_STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (_schema_1, _schema_2, _schema_3)
+def _schema_4(db: sqlite3.Connection) -> None:
+    """The maintenance audit log (``ops_log``)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS ops_log (id INTEGER PRIMARY KEY, at REAL NOT NULL,"
+        " ended_at REAL, user TEXT NOT NULL, cluster TEXT NOT NULL,"
+        " cluster_name TEXT NOT NULL, kind TEXT NOT NULL, summary TEXT NOT NULL,"
+        " result TEXT NOT NULL, detail TEXT NOT NULL)"
+    )
+    db.execute("CREATE INDEX IF NOT EXISTS ops_log_at ON ops_log (cluster, at)")
+
+
+_STEPS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _schema_1,
+    _schema_2,
+    _schema_3,
+    _schema_4,
+)
 
 
 def stored_bytes(db: sqlite3.Connection) -> int:

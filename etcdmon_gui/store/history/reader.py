@@ -26,7 +26,8 @@ from etcdmon_gui.model.history import (
     MetricsQuery,
     Series,
 )
-from etcdmon_gui.store.history import alerts, metrics
+from etcdmon_gui.model.ops import AuditRecord
+from etcdmon_gui.store.history import alerts, metrics, ops_log
 from etcdmon_gui.store.history.db import connect, default_path, translated
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class HistoryBackend(Protocol):
         self, cluster: str | None, since: float = ..., until: float = ...
     ) -> list[MemberEvent]: ...
     def bench_runs(self, cluster: str | None = None, limit: int = 1000) -> list[BenchRunRecord]: ...
+    def ops_log(self, cluster: str | None = None, limit: int = 1000) -> list[AuditRecord]: ...
     def db_size_points(
         self, cluster: str, since: float
     ) -> list[tuple[float, float, float | None]]: ...
@@ -98,6 +100,11 @@ class HistoryReader:
     def bench_runs(self, cluster: str | None = None, limit: int = 1000) -> list[BenchRunRecord]:
         with translated(self.path):
             return metrics.bench_runs(self._db, cluster, limit)
+
+    def ops_log(self, cluster: str | None = None, limit: int = 1000) -> list[AuditRecord]:
+        """Maintenance runs (the audit log), the newest first."""
+        with translated(self.path):
+            return ops_log.records(self._db, cluster, limit)
 
     def db_size_points(self, cluster: str, since: float) -> list[tuple[float, float, float | None]]:
         with translated(self.path):

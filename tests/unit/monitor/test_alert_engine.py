@@ -178,6 +178,7 @@ def test_defaults_cover_the_mixin_and_more() -> None:
         "etcdRaftIndexLag",
         "etcdClientProbeLatencyHigh",
         "etcdCertificateExpiringSoon",
+        "etcdMemberDataInconsistent",
         "etcdClusterUnreachable",
     } <= names
 

@@ -42,8 +42,7 @@ def tables(db: sqlite3.Connection) -> set[str]:
 def test_a_new_file_has_the_current_schema(tmp_path: Path) -> None:
     path = tmp_path / "sub" / "h.sqlite3"  # its folder is made too
     db = hdb.connect(path)
-    assert SCHEMA_VERSION == 3
-    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
     assert {
@@ -60,10 +59,11 @@ def test_a_new_file_has_the_current_schema(tmp_path: Path) -> None:
         "members",
         "member_events",
         "bench_runs",
+        "ops_log",
     } <= tables(db)
     db.close()
     again = hdb.connect(path)  # opening again changes nothing
-    assert again.execute("PRAGMA user_version").fetchone() == (3,)
+    assert again.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     again.close()
 
 
@@ -228,7 +228,7 @@ def test_an_alert_history_of_schema_2_is_upgraded_with_everything_kept(tmp_path:
     watch.close()
 
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (3,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # vacuumed once into it
     assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -263,13 +263,13 @@ def test_an_empty_alert_history_of_schema_0_is_upgraded(tmp_path: Path) -> None:
     history = AlertHistory(path, clock=lambda: T0)
     assert [s.fingerprint for s in history.last_states(since_s=1e6)] == ["fp1"]  # filled
     history.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (3,)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_a_file_from_a_newer_version_is_refused_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "h.sqlite3"
     db = hdb.connect(path)
-    db.execute("PRAGMA user_version = 4")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     db.close()
     before = digest(path)
     with pytest.raises(HistoryError, match="newer etcdmon-gui") as caught:
