@@ -10,7 +10,10 @@ endpoints to the first. The
 profile store and the secret store are built here too and handed to the
 ``SettingsService`` thread behind the profile manager; the notification dispatcher, the
 channel registry's types and a second ``SettingsService`` thread go to the channels
-dialog, and the dispatcher's delivery log to the Deliveries tab. One
+dialog, and the dispatcher's delivery log to the Deliveries tab. Maintenance runs in
+an ``OpsHandle`` thread per cluster behind each cluster's ``MaintenanceDialog``; every
+run is recorded in the history's ops log and listed in the Maintenance log tab; a
+benchmark and a maintenance run never share a cluster. One
 ``Application.shutdown`` (idempotent; on ``aboutToQuit``) stops the services and the
 workers, then the dispatcher, then the sandbox. ``--screenshot`` renders the window to a
 PNG after ``--after`` seconds and exits, for the README and for checks.
@@ -60,6 +63,7 @@ from etcdmon_gui.model.history import (
     MemberRecord,
     ReportKind,
 )
+from etcdmon_gui.model.ops import AuditRecord, OpKind
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.model.snapshot import ClusterSnapshot
@@ -68,6 +72,7 @@ from etcdmon_gui.monitor.history_signals import SIGNALS as HISTORY_SIGNAL_DEFS
 from etcdmon_gui.notify import registry as channel_registry
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.payloads import TEST_RULE
+from etcdmon_gui.ops import DEFAULT_DEFRAG_THRESHOLD
 from etcdmon_gui.reports import ExportCancelled, bound_export, check_output_path, write_export
 from etcdmon_gui.reports.csv_export import NO_LIMIT
 from etcdmon_gui.reports.output import Export
@@ -93,6 +98,7 @@ from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.export_dialog import ExportDialog, ExportRequest
 from etcdmon_gui.ui.main_window import MainWindow
+from etcdmon_gui.ui.maintenance_dialog import MaintenanceDialog
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
 from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
 from etcdmon_gui.ui.tray import AlertTray
@@ -102,6 +108,7 @@ from etcdmon_gui.workers.chart_history import ChartHistory, ChartHistoryLoader
 from etcdmon_gui.workers.delivery_relay import DeliveryRelay
 from etcdmon_gui.workers.history_worker import HistoryHandle, JobCancelled, Progress
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
+from etcdmon_gui.workers.ops_worker import OpsHandle, OpsRequest
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
 from etcdmon_gui.workers.settings_service import SettingsService, SettingsServiceHandle
 from etcdmon_gui.workers.settings_testers import ChannelTester, ConnectionTester
@@ -114,6 +121,8 @@ ConfigFactory = Callable[[], ConnectionConfig]
 _ALERT_HISTORY = "alert-history"
 _BENCH_RUNS = "bench-runs"
 BENCH_RUNS_LISTED = 200  # the benchmark comparison lists at most this many stored runs
+_OPS_LOG = "ops-log"
+OPS_LOG_LISTED = 500  # the Maintenance log lists at most this many stored runs
 # File → Export…: (kind, None | the count's ExportRequest | the export's number).
 _EXPORT_CLUSTERS = "export-clusters"
 _EXPORT_COUNT = "export-count"
@@ -243,6 +252,7 @@ class Application(QObject):
             history_path = data_dir / "history.sqlite3"
         self._build_alerting(data_dir, history_path)
         self._build_history(history_path, limits)
+        self._build_ops()
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
         self.window.intervalRequested.connect(self._set_interval)
@@ -260,6 +270,7 @@ class Application(QObject):
         self.window.channelsRequested.connect(self.show_channels)
         self.window.benchmarkRequested.connect(self.show_benchmark)
         self.window.exportRequested.connect(self.show_export)
+        self.window.maintenanceRequested.connect(self.show_maintenance)
         self.window.set_about_details(describe_backend(self.secrets.info))
         qapp.aboutToQuit.connect(self.shutdown)
         self._share_secrets()
@@ -351,6 +362,8 @@ class Application(QObject):
                 return
             self.cluster_ids[key] = cluster_id
         self.window.show_snapshot(snap)
+        if (dialog := self.ops_dialogs.get(key)) is not None:
+            dialog.set_snapshot(snap)
         self.alert_handle.requestSnapshot.emit(snap)
         self.history.add_snapshot(snap, self.watches[key].title)
 
@@ -477,6 +490,12 @@ class Application(QObject):
             del self.bench_dialogs[key]
             dialog.close()
             dialog.deleteLater()
+        ops_dialog = self.ops_dialogs.get(key)
+        if ops_dialog is not None and not ops_dialog.running:
+            del self.ops_dialogs[key]
+            ops_dialog.close()
+            ops_dialog.deleteLater()
+        self.ops.forget(key)  # a run in progress finishes and is recorded
 
     def merge_endpoints(self, key: str, endpoints: Sequence[str]) -> None:
         """Add ``endpoints`` to cluster ``key``'s: a profile is saved with them (and
@@ -618,6 +637,13 @@ class Application(QObject):
             name = other.cluster_title if other is not None else self.bench.busy_key
             dialog.show_refused(f"A benchmark of {name} is still running; one runs at a time.")
             return
+        running = self.ops.running.get(key)
+        if running is not None:
+            dialog.show_refused(
+                f"Maintenance ({running.kind.title.lower()}) is running on "
+                f"{dialog.cluster_title}; a benchmark waits until it ends."
+            )
+            return
         profile = self.watched_profiles.get(key)
         request = BenchRequest(
             key=key,
@@ -630,6 +656,116 @@ class Application(QObject):
         )
         if self.bench.run(request):
             dialog.show_queued(key)
+
+    # -- maintenance ------------------------------------------------------------------
+
+    def _build_ops(self) -> None:
+        """The maintenance workers (a thread per cluster, from its first plan); every
+        run recorded in the history's ops log from the worker's thread, then listed."""
+        self.ops = OpsHandle(audit=self.history.record_op, parent=self)
+        self.ops_dialogs: dict[str, MaintenanceDialog] = {}
+        self.ops.recorded.connect(self._ops_recorded)
+        self.history.submit(
+            lambda backend, _progress: backend.ops_log(limit=OPS_LOG_LISTED),
+            tag=(_OPS_LOG, None),
+        )
+
+    def show_maintenance(
+        self, key: str | None = None, kind: OpKind | None = None, member: str | None = None
+    ) -> MaintenanceDialog | None:
+        """Open (or raise) the maintenance dialog of the cluster shown (or ``key``),
+        ``kind`` and ``member`` (hex id) preselected. Refuses when no cluster is shown."""
+        key = key or self.window.current_key()
+        if key is None or key not in self.config_factories:
+            text = (
+                "No cluster is shown: connect to one (File → Connect… or a profile) "
+                "and select it, then choose an entry of the Maintenance menu."
+            )
+            self.window.statusBar().showMessage(f"Maintenance: {text}", 10_000)
+            self.window.notification_banner.show_notification("Maintenance", text, Severity.WARNING)
+            return None
+        dialog = self.ops_dialogs.get(key)
+        if dialog is None:
+            profile = self.watched_profiles.get(key)
+            dialog = MaintenanceDialog(
+                key,
+                self.watches[key].title,
+                production_name=profile.name
+                if profile is not None and profile.production
+                else None,
+                defrag_threshold_bytes=DEFAULT_DEFRAG_THRESHOLD,
+                parent=self.window,
+            )
+            dialog.planRequested.connect(
+                lambda kind, params, k=key: self._plan_ops(k, kind, params)
+            )
+            dialog.runRequested.connect(lambda typed, k=key: self._run_ops(k, typed))
+            dialog.cancelRequested.connect(lambda k=key: self.ops.cancel(k))
+            dialog.discardRequested.connect(lambda k=key: self.ops.discard(k))
+            self.ops.planned.connect(dialog.show_plan)
+            self.ops.started.connect(dialog.show_started)
+            self.ops.progress.connect(dialog.show_progress)
+            self.ops.finished.connect(dialog.show_result)
+            self.ops.refused.connect(dialog.show_refused)
+            self.ops.failed.connect(dialog.show_failed)
+            self.ops_dialogs[key] = dialog
+        dialog.set_snapshot(self.window.latest_snapshot(key))
+        dialog.select(kind, member)
+        self._raise(dialog)
+        return dialog
+
+    def _ops_blocked(self, key: str) -> str | None:
+        """Why no maintenance may start on ``key`` now, or None."""
+        if self._shut:
+            return "etcdmon-gui is closing."
+        if key not in self.config_factories:
+            return "This cluster was disconnected: connect to it again first."
+        if self.bench.busy_key == key:
+            return (
+                "A benchmark is running on this cluster; maintenance waits until it ends "
+                "(Tools → Benchmark… shows it)."
+            )
+        running = self.ops.running.get(key)
+        if running is not None:
+            return (
+                f"{running.kind.title} is already running on this cluster; one operation at a time."
+            )
+        return None
+
+    def _plan_ops(self, key: str, kind: OpKind, params: dict[str, Any]) -> None:
+        dialog = self.ops_dialogs[key]
+        why = self._ops_blocked(key)
+        if why is None:
+            profile = self.watched_profiles.get(key)
+            request = OpsRequest(
+                key=key,
+                kind=kind,
+                params=dict(params),
+                make_config=self.config_factories[key],
+                cluster_name=self.watches[key].title,
+                profile_name=profile.name if profile is not None else "",
+                tags=tuple(profile.tags) if profile is not None else (),
+            )
+            if not self.ops.plan(request):
+                why = "An operation is already running on this cluster; one at a time."
+        if why is not None:
+            dialog.show_refused_request(why)
+
+    def _run_ops(self, key: str, typed: str) -> None:
+        dialog = self.ops_dialogs[key]
+        why = self._ops_blocked(key)
+        if why is None and not self.ops.confirm(key, typed):
+            why = "The plan is gone (the cluster changed or it ran already): press Plan again."
+        if why is not None:
+            self.ops.discard(key)
+            dialog.show_refused_request(why)
+
+    def _ops_recorded(self, key: str, rec: AuditRecord, note: str) -> None:
+        self.window.maintenance_log.add_record(rec)
+        text = f"Maintenance: {rec.kind.title} on {rec.cluster_name or rec.cluster}: {rec.result}"
+        if note:
+            text += f" ({note})"
+        self.window.statusBar().showMessage(text, 15_000)
 
     # -- sandbox ----------------------------------------------------------------------
 
@@ -758,12 +894,15 @@ class Application(QObject):
         self._shut = True
         self.profile_service.service.abort()  # a connection test in progress ends now
         self.bench.worker.abort()  # the load stops now; its cleanup runs in its thread
+        for runner in self.ops.runners.values():
+            runner.worker.abort()  # stops after the step in flight; recorded in its thread
         for handle in self.workers.values():
             handle.worker.abort()  # all connections closed at once, sweeps end now
         for handle in [*self.workers.values(), *self.retiring]:
             handle.shutdown()
         self.profile_service.shutdown()
         self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
+        self.ops.shutdown(timeout_s=20)  # a step in flight ends with its closed session
         for dialog in self.bench_dialogs.values():
             dialog.running = False  # nothing more will come; closing must not cancel
         if self._export_tag is not None:
@@ -859,6 +998,8 @@ class Application(QObject):
             self.window.alerts.show_history(what, events, clusters)
         elif kind == _BENCH_RUNS and (dialog := self.bench_dialogs.get(what)) is not None:
             dialog.show_stored_runs(result)
+        elif kind == _OPS_LOG:
+            self.window.maintenance_log.set_records(result)
 
     def _history_failed(self, tag: object, message: str) -> None:
         if not isinstance(tag, tuple) or len(tag) != 2:
@@ -868,6 +1009,8 @@ class Application(QObject):
             self.window.alerts.show_history_failed(what, message)
         elif kind == _BENCH_RUNS and (dialog := self.bench_dialogs.get(what)) is not None:
             dialog.show_stored_runs_failed(message)
+        elif kind == _OPS_LOG:
+            self.window.maintenance_log.show_note(f"earlier runs not shown: {message}")
 
     # -- alerts -----------------------------------------------------------------------
 

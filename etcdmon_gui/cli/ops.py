@@ -212,16 +212,8 @@ def _profile(args: argparse.Namespace) -> tuple[str, tuple[str, ...]]:
     return profile.name, tuple(profile.tags)
 
 
-#: What reads a cluster without changing it needs no typed production name.
-READ_ONLY = frozenset({OpKind.HASHKV, OpKind.SNAPSHOT})
-
-
 def _guarded(kind: OpKind, tags: tuple[str, ...]) -> bool:
-    return kind not in READ_ONLY and needs_confirmation(tags)
-
-
-def _risk(kind: OpKind) -> str:
-    return f"{kind.title.lower()} changes it while its users depend on it"
+    return kind.changes_cluster and needs_confirmation(tags)
 
 
 def _check_flags(args: argparse.Namespace, kind: OpKind, name: str, tags: tuple[str, ...]) -> None:
@@ -234,7 +226,7 @@ def _check_flags(args: argparse.Namespace, kind: OpKind, name: str, tags: tuple[
             "(or --dry-run to see the plan only)"
         )
     if _guarded(kind, tags) and (args.confirm is not None or args.yes):
-        require_confirmation(name, tags, args.confirm, risk=_risk(kind))
+        require_confirmation(name, tags, args.confirm, risk=kind.risk)
 
 
 def _ask(args: argparse.Namespace, kind: OpKind, name: str, tags: tuple[str, ...]) -> bool:
@@ -245,7 +237,7 @@ def _ask(args: argparse.Namespace, kind: OpKind, name: str, tags: tuple[str, ...
     if _guarded(kind, tags) and args.confirm is None:
         sys.stderr.write(f"Profile {name!r} is tagged production: type its name to proceed: ")
         sys.stderr.flush()
-        require_confirmation(name, tags, sys.stdin.readline().strip(), risk=_risk(kind))
+        require_confirmation(name, tags, sys.stdin.readline().strip(), risk=kind.risk)
         return True
     sys.stderr.write("Proceed? [y/N] ")
     sys.stderr.flush()

@@ -14,6 +14,7 @@ Compact, Alarm, Member*) go to the first configured endpoint that answers.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,6 +89,8 @@ class ControlClient:
         self.config = config
         self._creds = tls_mod.grpc_credentials(config.tls) if config.uses_tls else None
         self._channels: dict[str, grpc.Channel] = {}
+        self._lock = threading.Lock()  # close() may come from another thread (shutdown)
+        self._closed = False
         self.token: str | None = None
         self.cluster_id = 0
 
@@ -123,7 +126,11 @@ class ControlClient:
                 ch = grpc.secure_channel(ep.target, self._creds, options=options)
             else:
                 ch = grpc.insecure_channel(ep.target, options=options)
-            self._channels[ep.url] = ch
+            with self._lock:
+                if self._closed:  # closed meanwhile: a call now fails, as after close()
+                    ch.close()
+                    raise UnreachableError(f"the connection to {ep.target} was closed")
+                self._channels[ep.url] = ch
         return ch
 
     def _metadata(self) -> tuple[tuple[str, str], ...] | None:
@@ -421,9 +428,12 @@ class ControlClient:
     # -- life cycle ----------------------------------------------------------------------
 
     def close(self) -> None:
-        for ch in self._channels.values():
+        """Close every channel, ending calls in flight; safe from any thread, twice too."""
+        with self._lock:
+            self._closed = True
+            channels, self._channels = list(self._channels.values()), {}
+        for ch in channels:
             ch.close()
-        self._channels.clear()
 
     def __enter__(self) -> ControlClient:
         return self

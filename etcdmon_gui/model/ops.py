@@ -39,6 +39,17 @@ class OpKind(enum.Enum):
             "hashkv": "Check consistency (HashKV)",
         }[self.value]
 
+    @property
+    def changes_cluster(self) -> bool:
+        """False for what only reads (HashKV, a snapshot): on a production profile it
+        needs no typed name."""
+        return self not in (OpKind.HASHKV, OpKind.SNAPSHOT)
+
+    @property
+    def risk(self) -> str:
+        """What a production profile's refusal says the operation would do."""
+        return f"{self.title.lower()} changes it while its users depend on it"
+
 
 @dataclass(frozen=True, slots=True)
 class PlannedStep:

@@ -5,7 +5,9 @@ members are listed by name. Unreachable members are greyed and carry their error
 cell has a tooltip with the details behind it. A cluster whose data is paused or stale
 is greyed as a whole and its state says so. When the tree is narrow, the columns that
 matter least are hidden (their values stay in the tooltips and the details). The
-context menu asks for actions on a cluster through signals.
+context menu asks for actions on a cluster through signals; a member's adds the
+maintenance that names a member (move the leader there, promote a learner, remove it,
+snapshot from it), each opening the maintenance dialog preselected.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtGui import QAction, QBrush, QColor, QPalette, QResizeEvent
 from PySide6.QtWidgets import QHeaderView, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
 from etcdmon_gui.formatting import fmt_bytes, fmt_ms, fmt_percent
+from etcdmon_gui.model.ops import OpKind
 from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 from etcdmon_gui.ui.cluster_state import Freshness, freshness_note
 from etcdmon_gui.ui.palette import CRITICAL_COLOUR, VERDICT_COLOURS, dot_icon, verdict_icon
@@ -102,6 +105,8 @@ class ClusterTreeWidget(QTreeWidget):
     sweepRequested(str key), pauseRequested(str key, bool paused),
     reconnectRequested(str key), disconnectRequested(str key): chosen from the context
         menu of a cluster (or of one of its members).
+    maintenanceRequested(str key, OpKind, str member_id_hex): chosen from a member's
+        context menu.
     """
 
     clusterSelected = Signal(str)
@@ -110,6 +115,7 @@ class ClusterTreeWidget(QTreeWidget):
     pauseRequested = Signal(str, bool)
     reconnectRequested = Signal(str)
     disconnectRequested = Signal(str)
+    maintenanceRequested = Signal(str, object, object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -319,10 +325,16 @@ class ClusterTreeWidget(QTreeWidget):
 
     # -- context menu ----------------------------------------------------------------------
 
-    def context_menu(self, key: str) -> QMenu:
+    def context_menu(self, key: str, member_id: int | None = None) -> QMenu:
         """The actions on cluster ``key``: sweep now, pause or resume, reconnect,
-        disconnect (each emits its request signal)."""
+        disconnect (each emits its request signal); for a member (``member_id``) first
+        the maintenance that names it (``maintenanceRequested``)."""
         menu = QMenu(self)
+        snap = self._snapshots.get(key)
+        member = snap.member(member_id) if snap is not None and member_id is not None else None
+        if member is not None:
+            self._add_member_actions(menu, key, member)
+            menu.addSeparator()
         paused = self.freshness(key) is Freshness.PAUSED
         sweep = QAction("Sweep &now", menu)
         sweep.triggered.connect(lambda: self.sweepRequested.emit(key))
@@ -341,12 +353,47 @@ class ClusterTreeWidget(QTreeWidget):
             menu.addAction(action)
         return menu
 
+    def _add_member_actions(self, menu: QMenu, key: str, m: MemberStatus) -> None:
+        """Move leader here…, Promote… (learners), Remove…, Snapshot from this member…;
+        what cannot apply to this member is disabled and says why."""
+        name = m.name or m.id_hex
+        menu.setToolTipsVisible(True)
+
+        def add(text: str, kind: OpKind, why_not: str | None, tip: str) -> None:
+            action = QAction(text, menu)
+            action.setEnabled(why_not is None)
+            action.setToolTip(why_not or tip)
+            action.setStatusTip(why_not or tip)
+            action.triggered.connect(lambda: self.maintenanceRequested.emit(key, kind, m.id_hex))
+            menu.addAction(action)
+
+        move_why = (
+            f"{name} is the leader already"
+            if m.is_leader
+            else f"{name} is a learner: promote it first"
+            if m.is_learner
+            else f"{name} does not answer"
+            if not m.reachable
+            else None
+        )
+        add("Move &leader here…", OpKind.MOVE_LEADER, move_why, f"Make {name} the leader")
+        if m.is_learner:
+            add("Pro&mote…", OpKind.MEMBER_PROMOTE, None, f"Make the learner {name} a voter")
+        add("Remo&ve…", OpKind.MEMBER_REMOVE, None, f"Remove {name} from the cluster")
+        add(
+            "&Snapshot from this member…",
+            OpKind.SNAPSHOT,
+            None if m.reachable else f"{name} does not answer",
+            f"Save a snapshot of {name}'s database to a file",
+        )
+
     def _show_context_menu(self, pos: QPoint) -> None:
         item = self.itemAt(pos)
         if item is None:
             return
         key = (item.parent() or item).data(0, KEY_ROLE)
-        menu = self.context_menu(key)
+        hex_id = item.data(0, MEMBER_ROLE) if item.parent() is not None else None
+        menu = self.context_menu(key, int(hex_id, 16) if hex_id else None)
         menu.aboutToHide.connect(menu.deleteLater)
         menu.popup(self.viewport().mapToGlobal(pos))
 

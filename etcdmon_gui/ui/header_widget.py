@@ -4,17 +4,32 @@ The verdict chip is greyed, with "paused" or "stale since ..." under it, when th
 it shows is not live (``set_freshness``): an old Healthy must not look like a new one.
 The "DB quota" fact is the quota forecast ("full in ~3.2 days", the growth rates in its
 tooltip), in the warning colour when the quota fills within ``forecast_text.WARN_DAYS``.
+
+Maintenance the snapshot calls for is offered beside the facts (``maintenanceRequested``
+with the ``OpKind``): "Recover…" while a NOSPACE alarm is raised, "Defragment…" while
+fragmentation is high (``fragmented_members``: a voting member whose free pages, DB
+size - in use, are over half of its DB file and over 100 MB; below that a defragment
+gives back too little to be worth a member's pause).
 """
 
 from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
-from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
+from etcdmon_gui.formatting import fmt_bytes, fmt_clock, fmt_seconds_as_ms
+from etcdmon_gui.model.ops import OpKind
+from etcdmon_gui.model.snapshot import ClusterSnapshot, MemberStatus, Verdict
 from etcdmon_gui.ui.cluster_state import Freshness, freshness_note
 from etcdmon_gui.ui.forecast_text import forecast_details, forecast_text, forecast_warns
 from etcdmon_gui.ui.palette import (
@@ -27,6 +42,28 @@ from etcdmon_gui.ui.palette import (
 )
 
 clock = fmt_clock  # the channels dialog imports it from here
+
+#: "Defragment…" is offered when a voting member's free pages (DB size - in use) are
+#: over this share of its DB file ...
+FRAGMENTED_SHARE = 0.5
+#: ... and over this many bytes.
+FRAGMENTED_BYTES = 100_000_000
+
+
+def fragmented_members(snap: ClusterSnapshot) -> list[MemberStatus]:
+    """The reachable voting members worth defragmenting (see the module's text)."""
+    found = []
+    for m in snap.members:
+        if not m.reachable or m.is_learner or not m.db_size or m.db_size_in_use is None:
+            continue
+        free = m.db_size - m.db_size_in_use
+        if free > FRAGMENTED_BYTES and free > FRAGMENTED_SHARE * m.db_size:
+            found.append(m)
+    return found
+
+
+def nospace_raised(snap: ClusterSnapshot) -> bool:
+    return any(a.alarm == "NOSPACE" for a in snap.alarms)
 
 
 class BannerWidget(QFrame):
@@ -54,7 +91,12 @@ class BannerWidget(QFrame):
 
 
 class HeaderWidget(QWidget):
-    """Verdict chip with its first reason, leader, quorum, alarms and last sweep time."""
+    """Verdict chip with its first reason, leader, quorum, alarms and last sweep time.
+
+    Signals: maintenanceRequested(OpKind): "Recover…" or "Defragment…" was pressed (for
+    the cluster shown)."""
+
+    maintenanceRequested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -82,6 +124,24 @@ class HeaderWidget(QWidget):
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet(f"color: {INSECURE_COLOUR}; font-weight: bold;")
         self.warnings.hide()
+        self.recover_button = QPushButton("Recover…")
+        self.recover_button.setObjectName("recoverButton")
+        self.recover_button.setToolTip(
+            "A NOSPACE alarm is raised: the cluster takes no writes. Recover compacts, "
+            "defragments every member (the leader last), disarms the alarm and checks a "
+            "test write; its plan is shown first."
+        )
+        self.recover_button.setStyleSheet(
+            f"QPushButton {{ background: {CRITICAL_COLOUR}; color: {TEXT_ON_COLOUR};"
+            " font-weight: bold; border-radius: 4px; padding: 4px 12px; }"
+        )
+        self.recover_button.clicked.connect(lambda: self.maintenanceRequested.emit(OpKind.RECOVER))
+        self.defrag_button = QPushButton("Defragment…")
+        self.defrag_button.setObjectName("defragButton")
+        self.defrag_button.clicked.connect(lambda: self.maintenanceRequested.emit(OpKind.DEFRAG))
+        for button in (self.recover_button, self.defrag_button):
+            button.setAutoDefault(False)
+            button.hide()
 
         facts = QGridLayout()
         for col, (title, value) in enumerate(
@@ -110,6 +170,12 @@ class HeaderWidget(QWidget):
         text.addWidget(self.warnings)
         text.addLayout(facts)
         top.addLayout(text, 1)
+        actions = QVBoxLayout()
+        actions.setSpacing(4)
+        actions.addWidget(self.recover_button)
+        actions.addWidget(self.defrag_button)
+        actions.addStretch(1)
+        top.addLayout(actions)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 0)
         lay.addLayout(top)
@@ -153,6 +219,7 @@ class HeaderWidget(QWidget):
         for label in (self.leader, self.quorum, self.alarms, self.last):
             label.setText("-")
         self._show_forecast(None)
+        self._show_actions(None)
         self.banner.hide()
 
     def show_snapshot(self, snap: ClusterSnapshot, interval_s: int) -> None:
@@ -180,6 +247,7 @@ class HeaderWidget(QWidget):
         )
         self.last.setText(f"{fmt_clock(snap.taken_at)} ({fmt_seconds_as_ms(snap.duration_s, 0)})")
         self._show_forecast(snap)
+        self._show_actions(snap)
         if snap.verdict == Verdict.UNREACHABLE:
             self.banner.show_error(
                 snap.error or "no member answered", snap.taken_at + snap.duration_s + interval_s
@@ -193,6 +261,23 @@ class HeaderWidget(QWidget):
         self.quota.setToolTip(forecast_details(fc))
         warn = forecast_warns(fc)
         self.quota.setStyleSheet(f"color: {WARNING_COLOUR}; font-weight: bold;" if warn else "")
+
+    def _show_actions(self, snap: ClusterSnapshot | None) -> None:
+        """Recover… while NOSPACE is raised; Defragment… while fragmentation is high."""
+        self.recover_button.setVisible(snap is not None and nospace_raised(snap))
+        fragmented = [] if snap is None else fragmented_members(snap)
+        self.defrag_button.setVisible(bool(fragmented))
+        self.defrag_button.setToolTip(
+            "Space to give back: "
+            + ", ".join(
+                f"{m.name or m.id_hex} {fmt_bytes((m.db_size or 0) - (m.db_size_in_use or 0))} "
+                f"of {fmt_bytes(m.db_size)} free"
+                for m in fragmented
+            )
+            + ". Defragment rewrites each member's file, one at a time, the leader last."
+            if fragmented
+            else ""
+        )
 
     def show_failure(self, message: str, next_try_at: float | None) -> None:
         self._set_chip(Verdict.UNREACHABLE)

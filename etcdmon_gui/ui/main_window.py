@@ -6,7 +6,8 @@ disk itself. Window geometry and splitter positions are kept in the ``QSettings`
 handed.
 
 Layout: the tree with the selected member's (or cluster's) details under it on the
-left; the charts on the right, the Alerts and Deliveries tabs under them. Both sides
+left; the charts on the right, the Alerts, Deliveries and Maintenance log tabs under
+them. Both sides
 collapse (View menu): the left pane to nothing, the tabs to their tab bar, which is how
 they start in a window under 800 px high so the charts keep a readable height. The
 charts reflow their columns to the room they get.
@@ -14,6 +15,11 @@ charts reflow their columns to the room they get.
 Freshness: a timer in the GUI thread checks, every ``freshness_check_ms``, how old each
 cluster's last finished sweep is; paused or older than ``stale_intervals`` intervals,
 the header, the tree and (through ``clustersChanged``) the tray say so.
+
+Maintenance: the Maintenance menu (one entry per kind of operation, for the cluster
+shown), a member's context menu in the tree and the header's "Recover…" /
+"Defragment…" all ask with ``maintenanceRequested(key, OpKind | None, member hex |
+None)``; the composition root opens the dialog preselected.
 """
 
 from __future__ import annotations
@@ -43,6 +49,7 @@ from PySide6.QtWidgets import (
 from etcdmon_gui import __version__
 from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.alerts import Alert, Severity
+from etcdmon_gui.model.ops import OpKind
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
@@ -57,7 +64,8 @@ from etcdmon_gui.ui.cluster_state import (
 from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
 from etcdmon_gui.ui.connect_dialog import ConnectDialog, ConnectRequest
 from etcdmon_gui.ui.delivery_log_widget import DeliveryLogWidget
-from etcdmon_gui.ui.header_widget import HeaderWidget
+from etcdmon_gui.ui.header_widget import HeaderWidget, nospace_raised
+from etcdmon_gui.ui.maintenance_log_widget import MaintenanceLogWidget
 from etcdmon_gui.ui.member_detail_widget import MemberDetailWidget, cluster_rows, member_rows
 from etcdmon_gui.ui.notification_banner import NotificationBanner
 from etcdmon_gui.ui.palette import WARNING_COLOUR
@@ -115,6 +123,8 @@ class MainWindow(QMainWindow):
     channelsRequested(): the user asked for the notification channels.
     benchmarkRequested(): the user asked to benchmark the cluster shown (``current_key``).
     exportRequested(): the user asked to export the history as CSV (File → Export…).
+    maintenanceRequested(str key, OpKind | None, str | None member_hex): the maintenance
+        dialog of cluster ``key``, preselected (from the menu, the tree or the header).
     clustersChanged(list[ClusterState]): a cluster was added or removed, or its verdict
         or freshness changed (for the tray).
     """
@@ -124,6 +134,7 @@ class MainWindow(QMainWindow):
     channelsRequested = Signal()
     benchmarkRequested = Signal()
     exportRequested = Signal()
+    maintenanceRequested = Signal(str, object, object)
     intervalRequested = Signal(str, int)
     pauseRequested = Signal(str, bool)
     sweepRequested = Signal(str)
@@ -175,6 +186,8 @@ class MainWindow(QMainWindow):
         self.alerts_tab = self.bottom.addTab(_scrolling(self.alerts), "&Alerts")
         self.deliveries = DeliveryLogWidget()
         self.deliveries_tab = self.bottom.addTab(_scrolling(self.deliveries), "Deli&veries")
+        self.maintenance_log = MaintenanceLogWidget()
+        self.maintenance_tab = self.bottom.addTab(self.maintenance_log, "Maintenance &log")
         # Folded, the tabs keep their bar: a click on a tab unfolds them.
         self.bottom.setMinimumHeight(self._folded_height())
         self.bottom.tabBarClicked.connect(lambda _: self._unfold_bottom())
@@ -222,6 +235,12 @@ class MainWindow(QMainWindow):
         self.tree.pauseRequested.connect(self.pauseRequested)
         self.tree.reconnectRequested.connect(self.reconnectRequested)
         self.tree.disconnectRequested.connect(self.disconnectRequested)
+        self.tree.maintenanceRequested.connect(self.maintenanceRequested)
+        self.header.maintenanceRequested.connect(
+            lambda kind: self._on_current(
+                lambda key: self.maintenanceRequested.emit(key, kind, None)
+            )
+        )
         self.main.splitterMoved.connect(lambda *_: self._sync_pane_actions())
         self.right.splitterMoved.connect(lambda *_: self._sync_pane_actions())
         self._freshness_timer = QTimer(self)
@@ -324,10 +343,69 @@ class MainWindow(QMainWindow):
         view_menu = self.menuBar().addMenu("&View")
         view_menu.addAction(self.side_action)
         view_menu.addAction(self.bottom_action)
+        self._build_maintenance_menu()
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.benchmark_action)
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(self.about_action)
+
+    def _build_maintenance_menu(self) -> None:
+        """Mai&ntenance: each entry opens the dialog of the cluster shown, preselected."""
+        menu = self.menuBar().addMenu("Mai&ntenance")
+        menu.setToolTipsVisible(True)
+        self.maintenance_menu = menu
+        entries: tuple[tuple[str, str, OpKind | None, str], ...] = (
+            ("defragment", "&Defragment…", OpKind.DEFRAG, "Give free pages back, the leader last"),
+            ("compact", "&Compact…", OpKind.COMPACT, "Drop old revisions of the history"),
+            ("snapshot", "&Snapshot…", OpKind.SNAPSHOT, "Save a member's database to a file"),
+            (
+                "alarms",
+                "&Alarms / Recover…",
+                None,
+                "Recover from NOSPACE when it is raised; otherwise disarm alarms",
+            ),
+            ("move_leader", "Move &leader…", OpKind.MOVE_LEADER, "Hand leadership to a member"),
+            (
+                "members",
+                "&Members…",
+                OpKind.MEMBER_ADD,
+                "Add, promote, remove members or update their peer URLs",
+            ),
+            (
+                "hashkv",
+                "Consistency c&heck…",
+                OpKind.HASHKV,
+                "Compare every member's data hash at one revision",
+            ),
+        )
+        self.maintenance_actions: dict[str, QAction] = {}
+        for name, text, kind, tip in entries:
+            action = QAction(text, self)
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+            action.triggered.connect(lambda _=False, k=kind: self._ask_maintenance(k))
+            menu.addAction(action)
+            self.maintenance_actions[name] = action
+            if name in ("snapshot", "alarms", "members"):
+                menu.addSeparator()
+        menu.addSeparator()
+        self.maintenance_log_action = QAction("Maintenance &log", self)
+        self.maintenance_log_action.setToolTip("Every maintenance run: who, what, when, result")
+        self.maintenance_log_action.triggered.connect(self.show_maintenance_tab)
+        menu.addAction(self.maintenance_log_action)
+
+    def _ask_maintenance(self, kind: OpKind | None) -> None:
+        """The menu's entry for the cluster shown; Alarms / Recover… picks Recover while
+        NOSPACE is raised, else Disarm."""
+        key = self._current
+        if key is None:
+            return
+        if kind is None:
+            snap = self._views[key].snapshot
+            kind = (
+                OpKind.RECOVER if snap is not None and nospace_raised(snap) else OpKind.ALARM_DISARM
+            )
+        self.maintenanceRequested.emit(key, kind, None)
 
     def _ask_connect(self) -> None:
         dialog = ConnectDialog(self)
@@ -374,6 +452,10 @@ class MainWindow(QMainWindow):
 
     def show_deliveries_tab(self) -> None:
         self.bottom.setCurrentIndex(self.deliveries_tab)
+        self._unfold_bottom()
+
+    def show_maintenance_tab(self) -> None:
+        self.bottom.setCurrentIndex(self.maintenance_tab)
         self._unfold_bottom()
 
     # -- panes ----------------------------------------------------------------------------
@@ -521,6 +603,11 @@ class MainWindow(QMainWindow):
 
     def charts(self, key: str) -> ChartsWidget:
         return self._views[key].charts
+
+    def latest_snapshot(self, key: str) -> ClusterSnapshot | None:
+        """What the last sweep of ``key`` found, if anything (None: unknown key)."""
+        view = self._views.get(key)
+        return None if view is None else view.snapshot
 
     def show_snapshot(self, snap: ClusterSnapshot) -> None:
         view = self._views.get(snap.key)
@@ -680,6 +767,7 @@ class MainWindow(QMainWindow):
             self.reconnect_action,
             self.disconnect_action,
             self.benchmark_action,
+            *self.maintenance_actions.values(),
         ):
             action.setEnabled(view is not None)
         self.interval.setEnabled(view is not None)

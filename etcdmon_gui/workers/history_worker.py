@@ -21,7 +21,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from etcdmon_gui.model.history import BenchRunRecord, HistoryError, HistoryLimits
+from etcdmon_gui.model.ops import AuditRecord
 from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.store.history.ops_log import OpsLog
 from etcdmon_gui.store.history.reader import HistoryBackend, HistoryReader
 from etcdmon_gui.store.history.writer import HistoryWriter
 from etcdmon_gui.workers.thread_owner import ThreadOwner
@@ -150,6 +152,13 @@ class HistoryHandle(ThreadOwner):
 
     def add_bench_run(self, run: BenchRunRecord) -> None:
         self.writer.add_bench_run(run)
+
+    def record_op(self, rec: AuditRecord) -> None:
+        """Keep a maintenance run in the audit log, now, from any thread (the ops
+        worker's): a connection and a transaction of its own, so a run that ends during
+        shutdown is kept too. Raises ``HistoryError`` when the file cannot be used."""
+        with OpsLog(self.path) as audit_log:
+            audit_log.record(rec)
 
     @property
     def error(self) -> str | None:
