@@ -9,11 +9,18 @@ from __future__ import annotations
 from etcdmon_gui.formatting import fmt_bytes, fmt_days, fmt_duration
 from etcdmon_gui.model.forecast import QuotaForecast, WindowFit
 
-__all__ = ["WARN_DAYS", "forecast_details", "forecast_text", "forecast_warns", "growing_fit"]
+__all__ = [
+    "NO_FORECAST",
+    "WARN_DAYS",
+    "forecast_details",
+    "forecast_text",
+    "forecast_warns",
+    "growing_fit",
+]
 
 WARN_DAYS = 4.0  # under this the forecast is shown in the warning colour
 
-NO_FORECAST = "-"
+NO_FORECAST = "no forecast yet"
 NO_FORECAST_TIP = (
     "No forecast yet: it needs the DB quota and enough DB size history "
     "(1.5 h of the last 6 h, or 6 h of the last 24 h)."
@@ -30,7 +37,7 @@ def growing_fit(fc: QuotaForecast | None) -> WindowFit | None:
 
 def forecast_text(fc: QuotaForecast | None) -> str:
     """``full in ~3.2 days``, ``full now`` (past the quota by the trend), ``not growing``;
-    ``-`` without a forecast."""
+    ``no forecast yet`` without one."""
     if fc is None:
         return NO_FORECAST
     if fc.days_left is None:

@@ -257,8 +257,8 @@ class HeaderWidget(QWidget):
 
     def _show_forecast(self, snap: ClusterSnapshot | None) -> None:
         fc = None if snap is None else snap.quota_forecast
-        self.quota.setText(forecast_text(fc))
-        self.quota.setToolTip(forecast_details(fc))
+        self.quota.setText("-" if snap is None else forecast_text(fc))  # "-": no cluster
+        self.quota.setToolTip("" if snap is None else forecast_details(fc))
         warn = forecast_warns(fc)
         self.quota.setStyleSheet(f"color: {WARNING_COLOUR}; font-weight: bold;" if warn else "")
 

@@ -427,7 +427,7 @@ def test_header_and_details_say_when_the_quota_fills(qtbot: QtBot) -> None:
     header = HeaderWidget()
     qtbot.addWidget(header)
     header.show_snapshot(snapshot(T0), 5)
-    assert header.quota.text() == "-"
+    assert header.quota.text() == "no forecast yet"
     assert "No forecast yet" in header.quota.toolTip()
     header.show_snapshot(snapshot(T0, forecast=forecast(3.24)), 5)
     assert header.quota.text() == "full in ~3.2 days"
@@ -440,9 +440,9 @@ def test_header_and_details_say_when_the_quota_fills(qtbot: QtBot) -> None:
     header.show_snapshot(snapshot(T0, forecast=forecast(None)), 5)
     assert header.quota.text() == "not growing"
     header.clear()
-    assert header.quota.text() == "-"
+    assert header.quota.text() == "-"  # no cluster shown
 
     rows = dict(cluster_rows(snapshot(T0, forecast=forecast(3.24))))
     assert rows["DB quota forecast"].startswith("full in ~3.2 days (+")
     assert "/day over the last 6 h" in rows["DB quota forecast"]
-    assert dict(cluster_rows(snapshot(T0)))["DB quota forecast"] == "-"
+    assert dict(cluster_rows(snapshot(T0)))["DB quota forecast"] == "no forecast yet"
