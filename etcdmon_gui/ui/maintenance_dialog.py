@@ -925,8 +925,7 @@ class MaintenanceDialog(QDialog):
         item = self.steps.topLevelItem(o.index)
         if item is None:
             return
-        took = o.ended_at - o.started_at
-        spent = f"{took * 1000:.0f} ms" if took < 1 else f"{took:.1f} s"
+        spent = _spent(o.ended_at - o.started_at)
         state = o.state.value + (f" ({spent})" if o.state is not StepState.CANCELLED else "")
         item.setText(COL_STATE, state)
         item.setText(COL_DETAILS, o.message)
@@ -952,7 +951,7 @@ class MaintenanceDialog(QDialog):
                 f"{'s' if len(not_run) != 1 else ''} {', '.join(map(str, not_run))}."
             )
         elif result.ok:
-            line = f"Done: {done} of {total} steps in {took:.1f} s."
+            line = f"Done: {done} of {total} steps in {_spent(took)}."
         else:
             failed = next((o for o in result.outcomes if o.state is StepState.FAILED), None)
             line = f"Failed after {done} of {total} steps" + (
@@ -1011,3 +1010,8 @@ class MaintenanceDialog(QDialog):
             self.summary.setText("No plan could be made.")
             self._set_status(message, error=True)
         self._sync_buttons()
+
+
+def _spent(seconds: float) -> str:
+    """``14 ms`` under a second, ``2.3 s`` from there."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
