@@ -9,19 +9,34 @@ once an answer gave it, etcd's cluster id, so two profiles of one cluster collid
         ...
 
 A claim held elsewhere raises ``ClusterBusyError`` naming what holds it and since when.
-Claims are in memory: another process (``etcdmon ops`` beside the desktop app) is not
-seen.
+Claims are kept in memory for this process and, for the others on this machine
+(``etcdmon ops`` beside the desktop app), as an advisory lock (``flock``) on a file per
+key in the user's runtime folder, which the system releases when a process ends, even
+killed. Another machine's etcdmon is not seen: the cluster itself holds no lock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
 
 from etcdmon_gui.model.errors import EtcdError
+
+try:
+    import fcntl
+except ImportError:  # Windows: claims are this process's only
+    fcntl = None  # type: ignore[assignment]
 
 
 class ClusterBusyError(EtcdError):
@@ -53,6 +68,59 @@ def holder(keys: Iterable[str]) -> Claim | None:
         return next((_held[k] for k in keys if k in _held), None)
 
 
+def _busy(what: str, since: float, where: str = "") -> ClusterBusyError:
+    ago = max(0.0, time.time() - since)
+    return ClusterBusyError(
+        f"{what} is already running on this cluster{where} (for {ago:.0f} s); "
+        "one operation or benchmark per cluster at a time: wait for it to end"
+    )
+
+
+def lock_dir() -> Path:
+    """Where the lock files are: the user's runtime folder (``XDG_RUNTIME_DIR`` on
+    Linux), else a private folder in the temp one."""
+    if not (sys.platform.startswith("linux") and not os.environ.get("XDG_RUNTIME_DIR")):
+        with contextlib.suppress(OSError):
+            return platformdirs.user_runtime_path("etcdmon-gui", ensure_exists=True)
+    folder = Path(tempfile.gettempdir()) / f"etcdmon-gui-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def _lock_files(keys: tuple[str, ...], what: str, since: float) -> list[int]:
+    """Take the file lock of every key (none taken if one is held: ``ClusterBusyError``
+    naming the other process and what it runs); the open descriptors."""
+    if fcntl is None:
+        return []
+    folder = lock_dir()
+    held: list[int] = []
+    try:
+        for key in keys:
+            name = hashlib.sha256(key.encode()).hexdigest()[:24] + ".lock"
+            fd = os.open(folder / name, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(fd, 4096, 0).decode("utf-8", "replace").split("\n")
+                os.close(fd)
+                pid, when, doing = [*other, "", "", ""][:3]
+                started = float(when) if when.replace(".", "", 1).isdigit() else time.time()
+                raise _busy(doing or "another etcdmon", started, f" (process {pid})") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n{since}\n{what}\n".encode(), 0)
+            held.append(fd)
+    except BaseException:
+        _unlock(held)
+        raise
+    return held
+
+
+def _unlock(fds: list[int]) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)  # closing the descriptor releases its flock
+
+
 @contextmanager
 def claim(keys: Iterable[str], what: str) -> Iterator[Claim]:
     """Hold the cluster named by ``keys`` for ``what`` until the block ends."""
@@ -60,12 +128,9 @@ def claim(keys: Iterable[str], what: str) -> Iterator[Claim]:
     with _lock:
         taken = next((_held[k] for k in wanted if k in _held), None)
         if taken is not None:
-            ago = max(0.0, time.time() - taken.since)
-            raise ClusterBusyError(
-                f"{taken.what} is already running on this cluster (for {ago:.0f} s); "
-                f"one operation or benchmark per cluster at a time: wait for it to end"
-            )
+            raise _busy(taken.what, taken.since)
         mine = Claim(what, wanted, time.time())
+        files = _lock_files(wanted, what, mine.since)
         for k in wanted:
             _held[k] = mine
     try:
@@ -75,3 +140,4 @@ def claim(keys: Iterable[str], what: str) -> Iterator[Claim]:
             for k in wanted:
                 if _held.get(k) is mine:
                     del _held[k]
+            _unlock(files)
