@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from etcdmon_gui.model.connection import parse_endpoint
 from etcdmon_gui.model.errors import BadEndpointError, EtcdError, ServerError
@@ -89,11 +89,18 @@ def _change(call: Callable[[], T]) -> T:
         time.sleep(0.25)
 
 
-def _find(view: ClusterView, kind: OpKind, ref: str) -> MemberStatus | PlannedOperation:
+def _target(
+    view: ClusterView, kind: OpKind, ref: str, params: dict[str, Any]
+) -> MemberStatus | PlannedOperation:
+    """The member ``ref`` names, or the refusal: the cluster's own problem first (no
+    quorum, no leader), then a member it does not have."""
+    problem = view.problem()
+    if problem is not None:
+        return refused(kind, view, problem, params)
     try:
         return view.find(ref)
     except MemberNotFoundError as exc:
-        return refused(kind, view, str(exc), {"member": ref})
+        return refused(kind, view, str(exc), params)
 
 
 # -- move the leader -------------------------------------------------------------------
@@ -138,10 +145,7 @@ def move_leader(session: OpsSession, to_member: str) -> PlannedOperation:
     view = session.view
     params = {"to": to_member}
     kind = OpKind.MOVE_LEADER
-    problem = view.problem()
-    if problem is not None:
-        return refused(kind, view, problem, params)
-    target = _find(view, kind, to_member)
+    target = _target(view, kind, to_member, params)
     if isinstance(target, PlannedOperation):
         return target
     leader = view.leader
@@ -287,10 +291,7 @@ def member_promote(session: OpsSession, member: str) -> PlannedOperation:
     view = session.view
     kind = OpKind.MEMBER_PROMOTE
     params = {"member": member}
-    problem = view.problem()
-    if problem is not None:
-        return refused(kind, view, problem, params)
-    m = _find(view, kind, member)
+    m = _target(view, kind, member, params)
     if isinstance(m, PlannedOperation):
         return m
     name = label(m)
@@ -368,10 +369,7 @@ def member_remove(session: OpsSession, member: str) -> PlannedOperation:
     view = session.view
     kind = OpKind.MEMBER_REMOVE
     params = {"member": member}
-    problem = view.problem()
-    if problem is not None:
-        return refused(kind, view, problem, params)
-    m = _find(view, kind, member)
+    m = _target(view, kind, member, params)
     if isinstance(m, PlannedOperation):
         return m
     name = label(m)
@@ -438,10 +436,7 @@ def member_update(session: OpsSession, member: str, peer_urls: Sequence[str]) ->
     kind = OpKind.MEMBER_UPDATE
     urls = [u.strip() for u in peer_urls if u.strip()]
     params = {"member": member, "peer_urls": urls}
-    problem = view.problem()
-    if problem is not None:
-        return refused(kind, view, problem, params)
-    m = _find(view, kind, member)
+    m = _target(view, kind, member, params)
     if isinstance(m, PlannedOperation):
         return m
     problem = _peer_urls_problem(view, urls, m)
