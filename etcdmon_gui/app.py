@@ -578,19 +578,27 @@ class Application(QObject):
 
     # -- benchmark --------------------------------------------------------------------
 
+    def _shown_cluster(self, key: str | None, what: str, choose: str) -> str | None:
+        """``key``, or the cluster shown; None, said in the status bar and a banner,
+        when there is none to act on."""
+        key = key or self.window.current_key()
+        if key is not None and key in self.config_factories:
+            return key
+        text = (
+            "No cluster is shown: connect to one (File → Connect… or a profile) "
+            f"and select it, then choose {choose}."
+        )
+        self.window.statusBar().showMessage(f"{what}: {text}", 10_000)
+        self.window.notification_banner.show_notification(what, text, Severity.WARNING)
+        return None
+
     def show_benchmark(self, key: str | None = None) -> BenchDialog | None:
         """Open (or raise) the benchmark dialog of the cluster shown (or ``key``).
 
         Refuses, in the status bar and a banner, when no cluster is shown.
         """
-        key = key or self.window.current_key()
-        if key is None or key not in self.config_factories:
-            text = (
-                "No cluster is shown: connect to one (File → Connect… or a profile) "
-                "and select it, then choose Tools → Benchmark…."
-            )
-            self.window.statusBar().showMessage(f"Benchmark: {text}", 10_000)
-            self.window.notification_banner.show_notification("Benchmark", text, Severity.WARNING)
+        key = self._shown_cluster(key, "Benchmark", "Tools → Benchmark…")
+        if key is None:
             return None
         dialog = self.bench_dialogs.get(key)
         if dialog is None:
@@ -675,14 +683,8 @@ class Application(QObject):
     ) -> MaintenanceDialog | None:
         """Open (or raise) the maintenance dialog of the cluster shown (or ``key``),
         ``kind`` and ``member`` (hex id) preselected. Refuses when no cluster is shown."""
-        key = key or self.window.current_key()
-        if key is None or key not in self.config_factories:
-            text = (
-                "No cluster is shown: connect to one (File → Connect… or a profile) "
-                "and select it, then choose an entry of the Maintenance menu."
-            )
-            self.window.statusBar().showMessage(f"Maintenance: {text}", 10_000)
-            self.window.notification_banner.show_notification("Maintenance", text, Severity.WARNING)
+        key = self._shown_cluster(key, "Maintenance", "an entry of the Maintenance menu")
+        if key is None:
             return None
         dialog = self.ops_dialogs.get(key)
         if dialog is None:
