@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 from etcdmon_gui.etcd.control import ControlClient
 from etcdmon_gui.etcd.probe import ClusterProbe
-from etcdmon_gui.formatting import fmt_bytes
 from etcdmon_gui.model.connection import ConnectionConfig, Endpoint, parse_endpoint
 from etcdmon_gui.model.errors import BadEndpointError, DeadlineError, EtcdError
 from etcdmon_gui.model.raw import StatusAnswer
@@ -283,14 +282,6 @@ class OpsSession:
         raise DeadlineError(
             f"{label(m)} did not catch up with the leader within {timeout:g} s ({last_error})"
         )
-
-    def describe_size(self, m: MemberStatus) -> str:
-        if m.db_size is None:
-            return "DB size unknown"
-        text = f"DB {fmt_bytes(m.db_size)}"
-        if m.db_size_in_use is not None:
-            text += f", {fmt_bytes(m.db_size - m.db_size_in_use)} free inside"
-        return text
 
     # -- life cycle ------------------------------------------------------------------
 

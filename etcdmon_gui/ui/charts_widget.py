@@ -334,10 +334,6 @@ class ChartsWidget(QWidget):
             self._pending = None
             self._show_loading(False)
 
-    def pending_request(self) -> HistoryRange | None:
-        """The history request waited for, if any."""
-        return self._pending
-
     def loaded_range(self) -> HistoryRange | None:
         """The range the history curves hold, if any."""
         return self._loaded

@@ -745,9 +745,6 @@ class MainWindow(QMainWindow):
             self.clustersChanged.emit(states)
         self._update_title()
 
-    def cluster_states(self) -> list[ClusterState]:
-        return [view.state() for view in self._views.values()]
-
     def _update_title(self) -> None:
         view = self._views.get(self._current or "")
         self.setWindowTitle(window_title(view.state() if view else None, self._badge))
