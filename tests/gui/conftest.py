@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
-from PySide6.QtCore import QSettings, QThread
+from PySide6.QtCore import QThread
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -20,6 +20,7 @@ from etcdmon_gui.app import Application
 from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
+from tests.app_support import make_app
 from tests.support import VERSIONS, find_binary
 
 
@@ -69,11 +70,6 @@ def app(
     qapp: QApplication, qtbot: QtBot, tmp_path: Path, store: ProfileStore, secrets: SecretStore
 ) -> Iterator[Application]:
     """The whole application, shown offscreen, with its files under ``tmp_path``."""
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    application = Application(
-        qapp, settings, interval_s=1, profiles=store, secrets=secrets, data_dir=tmp_path
-    )
-    qtbot.addWidget(application.window)
-    application.window.show()
+    application = make_app(qapp, qtbot, tmp_path, profiles=store, secrets=secrets)
     yield application
     application.shutdown()

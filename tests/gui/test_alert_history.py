@@ -13,7 +13,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QDateTime, QSettings, Qt
+from PySide6.QtCore import QDateTime, Qt
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -21,8 +21,6 @@ from etcdmon_gui.app import Application
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity
 from etcdmon_gui.model.history import AlertQuery
 from etcdmon_gui.store.history import AlertHistory
-from etcdmon_gui.store.profiles import ProfileStore
-from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.alert_history_widget import (
     COL_CLUSTER,
     COL_EVENT,
@@ -34,6 +32,7 @@ from etcdmon_gui.ui.alert_history_widget import (
     AlertHistoryWidget,
 )
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
+from tests.app_support import make_app
 
 NOW = time.time()
 HOUR = 3600.0
@@ -94,21 +93,6 @@ def record(path: Path, events: list[AlertEvent]) -> None:
         history.record(events)
     finally:
         history.close()
-
-
-def make_app(qapp: QApplication, qtbot: QtBot, data_dir: Path) -> Application:
-    settings = QSettings(str(data_dir / "settings.ini"), QSettings.Format.IniFormat)
-    app = Application(
-        qapp,
-        settings,
-        interval_s=1,
-        profiles=ProfileStore(data_dir / "config" / "profiles.yaml"),
-        secrets=SecretStore.memory(),
-        data_dir=data_dir,
-    )
-    qtbot.addWidget(app.window)
-    app.window.show()
-    return app
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
@@ -20,9 +19,8 @@ from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.history import BenchRunRecord
 from etcdmon_gui.store.history.db import connect
 from etcdmon_gui.store.history.metrics import save_bench_run
-from etcdmon_gui.store.profiles import ProfileStore
-from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.bench_dialog import BenchDialog
+from tests.app_support import make_app
 
 RUN_TIMEOUT_MS = 60_000
 DAY = 86_400.0
@@ -63,21 +61,6 @@ def save_runs(path: Path, runs: Sequence[BenchRunRecord]) -> None:
                 save_bench_run(db, run)
     finally:
         db.close()
-
-
-def make_app(qapp: QApplication, qtbot: QtBot, data_dir: Path) -> Application:
-    settings = QSettings(str(data_dir / "settings.ini"), QSettings.Format.IniFormat)
-    app = Application(
-        qapp,
-        settings,
-        interval_s=1,
-        profiles=ProfileStore(data_dir / "config" / "profiles.yaml"),
-        secrets=SecretStore.memory(),
-        data_dir=data_dir,
-    )
-    qtbot.addWidget(app.window)
-    app.window.show()
-    return app
 
 
 def open_dialog(app: Application, qtbot: QtBot, endpoints: str) -> BenchDialog:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QToolButton
 from pytestqt.qtbot import QtBot
 
-from etcdmon_gui.app import Application
 from etcdmon_gui.etcd.sandbox import free_ports
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.history import MemberRecord, MemberRole, Sample
@@ -21,6 +20,7 @@ from etcdmon_gui.store.history import metrics as store
 from etcdmon_gui.store.history.db import connect
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
+from tests.app_support import make_app
 
 DAY = 86_400.0
 EAST, WEST = "8e9e05c52164694d", "91bc3c398fb3c146"
@@ -62,13 +62,8 @@ def test_the_7_day_window_loads_the_history_file(
     config = ConnectionConfig(parse_endpoints(f"127.0.0.1:{free_ports(1)[0]}"), timeout_s=1.0)
     now = time.time()
     fill(tmp_path / "history.sqlite3", config.key, now)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    app = Application(
-        qapp, settings, interval_s=1, profiles=store, secrets=secrets, data_dir=tmp_path
-    )
-    qtbot.addWidget(app.window)
+    app = make_app(qapp, qtbot, tmp_path, profiles=store, secrets=secrets)
     app.window.resize(1400, 900)
-    app.window.show()
     try:
         handle = app.watch_config(config, "old")
         charts = app.window.charts(config.key)

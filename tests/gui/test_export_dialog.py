@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFileDialog
 from pytestqt.qtbot import QtBot
 
@@ -31,8 +31,6 @@ from etcdmon_gui.model.history import (
     ReportKind,
 )
 from etcdmon_gui.monitor.history_signals import SIGNALS
-from etcdmon_gui.store.profiles import ProfileStore
-from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.export_dialog import (
     CANCELLED_TEXT,
     ExportDialog,
@@ -40,6 +38,7 @@ from etcdmon_gui.ui.export_dialog import (
     default_file_name,
 )
 from etcdmon_gui.ui.palette import ERROR_COLOUR
+from tests.app_support import make_app
 from tests.history_data import KEY, M1, M1_NAME, M2, M2_NAME, NAME, fill
 
 TIMEOUT_MS = 10_000
@@ -79,21 +78,6 @@ ALERTS_HEADER = [
 def t0() -> float:
     """An hour ago, 10 s into its minute: both sweeps of the fill in one minute."""
     return (time.time() - 3600) // 60 * 60 + 10
-
-
-def make_app(qapp: QApplication, qtbot: QtBot, data_dir: Path) -> Application:
-    settings = QSettings(str(data_dir / "settings.ini"), QSettings.Format.IniFormat)
-    app = Application(
-        qapp,
-        settings,
-        interval_s=1,
-        profiles=ProfileStore(data_dir / "config" / "profiles.yaml"),
-        secrets=SecretStore.memory(),
-        data_dir=data_dir,
-    )
-    qtbot.addWidget(app.window)
-    app.window.show()
-    return app
 
 
 @pytest.fixture

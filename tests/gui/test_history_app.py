@@ -7,26 +7,16 @@ import time
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
-from etcdmon_gui.app import Application
 from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.history import MemberRole, MetricsQuery
 from etcdmon_gui.store.history.reader import HistoryReader
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
-
-
-def _app(
-    qapp: QApplication, tmp_path: Path, store: ProfileStore, secrets: SecretStore
-) -> Application:
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    return Application(
-        qapp, settings, interval_s=1, profiles=store, secrets=secrets, data_dir=tmp_path
-    )
+from tests.app_support import make_app
 
 
 @pytest.fixture
@@ -44,8 +34,7 @@ def test_every_sweep_and_member_is_kept(
     secrets: SecretStore,
     cluster: Sandbox,
 ) -> None:
-    app = _app(qapp, tmp_path, store, secrets)
-    qtbot.addWidget(app.window)
+    app = make_app(qapp, qtbot, tmp_path, profiles=store, secrets=secrets)
     try:
         handle = app.watch_config(ConnectionConfig(parse_endpoints(cluster.endpoints[0])), "prod")
         for _ in range(3):
@@ -81,8 +70,7 @@ def test_a_damaged_history_file_turns_history_off_and_is_kept(
     cluster: Sandbox,
     damaged: bytes,
 ) -> None:
-    app = _app(qapp, tmp_path, store, secrets)
-    qtbot.addWidget(app.window)
+    app = make_app(qapp, qtbot, tmp_path, profiles=store, secrets=secrets)
     try:
         label = app.window.history_state
         qtbot.waitUntil(lambda: not label.isHidden(), timeout=10_000)

@@ -39,11 +39,10 @@ from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.snapshot import AlarmInfo, ClusterSnapshot
 from etcdmon_gui.ops.audit import local_user
 from etcdmon_gui.store.history.ops_log import OpsLog
-from etcdmon_gui.store.profiles import ProfileStore
-from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.maintenance_dialog import MaintenanceDialog
 from etcdmon_gui.workers.ops_worker import OpsHandle, OpsRequest, OpsWorker
+from tests.app_support import make_app
 from tests.builders import member, snap
 
 RUN_TIMEOUT_MS = 60_000
@@ -570,15 +569,7 @@ def test_the_log_lists_earlier_sessions_runs(
     )
     with OpsLog(tmp_path / "history.sqlite3") as stored:
         stored.record(earlier)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    app = Application(
-        qapp,
-        settings,
-        profiles=ProfileStore(tmp_path / "profiles.yaml"),
-        secrets=SecretStore.memory(),
-        data_dir=tmp_path,
-    )
-    qtbot.addWidget(app.window)
+    app = make_app(qapp, qtbot, tmp_path)
     try:
         log = app.window.maintenance_log
         qtbot.waitUntil(lambda: log.model.rowCount() == 1, timeout=5_000)
