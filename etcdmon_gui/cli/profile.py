@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +29,10 @@ from etcdmon_gui.connection_args import (
 )
 from etcdmon_gui.model.connection import split_user
 from etcdmon_gui.model.profile import Profile, TLSSettings, describe_error
-from etcdmon_gui.store.files import atomic_write, read_file
-from etcdmon_gui.store.profiles import (
-    MAX_FILE_BYTES,
-    ProfileStoreError,
-    export_profiles,
-    parse_document,
-    secret_fields,
-    too_large,
-)
+from etcdmon_gui.store.files import read_file
+from etcdmon_gui.store.profiles import export_profiles, secret_fields
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
+from etcdmon_gui.store.settings import ImportClash, ImportRefused
 
 
 def _tls_from_args(
@@ -272,20 +264,13 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    result = profile_store(args).load()
-    chosen = [p for p in result.profiles if not args.names or p.name in args.names]
-    missing = set(args.names or []) - {p.name for p in chosen}
-    if missing:
-        raise UsageError(f"no profile named {', '.join(sorted(missing))}")
-    text = export_profiles(chosen)
+    store = profile_store(args)
     if args.output:
-        try:
-            atomic_write(Path(args.output), text, mode=0o644)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
+        chosen = store.export_file(Path(args.output), args.names or ())
         print(f"exported {len(chosen)} profile(s) to {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        chosen = store.for_export(args.names or ())
+        sys.stdout.write(export_profiles(chosen))
     needs = {p.name: secret_fields(p) for p in chosen if secret_fields(p)}
     for name, fields in needs.items():
         print(f"note: {name} needs {', '.join(fields)} re-entered after import", file=sys.stderr)
@@ -294,49 +279,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     store = profile_store(args)
-    source = Path(args.file)
     try:
-        with source.open("rb") as f:
-            data = f.read(MAX_FILE_BYTES + 1)  # no more: it may be huge, or endless
-            size = max(len(data), os.fstat(f.fileno()).st_size)
-    except OSError as exc:
-        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise UsageError(f"nothing imported: {source}: {too_large(size)}")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"nothing imported: {source} is not UTF-8 text (byte {exc.start}): is it an "
-            "export of etcdmon profiles?"
-        ) from None
-    incoming = parse_document(text, str(source))
-    for notice in incoming.notices:
+        result = store.import_file(Path(args.file), replace=args.replace)
+    except ImportRefused as exc:
+        for notice in exc.notices:
+            print(f"etcdmon: {notice}", file=sys.stderr)
+        hint = " (use --replace)" if isinstance(exc, ImportClash) else ""
+        raise UsageError(f"{exc}{hint}") from None
+    for notice in result.notices:
         print(f"etcdmon: {notice}", file=sys.stderr)
-    if not incoming.clean:
-        raise UsageError("nothing imported:\n  " + "\n  ".join(map(str, incoming.problems)))
-    current = store.load()
-    if not current.clean:
-        raise ProfileStoreError(f"{store.path} has problems; fix it before importing")
-    by_name = {p.name: p for p in current.profiles}
-    clash = [p.name for p in incoming.profiles if p.name in by_name]
-    if clash and not args.replace:
-        raise UsageError(f"profiles already exist: {', '.join(clash)} (use --replace)")
-    ids = {p.id for p in current.profiles if p.name not in clash}
-    merged = [p for p in current.profiles if p.name not in clash]
-    for p in incoming.profiles:
-        if p.id in ids:  # the same export imported twice under new names
-            p = p.model_copy(update={"id": uuid.uuid4().hex})
-        merged.append(p)
-    store.save(merged)
-    print(f"imported {len(incoming.profiles)} profile(s) into {store.path}")
-    for p in incoming.profiles:
-        if secret_fields(p):
-            print(
-                f"note: enter {', '.join(secret_fields(p))} for {p.name} "
-                f"(etcdmon profile edit {p.name} ...)",
-                file=sys.stderr,
-            )
+    print(f"imported {result.count} profile(s) into {store.path}")
+    for name, fields in result.needs.items():
+        print(
+            f"note: enter {', '.join(fields)} for {name} (etcdmon profile edit {name} ...)",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

@@ -271,3 +271,25 @@ class LoadResult:
     @property
     def clean(self) -> bool:
         return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What an import of profiles did: the names ``added`` and ``replaced`` (in the
+    file's order), the secrets each imported profile needs entered on this machine
+    (``needs``: name -> secret fields; an export never holds them), and ``notices``
+    from reading the file (a password left out). ``dropped_ids`` are the ids of
+    replaced profiles that are no longer in the file: their secrets are nobody's now.
+    ``path`` is the profiles file written. None of it holds a secret."""
+
+    source: str
+    path: str
+    added: tuple[str, ...] = ()
+    replaced: tuple[str, ...] = ()
+    needs: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
+    dropped_ids: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> int:
+        return len(self.added) + len(self.replaced)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,11 +37,17 @@ from etcdmon_gui.model.connection import (
     TLSConfig,
     parse_endpoints,
 )
-from etcdmon_gui.model.profile import LoadResult, Profile, ProfileProblem, describe_error
+from etcdmon_gui.model.profile import (
+    ImportResult,
+    LoadResult,
+    Profile,
+    ProfileProblem,
+    describe_error,
+)
 from etcdmon_gui.model.secrets import SecretEdits
 from etcdmon_gui.store.files import atomic_write, config_dir, read_file
 from etcdmon_gui.store.secrets import PROFILE_FIELDS, SecretStore, SecretStoreError
-from etcdmon_gui.store.settings import SettingsError, SettingsStore
+from etcdmon_gui.store.settings import ImportClash, ImportRefused, SettingsError, SettingsStore
 
 log = logging.getLogger(__name__)
 
@@ -316,6 +323,36 @@ def _store_for_passwords(
     return store, ""
 
 
+def read_import(path: Path) -> str:
+    """The text of a file of profiles to import, read whole; ``ImportRefused`` when it
+    cannot be read, is too large to be one, or is not UTF-8 text."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)  # no more: it may be huge, or endless
+            size = max(len(data), os.fstat(f.fileno()).st_size)
+    except OSError as exc:
+        raise ImportRefused(f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ImportRefused(f"nothing imported: {path}: {too_large(size)}")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ImportRefused(
+            f"nothing imported: {path} is not UTF-8 text (byte {exc.start}): is it an "
+            "export of etcdmon profiles?"
+        ) from None
+
+
+def write_export(path: Path, profiles: Sequence[Profile]) -> None:
+    """``export_profiles(profiles)`` written to ``path`` whole (a temporary file renamed
+    over it: an older file stays as it was until then); readable by others, as it holds
+    no secret. ``ProfileStoreError`` says why it could not be written."""
+    try:
+        atomic_write(path, export_profiles(profiles), mode=0o644)
+    except OSError as exc:
+        raise ProfileStoreError(f"cannot write {path}: {exc.strerror}") from None
+
+
 class ProfileStore:
     """The user's profiles file. Every change is load, check, modify, atomic save.
 
@@ -458,6 +495,88 @@ class ProfileStore:
         self.save([p for p in profiles if p.name != name])
         return gone
 
+    # -- sharing profiles: export and import ----------------------------------------
+
+    def for_export(self, names: Sequence[str] = ()) -> list[Profile]:
+        """The usable profiles named ``names`` (all when empty), in the file's order;
+        ``ProfileStoreError`` names those that are not there."""
+        result = self.load()
+        chosen = [p for p in result.profiles if not names or p.name in names]
+        missing = set(names) - {p.name for p in chosen}
+        if missing:
+            raise ProfileStoreError(f"no profile named {', '.join(sorted(missing))}")
+        return chosen
+
+    def export_file(self, path: Path, names: Sequence[str] = ()) -> list[Profile]:
+        """Write the profiles ``names`` (all when empty) to ``path`` as an export (no
+        secrets; a header names those to enter again); returns them."""
+        chosen = self.for_export(names)
+        write_export(path, chosen)
+        return chosen
+
+    def import_file(
+        self, path: Path, *, replace: bool = False, secrets: SecretSource | None = None
+    ) -> ImportResult:
+        """``import_text`` of the file at ``path`` (see ``read_import``)."""
+        return self.import_text(read_import(path), str(path), replace=replace, secrets=secrets)
+
+    def import_text(
+        self,
+        text: str,
+        source: str,
+        *,
+        replace: bool = False,
+        secrets: SecretSource | None = None,
+    ) -> ImportResult:
+        """Add the profiles of an export (``source`` names it in messages) to the file.
+
+        All or nothing: ``ImportRefused`` (nothing changed) when the document has any
+        problem, when this file has problems (it is never overwritten then), or when
+        it cannot be written; ``ImportClash`` when profiles of the same names exist and
+        ``replace`` is False. A replaced profile keeps its place in the file. An
+        imported profile whose id another profile already has gets a new one (the same
+        export imported twice under other names). ``secrets``: as for ``load``.
+        """
+        incoming = parse_document(text, source)
+        notices = list(incoming.notices)
+        if not incoming.clean:
+            raise ImportRefused(
+                "nothing imported:\n  " + "\n  ".join(map(str, incoming.problems)), notices
+            )
+        current = self.load(secrets)
+        notices += current.notices
+        if not current.clean:
+            raise ImportRefused(f"{self.path} has problems; fix it before importing", notices)
+        existing = {p.name: p for p in current.profiles}
+        clash = [p.name for p in incoming.profiles if p.name in existing]
+        if clash and not replace:
+            raise ImportClash(f"profiles already exist: {', '.join(clash)}", clash, notices)
+        ids = {p.id for p in current.profiles if p.name not in clash}
+        fresh: dict[str, Profile] = {}
+        for p in incoming.profiles:
+            if p.id in ids:
+                p = p.model_copy(update={"id": uuid.uuid4().hex})
+            ids.add(p.id)
+            fresh[p.name] = p
+        merged = [fresh.get(p.name, p) for p in current.profiles]
+        merged += [p for p in fresh.values() if p.name not in existing]
+        try:
+            self.save(merged)
+        except OSError as exc:
+            raise ImportRefused(
+                f"nothing imported: cannot write {self.path}: {exc.strerror}", notices
+            ) from None
+        dropped = tuple(existing[n].id for n in clash if existing[n].id not in ids)
+        return ImportResult(
+            source=source,
+            path=str(self.path),
+            added=tuple(n for n in fresh if n not in existing),
+            replaced=tuple(clash),
+            needs={p.name: tuple(secret_fields(p)) for p in fresh.values() if secret_fields(p)},
+            notices=tuple(notices),
+            dropped_ids=dropped,
+        )
+
 
 # -- secrets of a profile -------------------------------------------------------------
 
@@ -574,6 +693,21 @@ class ProfileSettings(SettingsStore[Profile, LoadResult]):
 
     def owned_secrets(self, item: Profile) -> tuple[str, ...]:
         return PROFILE_FIELDS
+
+    def import_file(self, path: str, replace: bool) -> ImportResult:
+        """The store's import; then the secrets of replaced profiles that left the file
+        (the imported one came with another id) are removed, as a delete would."""
+        result = self.profiles.import_file(Path(path), replace=replace, secrets=self.secrets)
+        notices = list(result.notices)
+        for owner in result.dropped_ids:
+            try:
+                self.secrets.delete_owner(owner, PROFILE_FIELDS)
+            except SecretStoreError as exc:
+                notices.append(f"the secrets of a replaced profile could not be removed: {exc}")
+        return dataclasses.replace(result, notices=tuple(notices))
+
+    def export_file(self, path: str, keys: Sequence[str]) -> int:
+        return len(self.profiles.export_file(Path(path), keys))
 
     def needed_secrets(self, item: Profile) -> tuple[str, ...]:
         return tuple(secret_fields(item))

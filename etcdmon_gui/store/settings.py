@@ -13,7 +13,9 @@ is read and changed and which secrets an item owns and needs; the rules are here
 - a test of unsaved settings gets a throw-away in-memory store (``scratch``);
 - a listing says which secrets each item has (``present``) and which of those its
   settings need are missing (``missing``: kept in memory before a restart);
-- ``owners`` is what a move of every secret to another backend copies.
+- ``owners`` is what a move of every secret to another backend copies;
+- ``import_file`` / ``export_file`` (for settings that have them: profiles) bring
+  items in from a shared file and write them out, never with a secret.
 
 When the file was changed but the secrets could not all be, ``SecretsFailed`` says so
 (the item is saved or deleted; its cause is why the secrets were not).
@@ -31,6 +33,24 @@ from etcdmon_gui.store.secrets import MemoryKeyring, SecretStore
 
 class SettingsError(Exception):
     """A change was refused; the message says why and never holds a secret."""
+
+
+class ImportRefused(SettingsError):
+    """Nothing was imported; the message says why. ``notices`` are what reading the
+    file found to tell all the same (a password left out of it)."""
+
+    def __init__(self, message: str, notices: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.notices = list(notices)
+
+
+class ImportClash(ImportRefused):
+    """An import would replace the items ``names`` (same names) and was not asked to:
+    nothing was imported. Ask, then import again with ``replace``."""
+
+    def __init__(self, message: str, names: Sequence[str], notices: Sequence[str] = ()) -> None:
+        super().__init__(message, notices)
+        self.names = list(names)
 
 
 class SecretsFailed(Exception):
@@ -109,6 +129,17 @@ class SettingsStore(ABC, Generic[ItemT, ListingT]):
     def label(self, key: str) -> str:
         """How a message names the item ``key``."""
         return key
+
+    def import_file(self, path: str, replace: bool) -> object:
+        """Add the items of an exported file (``replace``: those of the same name
+        too); what was done, or ``ImportRefused`` (``ImportClash``) with nothing
+        changed. Settings that cannot be imported refuse."""
+        raise SettingsError(f"{self.plural} cannot be imported")
+
+    def export_file(self, path: str, keys: Sequence[str]) -> int:
+        """Write the items ``keys`` (all when empty), never a secret, to ``path``
+        whole; how many were written. Settings that cannot be exported refuse."""
+        raise SettingsError(f"{self.plural} cannot be exported")
 
     # -- the rules ---------------------------------------------------------------------
 

@@ -9,22 +9,32 @@ Secrets only ever sit in the password field (echo mode Password) and in the requ
 that carries them to the service. A stored secret shows as a placeholder
 "(stored in <backend>)" and is kept when its field is left blank; a profile whose
 secrets the store lacks (kept in memory before a restart) is flagged in the list.
+
+Import… and Export… share profiles as YAML files (``etcdmon profile import/export``'s
+format, never with a secret): the dialog only picks the file; the service reads and
+writes it. An import that would replace profiles of the same name asks first; the
+status line says what was added and replaced, and which secrets to enter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QDir, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QTreeWidget,
     QTreeWidgetItem,
@@ -33,7 +43,7 @@ from PySide6.QtWidgets import (
 )
 
 from etcdmon_gui.formatting import fmt_ms
-from etcdmon_gui.model.profile import LoadResult, Profile
+from etcdmon_gui.model.profile import ImportResult, LoadResult, Profile
 from etcdmon_gui.model.snapshot import ClusterSnapshot, Verdict
 from etcdmon_gui.ui.form_dialog import ServiceDialog, warning_icon
 from etcdmon_gui.ui.palette import (
@@ -58,6 +68,26 @@ if TYPE_CHECKING:
     from etcdmon_gui.model.secrets import BackendInfo
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
+#: What the import and export file dialogs show.
+YAML_FILTER = "YAML files (*.yaml *.yml);;All files (*)"
+EXPORT_NAME = "etcdmon-profiles.yaml"
+
+
+def _file_name(path: str) -> str:
+    return PurePath(path).name or path
+
+
+def _and(words: Sequence[str]) -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+def _count(n: int) -> str:
+    return f"{n} profile{'s' if n != 1 else ''}"
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return _and([f"“{n}”" for n in names])
 
 
 def _new_id() -> str:
@@ -88,12 +118,18 @@ class ProfileManagerDialog(ServiceDialog):
             one health sweep with the form's values, saved or not.
         connectRequested(Profile): watch the saved profile selected.
         moveRequested(MoveTarget): move every secret to another backend.
+        importRequested(str path, bool replace): add the profiles of an exported file
+            (replace: those of the same name too).
+        exportRequested(str path, list names): write these profiles (never a secret)
+            to a file.
     """
 
     saveRequested = Signal(object, object, object, object, object)
     deleteRequested = Signal(str)
     testRequested = Signal(object, object, object, object)
     connectRequested = Signal(object)
+    importRequested = Signal(str, bool)
+    exportRequested = Signal(str, list)
     list: QListWidget
     _list_key = "name"  # profile names are unique
 
@@ -105,6 +141,10 @@ class ProfileManagerDialog(ServiceDialog):
         self._form_id = _new_id()
         self._secrets_from: str | None = None  # a clone's original
         self._testing: str | None = None  # name of the profile being tested
+        self._transfer: str | None = None  # the file being imported or exported
+        self._folder = QDir.homePath()  # where the file dialogs open
+        self.file_dialog: QFileDialog | None = None  # while one is open
+        self.replace_box: QMessageBox | None = None  # "Replace profiles?", while open
         self.setStyleSheet(f'QLineEdit[invalid="true"] {{ border: 1px solid {ERROR_COLOUR}; }}')
 
         # -- load problems, above everything -------------------------------------------
@@ -135,6 +175,18 @@ class ProfileManagerDialog(ServiceDialog):
         self.clone_button.clicked.connect(self.clone_profile)
         self.delete_button.clicked.connect(self.delete_profile)
         left = self._list_column("Profiles", self.add_button, self.clone_button, self.delete_button)
+        self.import_button = QPushButton("Import…")
+        self.export_button = QPushButton("Export…")
+        self.import_button.setToolTip(
+            "Add profiles from a file exported by etcdmon-gui or `etcdmon profile export`"
+        )
+        self.import_button.clicked.connect(self.start_import)
+        self.export_button.clicked.connect(self.start_export)
+        sharing = QHBoxLayout()
+        for button in (self.import_button, self.export_button):
+            button.setAutoDefault(False)  # Enter in a field does not press them
+            sharing.addWidget(button)
+        left.addLayout(sharing)
 
         # -- the form ------------------------------------------------------------------
         self._make_labels()
@@ -190,6 +242,92 @@ class ProfileManagerDialog(ServiceDialog):
 
     def show_deleted(self, name: str) -> None:
         self._set_status(f"Deleted “{name}” and its secrets.")
+
+    def show_imported(self, result: ImportResult) -> None:
+        """Say what an import did and which secrets to enter (the service has just
+        listed the profiles, so those still missing are known); show the first one
+        imported unless the form holds unsaved edits."""
+        self._transfer = None
+        self._show_errors([])
+        parts = []
+        if result.added:
+            parts.append(f"added {_quoted(result.added)}")
+        if result.replaced:
+            parts.append(f"replaced {_quoted(result.replaced)}")
+        source = _file_name(result.source)
+        lines = [f"Imported {_count(result.count)} from “{source}”: {'; '.join(parts)}."]
+        lacking = []
+        for name in (*result.added, *result.replaced):
+            profile = self._profile_named(name)
+            fields = self._missing_for(profile.id) if profile is not None else ()
+            if fields:
+                what = _and([SECRET_NAMES.get(f, (f, ""))[0] for f in fields])
+                lacking.append(f"the {what} of “{name}”")
+        if lacking:
+            lines.append(
+                f"An export holds no secrets: enter {'; '.join(lacking)} (select each profile)."
+            )
+        lines += result.notices
+        first = next(iter((*result.added, *result.replaced)), None)
+        profile = self._profile_named(first) if first is not None else None
+        if profile is not None and not self._dirty:
+            self._rebuild_list(profile.name)
+            self._fill(profile)
+        self._set_status("\n".join(lines))
+        self._update_buttons()
+
+    def show_clashed(self, path: str, names: Sequence[str]) -> None:
+        """Nothing was imported: profiles of these names exist. Ask (window-modal,
+        not blocking: ``replace_box``) whether to replace them."""
+        self._transfer = None
+        self._update_buttons()
+        file = _file_name(path)
+        many = len(names) != 1
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Replace profiles?",
+            f"“{file}” has {'profiles' if many else 'a profile'} named {_quoted(names)}, "
+            f"like {'profiles' if many else 'one'} you have.",
+            QMessageBox.StandardButton.NoButton,
+            self,
+        )
+        box.setObjectName("replaceBox")
+        production = [n for n in names if (p := self._profile_named(n)) and p.production]
+        verb = "are" if len(production) > 1 else "is"
+        note = f"\n\n{_quoted(production)} {verb} tagged production." if production else ""
+        box.setInformativeText(
+            f"Replace {'them' if many else 'it'} with the settings in “{file}”? The other "
+            f"profiles of the file are added. Cancel imports nothing.{note}"
+        )
+        replace = box.addButton("Replace", QMessageBox.ButtonRole.AcceptRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+
+        def answered() -> None:
+            if self.replace_box is box:
+                self.replace_box = None
+            box.deleteLater()
+            if box.clickedButton() is replace:
+                self.import_file(path, replace=True)
+            else:
+                self._set_status(f"Nothing imported from “{file}”.")
+
+        box.finished.connect(answered)
+        self.replace_box = box
+        box.open()
+
+    def show_exported(self, path: str, count: int) -> None:
+        self._transfer = None
+        self._show_errors([])
+        self._set_status(
+            f"Exported {_count(count)} to “{path}”. It holds no "
+            "secrets: its header lists those to enter after importing it."
+        )
+        self._update_buttons()
+
+    def show_failed(self, message: str) -> None:
+        self._transfer = None
+        super().show_failed(message)
 
     def show_tested(self, snapshot: ClusterSnapshot | None, error: str) -> None:
         name, self._testing = self._testing or "the profile", None
@@ -325,6 +463,64 @@ class ProfileManagerDialog(ServiceDialog):
             result.profile, result.secrets, result.tls_files, self._secrets_from
         )
 
+    # -- sharing profiles ----------------------------------------------------------------
+
+    def start_import(self) -> None:
+        """Ask which file to import (a window-modal file dialog, ``file_dialog``), then
+        import it (``import_file``). What a first-run page's "Import profiles…" calls."""
+        dialog = self._file_dialog("Import profiles", QFileDialog.AcceptMode.AcceptOpen)
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.fileSelected.connect(lambda path: self.import_file(path))
+        dialog.open()
+
+    def start_export(self) -> None:
+        """Ask where to write every profile listed (``file_dialog``), then export them."""
+        if not self._profiles:
+            return
+        dialog = self._file_dialog("Export profiles", QFileDialog.AcceptMode.AcceptSave)
+        dialog.setDefaultSuffix("yaml")
+        dialog.selectFile(EXPORT_NAME)
+        dialog.fileSelected.connect(lambda path: self.export_file(path))
+        dialog.open()
+
+    def import_file(self, path: str, replace: bool = False) -> None:
+        """Ask the service to import ``path`` (``replace``: profiles of the same name
+        too; without it, a clash is asked about). One import or export at a time."""
+        if self._transfer is not None or not path:
+            return
+        self._transfer = path
+        self._set_status(f"Importing profiles from “{_file_name(path)}”…")
+        self._update_buttons()
+        self.importRequested.emit(path, replace)
+
+    def export_file(self, path: str, names: Sequence[str] | None = None) -> None:
+        """Ask the service to write the profiles ``names`` (default: all listed)."""
+        if self._transfer is not None or not path:
+            return
+        chosen = [p.name for p in self._profiles] if names is None else list(names)
+        self._transfer = path
+        self._set_status(f"Exporting {_count(len(chosen))} to “{path}”…")
+        self._update_buttons()
+        self.exportRequested.emit(path, chosen)
+
+    def _file_dialog(self, title: str, mode: QFileDialog.AcceptMode) -> QFileDialog:
+        """A YAML file dialog (window-modal, not blocking) in the folder used last."""
+        if self.file_dialog is not None:
+            self.file_dialog.reject()
+        dialog = QFileDialog(self, title, self._folder, YAML_FILTER)
+        dialog.setObjectName("profilesFileDialog")
+        dialog.setAcceptMode(mode)
+
+        def closed() -> None:
+            self._folder = dialog.directory().absolutePath()
+            if self.file_dialog is dialog:
+                self.file_dialog = None
+            dialog.deleteLater()
+
+        dialog.finished.connect(closed)
+        self.file_dialog = dialog
+        return dialog
+
     def connect_selected(self) -> None:
         if self._editing is not None and not self._dirty:
             self.connectRequested.emit(self._editing)
@@ -408,6 +604,14 @@ class ProfileManagerDialog(ServiceDialog):
         self.save_button.setEnabled(not self._saving)
         self.test_button.setEnabled(self._testing is None)
         self.connect_button.setEnabled(saved and not self._dirty)
+        idle = self._transfer is None
+        self.import_button.setEnabled(idle)
+        self.export_button.setEnabled(idle and bool(self._profiles))
+        self.export_button.setToolTip(
+            "Write every profile listed to a YAML file, without secrets"
+            if self._profiles
+            else "No profile to export yet"
+        )
         self.connect_button.setToolTip(
             "Watch this profile's cluster in the main window"
             if saved and not self._dirty

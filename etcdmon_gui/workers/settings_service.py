@@ -7,6 +7,8 @@ not be saved (one health sweep for a profile, a test notification for a channel)
 dialog only sends requests and renders the answers, through ``SettingsServiceHandle``.
 Every listing says which secrets each item lacks; ``move`` takes every secret of every
 profile and channel to another backend (the OS keyring, the encrypted file).
+``import_file`` and ``export_file`` read and write a shared file of items (settings
+that have one: profiles) here too, never on the GUI thread.
 
 Nothing here logs a secret or puts one in a signal other than the request that carries
 it in: results carry items (which hold no secret), test results and readable messages.
@@ -23,7 +25,13 @@ from PySide6.QtCore import QObject, Signal, Slot
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.secrets import MoveTarget, SecretEdits, SecretStoreError
 from etcdmon_gui.store.secrets import Owners, SecretStore
-from etcdmon_gui.store.settings import SecretsFailed, SettingsError, SettingsStore
+from etcdmon_gui.store.settings import (
+    ImportClash,
+    ImportRefused,
+    SecretsFailed,
+    SettingsError,
+    SettingsStore,
+)
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
@@ -48,7 +56,7 @@ class SettingsService(QObject):
 
     Requests (slots, queued from the GUI thread through the handle):
         load(), save(old_key, item, SecretEdits), delete(key), test(item, SecretEdits),
-        move(MoveTarget).
+        move(MoveTarget), import_file(path, replace), export_file(path, keys).
     ``old_key`` names the item an edit replaces (None to add one), as the store names
     items (a profile's name, a channel's id).
 
@@ -64,10 +72,16 @@ class SettingsService(QObject):
         deleted(str key): an item and its secrets are gone (after ``loaded``).
         tested(object result, str error): a test's result (a snapshot, a delivery
             record), or None and why no test ran.
-        failed(str message): a request could not be carried out. A refused save or
-            delete changes nothing; when only the secrets failed, ``failed`` follows
-            ``saved``/``deleted`` and says so. A failed move leaves every secret where
-            it was.
+        imported(result): a file's items were added (for profiles a
+            ``model.profile.ImportResult``: names added and replaced, the secrets to
+            enter, notices); after the ``loaded`` that lists them.
+        clashed(str path, list[str] names): nothing was imported, as items of these
+            names exist: ask, then import again with ``replace``.
+        exported(str path, int count): ``count`` items were written to ``path``.
+        failed(str message): a request could not be carried out. A refused save,
+            delete or import changes nothing; when only the secrets failed, ``failed``
+            follows ``saved``/``deleted`` and says so. A failed move leaves every
+            secret where it was; a failed export leaves an older file as it was.
     """
 
     present = Signal(object)
@@ -77,6 +91,9 @@ class SettingsService(QObject):
     saved = Signal(object)
     deleted = Signal(str)
     tested = Signal(object, str)
+    imported = Signal(object)
+    clashed = Signal(str, object)
+    exported = Signal(str, int)
     failed = Signal(str)
 
     def __init__(
@@ -182,6 +199,37 @@ class SettingsService(QObject):
         self.moved.emit(secrets.info, summary)
         self._reload()
 
+    @Slot(str, bool)
+    def import_file(self, path: str, replace: bool) -> None:
+        """Add the items of the file at ``path`` (``replace``: those of the same name
+        too); all or nothing."""
+        try:
+            result = self.store.import_file(path, replace)
+        except ImportClash as exc:
+            self.clashed.emit(path, list(exc.names))
+            return
+        except ImportRefused as exc:
+            message = "\n".join([str(exc), *exc.notices])
+            log.warning("%s", message)
+            self.failed.emit(message)
+            return
+        except Exception as exc:
+            self._fail(f"nothing imported from {path}", exc)
+            return
+        self._changed()
+        self.imported.emit(result)
+
+    @Slot(str, object)
+    def export_file(self, path: str, keys: Sequence[str]) -> None:
+        """Write the items ``keys`` (all when empty) to ``path``, whole."""
+        try:
+            count = self.store.export_file(path, list(keys))
+        except Exception as exc:
+            self._fail(f"the {self.store.plural} were not exported", exc)
+            return
+        log.info("exported %d %s to %s", count, self.store.plural, path)
+        self.exported.emit(path, count)
+
     def _owners(self) -> Owners:
         """Every item of every settings file sharing the store (read under its lock)."""
         out: list[tuple[str, tuple[str, ...]]] = []
@@ -235,7 +283,7 @@ class SettingsService(QObject):
 
     def _fail(self, what: str, exc: BaseException) -> None:
         message = f"{what}: {_reason(exc)}"
-        log.warning("%s", message, exc_info=not isinstance(exc, _READABLE))
+        log.warning("%s", message)
         self.failed.emit(message)
 
 
@@ -254,15 +302,23 @@ def _reason(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__} (see the log)"
 
 
+#: The service's answers, which the handle re-emits in the GUI thread.
+ANSWERS = (
+    "present", "missing", "loaded", "moved", "saved", "deleted", "tested", "imported",
+    "clashed", "exported", "failed",
+)  # fmt: skip
+
+
 class SettingsServiceHandle(ThreadOwner):
     """The service with its thread, owned by the GUI thread; ``shutdown`` is idempotent.
 
     Signals:
-        present, missing, loaded, moved, saved, deleted, tested, failed: the service's
-            signals, re-emitted in the GUI thread.
+        present, missing, loaded, moved, saved, deleted, tested, imported, clashed,
+            exported, failed: the service's signals, re-emitted in the GUI thread.
         requestLoad(), requestSave(old_key, item, SecretEdits), requestDelete(str),
-        requestTest(item, SecretEdits), requestMove(MoveTarget): queued into the
-            service's thread (``load()``, ``save()``... emit them).
+        requestTest(item, SecretEdits), requestMove(MoveTarget),
+        requestImport(str path, bool replace), requestExport(str path, list keys):
+            queued into the service's thread (``load()``, ``save()``... emit them).
     """
 
     present = Signal(object)
@@ -272,22 +328,29 @@ class SettingsServiceHandle(ThreadOwner):
     saved = Signal(object)
     deleted = Signal(str)
     tested = Signal(object, str)
+    imported = Signal(object)
+    clashed = Signal(str, object)
+    exported = Signal(str, int)
     failed = Signal(str)
     requestLoad = Signal()
     requestSave = Signal(object, object, object)
     requestDelete = Signal(str)
     requestTest = Signal(object, object)
     requestMove = Signal(object)
+    requestImport = Signal(str, bool)
+    requestExport = Signal(str, object)
 
     def __init__(self, service: SettingsService, name: str, parent: QObject | None = None) -> None:
         super().__init__(service, name, parent)
         self.service = service
-        self.relay("present", "missing", "loaded", "moved", "saved", "deleted", "tested", "failed")
+        self.relay(*ANSWERS)
         self.requestLoad.connect(service.load)
         self.requestSave.connect(service.save)
         self.requestDelete.connect(service.delete)
         self.requestTest.connect(service.test)
         self.requestMove.connect(service.move)
+        self.requestImport.connect(service.import_file)
+        self.requestExport.connect(service.export_file)
 
     def _interrupt(self) -> None:
         self.service.abort()  # a test in progress ends now
@@ -321,6 +384,12 @@ class SettingsServiceHandle(ThreadOwner):
 
     def move(self, target: MoveTarget) -> None:
         self.requestMove.emit(target)
+
+    def import_file(self, path: str, replace: bool) -> None:
+        self.requestImport.emit(path, replace)
+
+    def export_file(self, path: str, keys: Sequence[str]) -> None:
+        self.requestExport.emit(path, list(keys))
 
 
 def _edits(
