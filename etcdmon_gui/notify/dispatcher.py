@@ -56,6 +56,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
+from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.formatting import fmt_elapsed, fmt_stamp
 from etcdmon_gui.model.alerts import AlertEvent, EventKind
 from etcdmon_gui.model.delivery import (
@@ -550,10 +551,11 @@ class NotificationDispatcher:
         while (job := self._next_job()) is not None:
             try:
                 self._attempt(job)
-            except Exception:  # a bug here must not end the worker or lose the delivery
+            except Exception as exc:  # a bug here must not end the worker or lose the delivery
                 log.error(
                     "notification worker error:\n%s", job.channel.scrub(traceback.format_exc())
                 )
+                report_bug(exc, "the notification dispatcher", logged=True)
                 self._finish(
                     job, AttemptOutcome.FAILED, "internal error (see the log)", time.time(), 0.0
                 )
@@ -576,6 +578,7 @@ class NotificationDispatcher:
                 job.channel.name,
                 job.channel.scrub(traceback.format_exc()),
             )
+            report_bug(exc, f"the notification channel {job.channel.name!r}", logged=True)
             error = ChannelError(f"{type(exc).__name__}: {exc}")
         duration = time.monotonic() - clock
         if error is None:
@@ -807,8 +810,9 @@ class NotificationDispatcher:
         for callback in subscribers:
             try:
                 callback(entry, record)
-            except Exception:
+            except Exception as exc:
                 log.exception("a delivery-log subscriber failed")
+                report_bug(exc, "a delivery-log subscriber", logged=True)
 
     def attempts(self) -> list[DeliveryAttempt]:
         """The delivery log, oldest first (the latest ``log_size`` tries)."""

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.alerts import Alert, AlertEvent, Silence
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_engine import AlertEngine
@@ -161,8 +162,9 @@ class AlertService:
             return []
         try:
             events = engine.evaluate(snap, self._names.get(snap.key, snap.key))
-        except Exception:  # evaluation never stops the service
+        except Exception as exc:  # evaluation never stops the service
             log.exception("alert evaluation failed for %s", snap.key)
+            report_bug(exc, f"the alert evaluation of {snap.key}", logged=True)
             return []
         self._publish(events, engine.take_changes(), self._channels.get(snap.key))
         return events
@@ -181,8 +183,9 @@ class AlertService:
             for event in events:
                 try:
                     sink(event, channels)
-                except Exception:
+                except Exception as exc:
                     log.exception("alert sink failed")
+                    report_bug(exc, "an alert sink", logged=True)
 
     def _all_engines(self) -> Iterable[AlertEngine]:
         return [*self._engines.values(), *self._waiting.values()]

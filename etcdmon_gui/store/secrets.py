@@ -12,7 +12,9 @@ every secret to another backend, then swaps the backend behind that shared store
 the profiles, the channels, the dispatcher and the watched clusters all use the new one
 at once), and only then deletes the old copies (``move_to``).
 
-Nothing here logs a secret or puts one in an exception message.
+Nothing here logs a secret or puts one in an exception message, and every value read
+or written is registered with ``etcdmon_gui.scrub`` (``remember_secret``), so that the
+log and crash reports replace it wherever it turns up.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import keyring.errors
 from etcdmon_gui.model.secrets import BackendInfo, MoveTarget
 from etcdmon_gui.model.secrets import SecretStoreError as SecretStoreError  # re-exported
 from etcdmon_gui.notify import registry as channel_registry
+from etcdmon_gui.scrub import remember_secret
 from etcdmon_gui.store.files import data_dir
 
 log = logging.getLogger(__name__)
@@ -216,12 +219,15 @@ class SecretStore:
         key = self.key(owner, field)
         with self._lock:
             try:
-                return self._backend.get_password(SERVICE, key)
+                value = self._backend.get_password(SERVICE, key)
             except keyring.errors.KeyringError as exc:
                 raise SecretStoreError(self._failure("read", field, exc)) from None
+        remember_secret(value)  # scrubbed from logs and crash reports from now on
+        return value
 
     def set(self, owner: str, field: str, value: str) -> None:
         key = self.key(owner, field)
+        remember_secret(value)
         with self._lock:
             try:
                 self._backend.set_password(SERVICE, key, value)

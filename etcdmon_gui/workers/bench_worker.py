@@ -28,6 +28,7 @@ from etcdmon_gui.bench.engine import Benchmark
 from etcdmon_gui.bench.output import summary_text, write_text
 from etcdmon_gui.bench.report import csv_text
 from etcdmon_gui.bench.safety import require_confirmation
+from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.bench import (
     EXPORT_SERIES,
     EXPORT_SUMMARY,
@@ -112,12 +113,9 @@ class BenchWorker(QObject):
             self.started.emit(key)
             result: BenchResult = bench.run()
         except Exception as exc:
-            log.info(
-                "benchmark of %s failed: %s",
-                key,
-                exc,
-                exc_info=not isinstance(exc, EtcdError | BenchError | ValueError),
-            )
+            log.info("benchmark of %s failed: %s", key, exc)
+            if not isinstance(exc, EtcdError | BenchError | ValueError):
+                report_bug(exc, f"the benchmark of {key}")
             self.failed.emit(key, _reason(exc))
             return
         finally:

@@ -20,9 +20,12 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from etcdmon_gui.bugs import report_bug
+from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.history import BenchRunRecord, HistoryError, HistoryLimits
 from etcdmon_gui.model.ops import AuditRecord
 from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.scrub import scrub_text
 from etcdmon_gui.store.history.ops_log import OpsLog
 from etcdmon_gui.store.history.reader import HistoryBackend, HistoryReader
 from etcdmon_gui.store.history.writer import HistoryWriter
@@ -91,8 +94,11 @@ class HistoryReaderWorker(QObject):
         except HistoryError as exc:
             self.failed.emit(tag, str(exc))
         except Exception as exc:  # a view's question must not take the thread down
-            log.exception("history job %r failed", tag)
-            self.failed.emit(tag, f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, EtcdError | OSError):  # a file the user named, say
+                log.warning("history job %r failed: %s", tag, exc)
+            else:  # a bug
+                report_bug(exc, f"a history job ({tag!r})")
+            self.failed.emit(tag, scrub_text(f"{type(exc).__name__}: {exc}"))
         else:
             self.done.emit(tag, result)
         finally:

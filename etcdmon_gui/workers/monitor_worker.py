@@ -15,7 +15,13 @@ from typing import Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
+from etcdmon_gui.bugs import Reporter, report_bug
+from etcdmon_gui.model.errors import EtcdError
+from etcdmon_gui.model.history import HistoryError
+from etcdmon_gui.model.secrets import SecretStoreError
 from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.scrub import scrub_text
+from etcdmon_gui.store.settings import SettingsError
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
 log = logging.getLogger(__name__)
@@ -34,6 +40,18 @@ class Closable(Protocol):
 #: Builds the monitor and the resource to close with it; may raise (bad settings).
 MonitorFactory = Callable[[], tuple[Sweeper, Closable]]
 
+#: What a sweep may fail with and still be working as meant: the cluster's answers
+#: (EtcdError: unreachable, refused, TLS, auth; ConfigError and BadEndpointError for
+#: bad settings), a secret the keyring would not give (SecretStoreError), a profile
+#: whose secret is missing (ProfileStoreError, a SettingsError) and the history the
+#: factory seeds from (HistoryError). Anything else is a bug.
+EXPECTED_FAILURES: tuple[type[Exception], ...] = (
+    EtcdError,
+    SecretStoreError,
+    SettingsError,
+    HistoryError,
+)
+
 
 class MonitorWorker(QObject):
     """Sweeps one cluster every ``interval`` seconds while running.
@@ -41,7 +59,11 @@ class MonitorWorker(QObject):
     Signals:
         snapshotReady(ClusterSnapshot): one per finished sweep, stamped with the key.
         sweepFailed(str key, str message): the sweep could not even run (bad settings,
-            an unexpected error); the worker keeps its timer and tries again.
+            an unexpected error); the worker keeps its timer and tries again. An
+            unexpected error (a bug: not one of ``EXPECTED_FAILURES``) is also reported
+            (``report_crash``) and the monitor is closed and dropped, so the next sweep
+            builds a fresh one: "internal error: <type>: <message>; the monitor was
+            restarted".
         stateChanged(str key, bool paused, int interval_s)
         finished(): emitted from the worker thread once ``stop`` has run.
     """
@@ -52,11 +74,20 @@ class MonitorWorker(QObject):
     finished = Signal()
 
     def __init__(
-        self, key: str, factory: MonitorFactory, interval_s: int = DEFAULT_INTERVAL_S
+        self,
+        key: str,
+        factory: MonitorFactory,
+        interval_s: int = DEFAULT_INTERVAL_S,
+        report_crash: Reporter | None = None,
     ) -> None:
+        """``report_crash(exc, where)`` is told about bugs, from the worker's thread;
+        None: the process-wide reporter (``etcdmon_gui.bugs.report_bug``: the crash
+        handler once installed, else only the log)."""
         super().__init__()
         self.key = key
         self._factory = factory
+        self._report_crash: Reporter = report_crash or report_bug
+        self.restarts = 0  # monitors dropped after a bug (read from any thread)
         self._interval_s = interval_s
         self._paused = False
         self._monitor: Sweeper | None = None
@@ -89,16 +120,39 @@ class MonitorWorker(QObject):
                     self.abort()
                     return
             snap = self._monitor.sweep()
-        except Exception as exc:  # a worker never dies silently
+        except EXPECTED_FAILURES as exc:
             log.warning("%s: sweep failed: %s", self.key, exc)
             log.debug("sweep failure detail", exc_info=True)
             if not self._stopping:
                 self.sweepFailed.emit(self.key, str(exc) or type(exc).__name__)
             return
+        except Exception as exc:  # a bug: reported, and the next sweep starts afresh
+            self._restart(exc)
+            return
         finally:
             self.busy = False
         if not self._stopping:
             self.snapshotReady.emit(snap)
+
+    def _restart(self, exc: Exception) -> None:
+        """Report a bug of a sweep, then drop the monitor (closing its connections) so
+        that the next sweep builds a fresh one; nothing here may raise."""
+        try:
+            self._report_crash(exc, f"the monitor of {self.key}")
+        except Exception:
+            log.exception("%s: the crash reporter failed", self.key)
+        resource, self._resource = self._resource, None
+        self._monitor = None
+        self.restarts += 1
+        if resource is not None:
+            try:
+                resource.close()
+            except Exception:
+                log.debug("%s: closing the dropped monitor", self.key, exc_info=True)
+        if not self._stopping:
+            text = str(exc)
+            reason = scrub_text(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
+            self.sweepFailed.emit(self.key, f"internal error: {reason}; the monitor was restarted")
 
     @Slot(int)
     def set_interval(self, seconds: int) -> None:

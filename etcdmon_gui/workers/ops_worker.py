@@ -45,6 +45,7 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal, Slot
 
 from etcdmon_gui import ops
+from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.connection import ConnectionConfig
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.history import HistoryError
@@ -237,13 +238,9 @@ class OpsWorker(QObject):
                     raise EtcdError(CLOSING)
             op = self._build(session, request.kind, request.params)
         except Exception as exc:
-            log.info(
-                "no plan for %s on %s: %s",
-                request.kind.value,
-                self.key,
-                exc,
-                exc_info=not isinstance(exc, EtcdError | ValueError | OSError),
-            )
+            log.info("no plan for %s on %s: %s", request.kind.value, self.key, exc)
+            if not isinstance(exc, EtcdError | ValueError | OSError):
+                report_bug(exc, f"planning {request.kind.value} on {self.key}")
             self._drop()
             self.failed.emit(self.key, _reason(exc), None)
             return
@@ -284,13 +281,9 @@ class OpsWorker(QObject):
             self._refuse(plan, str(exc))
             return
         except Exception as exc:
-            log.warning(
-                "%s on %s broke off: %s",
-                plan.kind.value,
-                self.key,
-                exc,
-                exc_info=not isinstance(exc, EtcdError),
-            )
+            log.warning("%s on %s broke off: %s", plan.kind.value, self.key, exc)
+            if not isinstance(exc, EtcdError):
+                report_bug(exc, f"{plan.kind.value} on {self.key}")
             reason = _reason(exc)
             self._record(audit_record(None, plan, error=reason))
             self.failed.emit(self.key, reason, plan)

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.secrets import MoveTarget, SecretEdits, SecretStoreError
 from etcdmon_gui.store.secrets import Owners, SecretStore
@@ -284,6 +285,8 @@ class SettingsService(QObject):
     def _fail(self, what: str, exc: BaseException) -> None:
         message = f"{what}: {_reason(exc)}"
         log.warning("%s", message)
+        if not isinstance(exc, _READABLE):  # a bug
+            report_bug(exc, f"the {self.store.noun} settings ({what})")
         self.failed.emit(message)
 
 

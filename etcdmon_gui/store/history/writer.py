@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.history import BenchRunRecord, HistoryError, HistoryLimits, MemberRecord
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.history_signals import diff_members, snapshot_samples
@@ -138,6 +139,7 @@ class HistoryWriter:
             self._fail(exc)
         except Exception as exc:  # a bug: history off all the same, not a dead thread
             log.exception("history writer failed")
+            report_bug(exc, "the history writer", logged=True)
             where = str(self.path)
             text = f"the history file {where} cannot be used: {exc!r}"
             self._fail(HistoryError(text, path=where))
