@@ -143,8 +143,10 @@ def add_history_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def history_limits(args: argparse.Namespace) -> HistoryLimits:
-    return limits(args.keep_raw, args.history_size)
+def history_limits(args: argparse.Namespace, default: HistoryLimits | None = None) -> HistoryLimits:
+    """The limits the flags give, over ``default`` (the app's settings) for what they
+    leave out."""
+    return limits(args.keep_raw, args.history_size, default)
 
 
 def profile_store(args: argparse.Namespace) -> ProfileStore:

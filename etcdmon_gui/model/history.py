@@ -44,6 +44,12 @@ class Aggregate(enum.Enum):
     LAST = "last"
 
 
+#: What a user may ask the history to keep: raw samples from 1 h to 30 days
+#: (``--keep-raw``, the settings dialog), a size limit of at least 10 MB.
+KEEP_RAW_RANGE_S = (3600.0, 30 * 86_400.0)
+MIN_HISTORY_BYTES = 10_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class HistoryLimits:
     """How long each resolution is kept, and the most the file may hold."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
 from PySide6.QtCore import QModelIndex, Qt, Signal
@@ -86,7 +86,139 @@ def _button_row(row: QHBoxLayout, buttons: tuple[QPushButton, ...]) -> QHBoxLayo
     return row
 
 
-class ServiceDialog(QDialog):
+class SecretMoves:
+    """Where secrets are kept and "Move secrets…", for any dialog that shows them (the
+    profile and channel dialogs, the settings dialog).
+
+    The host is a ``QWidget`` with a ``moveRequested(MoveTarget)`` signal and a
+    ``_set_status(text)`` method. It calls ``_init_secret_moves()`` in its constructor,
+    ``_make_backend_widgets()`` to create ``backend`` (the rich-text line) and
+    ``move_button`` (which it lays out), ``_show_backend(info)`` when told where the
+    secrets are, and ``_move_finished(info)`` when a move ended (``info``: where they
+    are now, None when the move failed). ``move_button`` opens a ``SecretBackendDialog``
+    (``move_dialog`` while it is open) and emits ``moveRequested`` with the choice.
+    """
+
+    moveRequested: Any
+    backend: QLabel
+    move_button: QPushButton
+    _backend: BackendInfo | None
+    _moving: bool
+    move_dialog: SecretBackendDialog | None
+
+    def _set_status(self, text: str) -> None:
+        raise NotImplementedError
+
+    def _init_secret_moves(self) -> None:
+        self._backend = None
+        self._moving = False
+        self.move_dialog = None
+
+    def _make_backend_widgets(self) -> None:
+        self.backend = QLabel("Secrets: …")
+        self.backend.setObjectName("backend")
+        self.backend.setWordWrap(True)
+        self.backend.setTextFormat(Qt.TextFormat.RichText)
+        self.move_button = QPushButton(MOVE_TEXT)
+        self.move_button.setObjectName("moveSecrets")
+        self.move_button.setAutoDefault(False)
+        self.move_button.clicked.connect(self.move_secrets)
+        self._update_move_button()
+
+    def _move_finished(self, info: BackendInfo | None) -> None:
+        """A move ended: the secrets are in ``info`` now, or (None) stayed put."""
+        self._moving = False
+        if info is not None:
+            self._show_backend(info)
+        else:
+            self._update_move_button()
+
+    def move_secrets(self) -> None:
+        """Ask where every secret should go (a window-modal ``SecretBackendDialog``,
+        ``move_dialog``), then ask the service to move them there."""
+        info = self._backend
+        if info is None or self._moving:
+            return
+        keyring, file_ok = move_choices(info)
+        if keyring is None and not file_ok:
+            return
+        intro = (
+            f"Every password, key and URL of every profile and notification channel is "
+            f"kept in {info.name} now. Move them all to:"
+        )
+        note = (
+            "They are copied and read back first; etcdmon-gui then uses the new place and "
+            f"removes them from {info.name}. If anything fails, they all stay where they are."
+        )
+        if file_ok:
+            note += (
+                " Without an OS keyring, etcdmon-gui asks for the file's master password "
+                "at the next start."
+            )
+        dialog = SecretBackendDialog(
+            intro,
+            file_only=True,
+            keyring=keyring,
+            confirm=True,
+            allow_file=file_ok,
+            cancellable=True,
+            title="Move secrets",
+            note=note,
+            parent=cast(QWidget, self),
+        )
+        dialog.setObjectName("moveDialog")
+        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Move")
+        dialog.accepted.connect(lambda: self._move_chosen(dialog))
+        dialog.finished.connect(lambda _code: self._move_dialog_closed(dialog))
+        self.move_dialog = dialog
+        dialog.open()
+
+    def _move_chosen(self, dialog: SecretBackendDialog) -> None:
+        choice = dialog.choice()
+        if choice == "memory":
+            return
+        target = MoveTarget(choice, dialog.master_password() if choice != "keyring" else "")
+        dialog.password.clear()
+        dialog.repeat.clear()
+        self._moving = True
+        self._update_move_button()
+        where = "the OS keyring" if choice == "keyring" else "the encrypted file"
+        self._set_status(f"Moving the secrets to {where}…")
+        self.moveRequested.emit(target)
+
+    def _move_dialog_closed(self, dialog: SecretBackendDialog) -> None:
+        if self.move_dialog is dialog:
+            self.move_dialog = None
+        dialog.deleteLater()
+
+    def _secrets_place(self) -> str:
+        """Where secrets are kept, for placeholders and messages."""
+        return self._backend.name if self._backend else "the keyring"
+
+    def _show_backend(self, info: BackendInfo) -> None:
+        self._backend = info
+        self.backend.setText(backend_text(info))
+        self._update_move_button()
+
+    def _update_move_button(self) -> None:
+        info = self._backend
+        keyring, file_ok = move_choices(info) if info is not None else (None, False)
+        places = ([f"the OS keyring ({keyring})"] if keyring else []) + (
+            ["an encrypted file protected by a master password"] if file_ok else []
+        )
+        self.move_button.setEnabled(bool(places) and not self._moving)
+        if self._moving:
+            tip = "Moving the secrets…"
+        elif places:
+            tip = "Move every secret of every profile and channel to " + " or ".join(places)
+        elif info is not None:
+            tip = f"Secrets are in {info.name}; no OS keyring works to move them to"
+        else:
+            tip = ""
+        self.move_button.setToolTip(tip)
+
+
+class ServiceDialog(SecretMoves, QDialog):
     """What the dialogs backed by a service thread (profiles, channels) share: they ask
     for the data each time they open, know which secrets are stored, and show errors,
     a status line, a test summary and the secret backend.
@@ -127,12 +259,10 @@ class ServiceDialog(QDialog):
         super().__init__(parent)
         self._present: dict[str, list[str]] = {}
         self._missing: dict[str, list[str]] = {}
-        self._backend: BackendInfo | None = None
-        self._moving = False
+        self._init_secret_moves()
         self._session_only_ok = False  # "don't ask again" was ticked
         self._missing_notice = ""  # the status line's note of missing secrets, if shown
         self.session_only_box: QMessageBox | None = None
-        self.move_dialog: SecretBackendDialog | None = None
         self._editing: Any = None  # the saved item in the form, if any
         self._dirty = False
         self._saving = False
@@ -154,8 +284,7 @@ class ServiceDialog(QDialog):
 
     def show_moved(self, info: BackendInfo, summary: str) -> None:
         """Every secret now lives in ``info`` (the service reloads the list next)."""
-        self._moving = False
-        self._show_backend(info)
+        self._move_finished(info)
         self._set_status(summary)
         self._show_errors([])
 
@@ -169,69 +298,10 @@ class ServiceDialog(QDialog):
     def show_failed(self, message: str) -> None:
         self._saving = False
         if self._moving:
-            self._moving = False
-            self._update_move_button()
+            self._move_finished(None)
         self._show_errors([message])
         self._set_status("")
         self._update_buttons()
-
-    def move_secrets(self) -> None:
-        """Ask where every secret should go (a window-modal ``SecretBackendDialog``,
-        ``move_dialog``), then ask the service to move them there."""
-        info = self._backend
-        if info is None or self._moving:
-            return
-        keyring, file_ok = move_choices(info)
-        if keyring is None and not file_ok:
-            return
-        intro = (
-            f"Every password, key and URL of every profile and notification channel is "
-            f"kept in {info.name} now. Move them all to:"
-        )
-        note = (
-            "They are copied and read back first; etcdmon-gui then uses the new place and "
-            f"removes them from {info.name}. If anything fails, they all stay where they are."
-        )
-        if file_ok:
-            note += (
-                " Without an OS keyring, etcdmon-gui asks for the file's master password "
-                "at the next start."
-            )
-        dialog = SecretBackendDialog(
-            intro,
-            file_only=True,
-            keyring=keyring,
-            confirm=True,
-            allow_file=file_ok,
-            cancellable=True,
-            title="Move secrets",
-            note=note,
-            parent=self,
-        )
-        dialog.setObjectName("moveDialog")
-        dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Move")
-        dialog.accepted.connect(lambda: self._move_chosen(dialog))
-        dialog.finished.connect(lambda _code: self._move_dialog_closed(dialog))
-        self.move_dialog = dialog
-        dialog.open()
-
-    def _move_chosen(self, dialog: SecretBackendDialog) -> None:
-        choice = dialog.choice()
-        if choice == "memory":
-            return
-        target = MoveTarget(choice, dialog.master_password() if choice != "keyring" else "")
-        dialog.password.clear()
-        dialog.repeat.clear()
-        self._moving = True
-        self._update_move_button()
-        where = "the OS keyring" if choice == "keyring" else "the encrypted file"
-        self._set_status(f"Moving the secrets to {where}…")
-        self.moveRequested.emit(target)
-
-    def _move_dialog_closed(self, dialog: SecretBackendDialog) -> None:
-        if self.move_dialog is dialog:
-            self.move_dialog = None
-        dialog.deleteLater()
 
     def test(self) -> None:
         """Test what the form describes, saved or not; one test at a time."""
@@ -319,15 +389,7 @@ class ServiceDialog(QDialog):
         columns.addSpacing(8)
         columns.addLayout(right, 3)
 
-        self.backend = QLabel("Secrets: …")
-        self.backend.setObjectName("backend")
-        self.backend.setWordWrap(True)
-        self.backend.setTextFormat(Qt.TextFormat.RichText)
-        self.move_button = QPushButton(MOVE_TEXT)
-        self.move_button.setObjectName("moveSecrets")
-        self.move_button.setAutoDefault(False)
-        self.move_button.clicked.connect(self.move_secrets)
-        self._update_move_button()
+        self._make_backend_widgets()
         close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         close.rejected.connect(self.reject)
         bottom = QHBoxLayout()
@@ -396,32 +458,6 @@ class ServiceDialog(QDialog):
 
     def _stored_for(self, owner: str | None, field: str) -> bool:
         return owner is not None and field in self._present.get(owner, [])
-
-    def _secrets_place(self) -> str:
-        """Where secrets are kept, for placeholders and messages."""
-        return self._backend.name if self._backend else "the keyring"
-
-    def _show_backend(self, info: BackendInfo) -> None:
-        self._backend = info
-        self.backend.setText(backend_text(info))
-        self._update_move_button()
-
-    def _update_move_button(self) -> None:
-        info = self._backend
-        keyring, file_ok = move_choices(info) if info is not None else (None, False)
-        places = ([f"the OS keyring ({keyring})"] if keyring else []) + (
-            ["an encrypted file protected by a master password"] if file_ok else []
-        )
-        self.move_button.setEnabled(bool(places) and not self._moving)
-        if self._moving:
-            tip = "Moving the secrets…"
-        elif places:
-            tip = "Move every secret of every profile and channel to " + " or ".join(places)
-        elif info is not None:
-            tip = f"Secrets are in {info.name}; no OS keyring works to move them to"
-        else:
-            tip = ""
-        self.move_button.setToolTip(tip)
 
     def _notice_missing(self, lines: Sequence[str]) -> None:
         """Say in the status line what the item in the form lacks (``lines``); clear

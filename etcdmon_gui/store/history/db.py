@@ -35,7 +35,12 @@ from pathlib import Path
 from pydantic import ByteSize, TypeAdapter, ValidationError
 
 from etcdmon_gui.model.errors import ConfigError
-from etcdmon_gui.model.history import HistoryError, HistoryLimits
+from etcdmon_gui.model.history import (
+    KEEP_RAW_RANGE_S,
+    MIN_HISTORY_BYTES,
+    HistoryError,
+    HistoryLimits,
+)
 from etcdmon_gui.monitor.alert_rules import parse_duration
 from etcdmon_gui.store.files import data_dir
 
@@ -47,19 +52,23 @@ def default_path() -> Path:
     return data_dir() / "history.sqlite3"
 
 
-def limits(keep_raw: str | None = None, max_size: str | None = None) -> HistoryLimits:
+def limits(
+    keep_raw: str | None = None,
+    max_size: str | None = None,
+    default: HistoryLimits | None = None,
+) -> HistoryLimits:
     """The history's limits from what a user typed: how long raw samples are kept (a
     duration such as ``24h`` or ``3d``, 1 h to 30 days) and the most the file may hold
-    (``2GiB``, ``500MB``, at least 10 MB); ``None`` keeps the default. Raises
-    ``ConfigError`` saying what is wrong."""
-    default = HistoryLimits()
+    (``2GiB``, ``500MB``, at least 10 MB); ``None`` keeps ``default``'s (the app's
+    settings, or the built-in limits). Raises ``ConfigError`` saying what is wrong."""
+    default = default or HistoryLimits()
     raw_s = default.raw_s
     if keep_raw is not None:
         try:
             raw_s = parse_duration(keep_raw)
         except ValueError:
             raw_s = math.nan
-        if not 3600 <= raw_s <= 30 * 86_400:
+        if not KEEP_RAW_RANGE_S[0] <= raw_s <= KEEP_RAW_RANGE_S[1]:
             raise ConfigError(
                 f"keep raw samples for {keep_raw!r}? Give a duration from 1h to 30d, e.g. 24h"
             )
@@ -69,7 +78,7 @@ def limits(keep_raw: str | None = None, max_size: str | None = None) -> HistoryL
             max_bytes = int(TypeAdapter(ByteSize).validate_python(max_size))
         except ValidationError:
             max_bytes = -1
-        if max_bytes < 10_000_000:
+        if max_bytes < MIN_HISTORY_BYTES:
             raise ConfigError(
                 f"history size limit {max_size!r}? Give a size of at least 10MB, e.g. 2GiB"
             )

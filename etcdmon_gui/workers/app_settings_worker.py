@@ -1,0 +1,120 @@
+"""The application's own files (its settings, the last session), saved off the GUI
+thread.
+
+``AppSettingsWorker`` runs ``AppSettingsStore.save`` and ``SessionStore.save`` in its
+own ``QThread``, one save at a time in the order asked; ``AppSettingsHandle`` owns it
+from the GUI thread and re-emits its answers there. A failed save changes nothing on
+disk (the writes are atomic) and says why; a session that cannot be saved is only
+logged (it is a comfort: the next start offers less to reopen).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from etcdmon_gui.model.app_settings import AppSettings
+from etcdmon_gui.model.session import LastSession
+from etcdmon_gui.store.app_settings import AppSettingsError, AppSettingsStore
+from etcdmon_gui.store.session import SessionStore
+from etcdmon_gui.workers.thread_owner import ThreadOwner
+
+log = logging.getLogger(__name__)
+
+
+class AppSettingsWorker(QObject):
+    """Saves settings in its thread.
+
+    Signals:
+        saved(AppSettings, str note): written; ``note`` says the old file (which did
+            not load cleanly) was kept as a ``.bad-`` copy, or is "".
+        failed(str message): not written, and why (the file on disk is unchanged).
+    """
+
+    saved = Signal(object, str)
+    failed = Signal(str)
+
+    def __init__(self, store: AppSettingsStore, sessions: SessionStore | None = None) -> None:
+        super().__init__()
+        self.store = store
+        self.sessions = sessions or SessionStore()
+
+    @Slot(object)
+    def save(self, settings: AppSettings) -> None:
+        try:
+            note = self.store.save(settings)
+        except AppSettingsError as exc:
+            log.warning("%s", exc)
+            self.failed.emit(str(exc))
+            return
+        except Exception as exc:  # never die silently
+            log.exception("saving the settings failed")
+            self.failed.emit(
+                f"the settings were not saved: unexpected {type(exc).__name__} (see the log)"
+            )
+            return
+        log.info("settings saved to %s", self.store.path)
+        self.saved.emit(settings, note or "")
+
+    @Slot(object)
+    def save_session(self, session: LastSession) -> None:
+        try:
+            self.sessions.save(session)
+        except OSError as exc:
+            log.warning("%s: the open clusters were not saved: %s", self.sessions.path, exc)
+
+    @Slot()
+    def stop(self) -> None:
+        """End the thread, after every save asked before (queued in order)."""
+        thread = QThread.currentThread()
+        if thread is not None:
+            thread.quit()
+
+
+class AppSettingsHandle(ThreadOwner):
+    """The worker with its thread, owned by the GUI thread; ``start()`` it before the
+    first save. ``shutdown`` is idempotent and writes every save asked before it (a
+    save at exit is not lost), then ends the thread.
+
+    Signals:
+        saved(AppSettings, str note), failed(str): the worker's, in the GUI thread.
+        requestSave(AppSettings), requestSaveSession(LastSession), requestStop(): queued
+            into the worker's thread.
+    """
+
+    saved = Signal(object, str)
+    failed = Signal(str)
+    requestSave = Signal(object)
+    requestSaveSession = Signal(object)
+    requestStop = Signal()
+
+    def __init__(
+        self,
+        store: AppSettingsStore | None = None,
+        parent: QObject | None = None,
+        *,
+        sessions: SessionStore | None = None,
+    ) -> None:
+        self.worker = AppSettingsWorker(store or AppSettingsStore(), sessions)
+        super().__init__(self.worker, "app-settings", parent)
+        self.relay("saved", "failed")
+        self.requestSave.connect(self.worker.save)
+        self.requestSaveSession.connect(self.worker.save_session)
+        self.requestStop.connect(self.worker.stop)
+
+    @property
+    def store(self) -> AppSettingsStore:
+        return self.worker.store
+
+    def save(self, settings: AppSettings) -> None:
+        """Write ``settings`` in the worker's thread; ``saved`` or ``failed`` answers."""
+        self.requestSave.emit(settings)
+
+    def save_session(self, session: LastSession) -> None:
+        """Write the clusters open now, for the next start, in the worker's thread."""
+        self.requestSaveSession.emit(session)
+
+    def _end_thread(self) -> None:
+        if self.qthread.isRunning():
+            self.requestStop.emit()  # after the saves already queued
