@@ -20,13 +20,27 @@ Maintenance: the Maintenance menu (one entry per kind of operation, for the clus
 shown), a member's context menu in the tree and the header's "Recover…" /
 "Defragment…" all ask with ``maintenanceRequested(key, OpKind | None, member hex |
 None)``; the composition root opens the dialog preselected.
+
+No cluster watched: the central area shows the ``WelcomeWidget`` (``welcome``) instead
+of the views, switching in ``add_cluster`` / ``remove_cluster``. The views' splitters get
+their first-run layout when they are first shown, and a layout is only saved once they
+have sizes (shown, restored or set), so a session spent on the welcome page keeps the
+last one.
+
+Closing: with ``set_close_to_tray(True)`` (a tray exists and the setting says so),
+closing the window hides it (``hiddenToTray``); File → Quit (Ctrl+Q) closes it for real
+and asks the application to quit (``quitRequested``).
+
+Help: the user guide, the keyboard shortcuts (made from the window's actions) and the
+alert rule reference are dialogs of their own (``help_dialogs``); About lists the
+versions and the paths the composition root hands over (``set_about_paths``).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence, QShowEvent
@@ -35,6 +49,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QScrollArea,
     QSpinBox,
@@ -51,6 +66,7 @@ from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.alerts import Alert, Severity
 from etcdmon_gui.model.ops import OpKind
 from etcdmon_gui.model.snapshot import ClusterSnapshot
+from etcdmon_gui.monitor.alert_rules import Rule, default_rules
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.cluster_state import (
@@ -65,10 +81,17 @@ from etcdmon_gui.ui.cluster_tree_widget import ClusterTreeWidget
 from etcdmon_gui.ui.connect_dialog import ConnectDialog, ConnectRequest
 from etcdmon_gui.ui.delivery_log_widget import DeliveryLogWidget
 from etcdmon_gui.ui.header_widget import HeaderWidget, nospace_raised
+from etcdmon_gui.ui.help_dialogs import (
+    RuleReferenceDialog,
+    ShortcutsDialog,
+    UserGuideDialog,
+    versions,
+)
 from etcdmon_gui.ui.maintenance_log_widget import MaintenanceLogWidget
 from etcdmon_gui.ui.member_detail_widget import MemberDetailWidget, cluster_rows, member_rows
 from etcdmon_gui.ui.notification_banner import NotificationBanner
 from etcdmon_gui.ui.palette import WARNING_COLOUR
+from etcdmon_gui.ui.welcome_widget import WelcomeWidget
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +100,12 @@ FRESHNESS_CHECK_MS = 1000
 SHORT_WINDOW_PX = 800  # below this height the alert tabs start folded to their tab bar
 
 Clock = Callable[[], float]
+
+
+def _shortcuts(key: QKeySequence.StandardKey, fallback: str) -> list[QKeySequence]:
+    """The desktop's keys for ``key``; ``fallback`` where it has none (Quit and
+    Preferences have none on many Linux desktops)."""
+    return QKeySequence.keyBindings(key) or [QKeySequence(fallback)]
 
 
 def _scrolling(widget: QWidget) -> QScrollArea:
@@ -127,6 +156,12 @@ class MainWindow(QMainWindow):
         dialog of cluster ``key``, preselected (from the menu, the tree or the header).
     clustersChanged(list[ClusterState]): a cluster was added or removed, or its verdict
         or freshness changed (for the tray).
+    settingsRequested(): File → Settings….
+    quitRequested(): File → Quit (Ctrl+Q): the window has closed itself (layout saved,
+        not hidden to the tray); the application should quit.
+    logFolderRequested(): Help → Open log folder.
+    hiddenToTray(): closing hid the window in the tray (close to tray is on); the
+        application may say so once.
     """
 
     connectRequested = Signal(object)
@@ -142,6 +177,10 @@ class MainWindow(QMainWindow):
     disconnectRequested = Signal(str)
     mergeRequested = Signal(str, list)
     clustersChanged = Signal(list)
+    settingsRequested = Signal()
+    quitRequested = Signal()
+    logFolderRequested = Signal()
+    hiddenToTray = Signal()
 
     def __init__(
         self,
@@ -160,6 +199,15 @@ class MainWindow(QMainWindow):
         self._current: str | None = None
         self._member: int | None = None
         self._about_details = ""
+        self._about_paths: dict[str, str] = {}
+        self._rules: list[Rule] | None = None
+        self._close_to_tray = False
+        self._quitting = False
+        self._views_laid_out = False
+        self._browsing = False  # the views shown without a cluster (a bottom tab asked)
+        self.guide_dialog: UserGuideDialog | None = None
+        self.shortcuts_dialog: ShortcutsDialog | None = None
+        self.rules_dialog: RuleReferenceDialog | None = None
         self._badge = 0
         self._states: list[ClusterState] = []
         self._restored = False
@@ -214,13 +262,26 @@ class MainWindow(QMainWindow):
         self.main.setStretchFactor(0, 0)
         self.main.setStretchFactor(1, 1)
 
+        # The views of the watched clusters, or the welcome page while there is none.
+        self.views = QWidget()
+        self.views.setObjectName("clusterViews")
+        lay = QVBoxLayout(self.views)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(self.header)
+        lay.addWidget(self.main, 1)
+        self.welcome = WelcomeWidget(clock=clock)
+        self.pages = QStackedWidget()
+        self.pages.setObjectName("pages")
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(self.views)
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(0, 0, 0, 0)
-        lay.addWidget(self.header)
         lay.addWidget(self.notification_banner)
-        lay.addWidget(self.main, 1)
+        lay.addWidget(self.pages, 1)
         self.setCentralWidget(central)
+        self.welcome.connectRequested.connect(self._ask_connect)
+        self.welcome.historyRequested.connect(self.show_alerts_tab)
         self._build_actions()
         self.statusBar().showMessage("Ready")
         # Permanent: a status message is replaced by the next sweep's.
@@ -309,11 +370,30 @@ class MainWindow(QMainWindow):
         self.bottom_action.setChecked(True)
         self.bottom_action.setShortcut(QKeySequence("Ctrl+2"))
         self.bottom_action.toggled.connect(self._show_bottom)
-        self.about_action = QAction("&About", self)
-        self.about_action.triggered.connect(self._show_about)
+        self.settings_action = QAction("&Settings…", self)
+        self.settings_action.setShortcuts(
+            _shortcuts(QKeySequence.StandardKey.Preferences, "Ctrl+,")
+        )
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.settingsRequested)
         self.quit_action = QAction("&Quit", self)
-        self.quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        self.quit_action.triggered.connect(self.close)
+        self.quit_action.setShortcuts(_shortcuts(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.setToolTip("Stop watching and quit, also when the tray would keep it")
+        self.quit_action.triggered.connect(self.quit)
+        self.guide_action = QAction("&User guide", self)
+        self.guide_action.setShortcuts(_shortcuts(QKeySequence.StandardKey.HelpContents, "F1"))
+        self.guide_action.triggered.connect(self.show_user_guide)
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        self.rules_action = QAction("Alert &rule reference", self)
+        self.rules_action.triggered.connect(self.show_rule_reference)
+        self.log_folder_action = QAction("Open &log folder", self)
+        self.log_folder_action.setToolTip("The log files and crash reports, in the file manager")
+        self.log_folder_action.triggered.connect(self.logFolderRequested)
+        self.about_action = QAction("&About etcdmon-gui", self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self._show_about)
         self.interval = QSpinBox()
         self.interval.setRange(1, 60)
         self.interval.setValue(DEFAULT_INTERVAL_S)
@@ -332,6 +412,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.export_action)
         file_menu.addSeparator()
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         monitor_menu = self.menuBar().addMenu("&Monitor")
         monitor_menu.addAction(self.pause_action)
@@ -347,7 +429,13 @@ class MainWindow(QMainWindow):
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.addAction(self.benchmark_action)
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addAction(self.rules_action)
+        help_menu.addAction(self.log_folder_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
+        self.help_menu = help_menu
 
     def _build_maintenance_menu(self) -> None:
         """Mai&ntenance: each entry opens the dialog of the cluster shown, preselected."""
@@ -415,19 +503,88 @@ class MainWindow(QMainWindow):
                 self.connectRequested.emit(request)
 
     def about_text(self) -> str:
-        text = f"etcdmon-gui {__version__}\n\nA desktop monitor for etcd clusters."
-        return f"{text}\n\n{self._about_details}" if self._about_details else text
+        """What Help → About says: the version, what it runs on, its paths, the details
+        the composition root set (where secrets are kept)."""
+        parts = [f"etcdmon-gui {__version__}\n\nA desktop monitor for etcd clusters."]
+        parts.append("\n".join(["Versions:", *(f"  {n}: {v}" for n, v in versions())]))
+        if self._about_paths:
+            parts.append(
+                "\n".join(["Paths:", *(f"  {n}: {p}" for n, p in self._about_paths.items())])
+            )
+        if self._about_details:
+            parts.append(self._about_details)
+        return "\n\n".join(parts)
 
     def _show_about(self) -> None:
         box = QMessageBox(
             QMessageBox.Icon.NoIcon,
-            "About etcdmon",
+            "About etcdmon-gui",
             self.about_text(),
             QMessageBox.StandardButton.Ok,
             self,
         )
+        box.setObjectName("aboutBox")
         box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         box.exec()
+
+    # -- help -------------------------------------------------------------------------
+
+    def _raise(self, dialog: QWidget) -> None:
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+
+    def show_user_guide(self) -> UserGuideDialog:
+        """Help → User guide: the bundled guide, one window kept for the session."""
+        if self.guide_dialog is None:
+            self.guide_dialog = UserGuideDialog(self)
+        self._raise(self.guide_dialog)
+        return self.guide_dialog
+
+    def window_actions(self) -> list[QAction]:
+        """Every action of the window: the menus' in their order, then the others (the
+        panes' context menus, the toolbar)."""
+        seen: list[QAction] = []
+
+        def walk(actions: Sequence[QAction]) -> None:
+            for action in actions:
+                menu = action.menu()
+                if isinstance(menu, QMenu):
+                    walk(menu.actions())
+                elif action not in seen:
+                    seen.append(action)
+
+        walk(self.menuBar().actions())
+        seen.extend(a for a in self.findChildren(QAction) if a not in seen)
+        return seen
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help → Keyboard shortcuts, listed from the actions as they are now."""
+        if self.shortcuts_dialog is not None:
+            self.shortcuts_dialog.deleteLater()
+        self.shortcuts_dialog = ShortcutsDialog(self.window_actions(), self)
+        self._raise(self.shortcuts_dialog)
+        return self.shortcuts_dialog
+
+    def show_rule_reference(self) -> RuleReferenceDialog:
+        """Help → Alert rule reference: the rules ``set_rules`` gave (the defaults)."""
+        if self.rules_dialog is None:
+            if self._rules is None:
+                self._rules = default_rules()
+            self.rules_dialog = RuleReferenceDialog(self._rules, self)
+        self._raise(self.rules_dialog)
+        return self.rules_dialog
+
+    def quit(self) -> None:
+        """File → Quit: close for real (the layout is saved, the tray keeps nothing),
+        then ask the application to quit."""
+        self._quitting = True
+        try:
+            self.close()
+        finally:
+            self._quitting = False
+        self.quitRequested.emit()
 
     def _on_current(self, emit: Callable[[str], object]) -> None:
         if self._current:
@@ -447,15 +604,21 @@ class MainWindow(QMainWindow):
             self.intervalRequested.emit(view.key, seconds)
 
     def show_alerts_tab(self) -> None:
-        self.bottom.setCurrentIndex(self.alerts_tab)
-        self._unfold_bottom()
+        self._show_tab(self.alerts_tab)
 
     def show_deliveries_tab(self) -> None:
-        self.bottom.setCurrentIndex(self.deliveries_tab)
-        self._unfold_bottom()
+        self._show_tab(self.deliveries_tab)
 
     def show_maintenance_tab(self) -> None:
-        self.bottom.setCurrentIndex(self.maintenance_tab)
+        self._show_tab(self.maintenance_tab)
+
+    def _show_tab(self, index: int) -> None:
+        """One of the bottom tabs, unfolded; shown over the welcome page too (the
+        history of alerts and maintenance needs no cluster), until a cluster comes and
+        goes again."""
+        self._browsing = True
+        self._sync_page()
+        self.bottom.setCurrentIndex(index)
         self._unfold_bottom()
 
     # -- panes ----------------------------------------------------------------------------
@@ -513,7 +676,12 @@ class MainWindow(QMainWindow):
         # The splitters must have their final sizes first: laid out later, the side
         # pane (stretch 0) would keep the width it got in a window not yet sized.
         central = self.centralWidget()
-        for layout in (self.layout(), central.layout() if central is not None else None):
+        for layout in (
+            self.layout(),
+            central.layout() if central is not None else None,
+            self.pages.layout(),
+            self.views.layout(),
+        ):
             if layout is not None:
                 layout.activate()
         side = self._default_side_width()
@@ -530,8 +698,8 @@ class MainWindow(QMainWindow):
     def showEvent(self, event: QShowEvent) -> None:
         if not self._laid_out:
             self._laid_out = True
-            if not self._restored:
-                self._default_layout()
+            if self.pages.currentWidget() is self.views:
+                self._lay_out_views()
         super().showEvent(event)
 
     # -- what the composition root calls --------------------------------------------
@@ -540,6 +708,44 @@ class MainWindow(QMainWindow):
         """Extra lines for Help → About (the composition root puts the secret backend)."""
         self._about_details = text
 
+    def set_about_paths(self, paths: Mapping[str, str]) -> None:
+        """Where things live, for Help → About, in the order given (e.g. "Settings",
+        "Profiles", "History", "Logs and crash reports")."""
+        self._about_paths = dict(paths)
+
+    def set_rules(self, rules: Sequence[Rule]) -> None:
+        """The rules Help → Alert rule reference lists (default: the shipped defaults)."""
+        self._rules = list(rules)
+        if self.rules_dialog is not None:
+            self.rules_dialog.deleteLater()
+            self.rules_dialog = None
+
+    def set_close_to_tray(self, enabled: bool) -> None:
+        """Whether closing the window hides it in the tray (only while a tray exists:
+        the composition root decides) instead of closing it."""
+        self._close_to_tray = enabled
+
+    def close_to_tray(self) -> bool:
+        return self._close_to_tray
+
+    def showing_welcome(self) -> bool:
+        """Whether the welcome page is shown (no cluster watched)."""
+        return self.pages.currentWidget() is self.welcome
+
+    def _sync_page(self) -> None:
+        """The views while a cluster is watched, the welcome page otherwise; the views
+        get their first-run layout when first shown in a visible window."""
+        target = self.views if self._views or self._browsing else self.welcome
+        if self.pages.currentWidget() is not target:
+            self.pages.setCurrentWidget(target)
+        if target is self.views and self._laid_out and not self._views_laid_out:
+            self._lay_out_views()
+
+    def _lay_out_views(self) -> None:
+        self._views_laid_out = True
+        if not self._restored:
+            self._default_layout()
+
     def add_cluster(self, key: str, title: str) -> None:
         if key in self._views:
             return
@@ -547,6 +753,7 @@ class MainWindow(QMainWindow):
         self._views[key] = _ClusterView(key, title, charts)
         self.charts_stack.addWidget(charts)
         self.tree.add_cluster(key, title)
+        self._sync_page()
         if self._current is None:
             self._select_cluster(key)
         self.check_freshness(force=True)
@@ -581,6 +788,9 @@ class MainWindow(QMainWindow):
                 self.header.clear()
                 self.detail.show_rows([])
                 self._sync_controls(None)
+        if not self._views:
+            self._browsing = False  # the last one went: welcome again
+        self._sync_page()
         self.check_freshness(force=True)
 
     def select_cluster(self, key: str) -> None:
@@ -820,10 +1030,22 @@ class MainWindow(QMainWindow):
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/mainSplitter", self.main.saveState())
-        self.settings.setValue("window/sideSplitter", self.side.saveState())
-        self.settings.setValue("window/rightSplitter", self.right.saveState())
+        for name, splitter in (
+            ("mainSplitter", self.main),
+            ("sideSplitter", self.side),
+            ("rightSplitter", self.right),
+        ):
+            # A splitter never shown, restored or set (the welcome page all session
+            # long) has no sizes yet: saving them would replace a good layout.
+            if any(splitter.sizes()):
+                self.settings.setValue(f"window/{name}", splitter.saveState())
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
+        if self._close_to_tray and not self._quitting:
+            event.ignore()
+            if self.isVisible():
+                self.hide()
+                self.hiddenToTray.emit()
+            return
         super().closeEvent(event)
