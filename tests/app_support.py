@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from etcdmon_gui.app import Application
+from etcdmon_gui.app.desktop import DesktopStart
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
 
@@ -21,6 +22,7 @@ def make_app(
     *,
     profiles: ProfileStore | None = None,
     secrets: SecretStore | None = None,
+    desktop: DesktopStart | None = None,
 ) -> Application:
     """The application over ``data_dir``, shown; the caller shuts it down."""
     settings = QSettings(str(data_dir / "settings.ini"), QSettings.Format.IniFormat)
@@ -31,6 +33,7 @@ def make_app(
         profiles=profiles or ProfileStore(data_dir / "config" / "profiles.yaml"),
         secrets=secrets or SecretStore.memory(),
         data_dir=data_dir,
+        desktop=desktop,
     )
     qtbot.addWidget(app.window)
     app.window.show()

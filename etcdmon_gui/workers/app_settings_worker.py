@@ -1,11 +1,13 @@
 """The application's own files (its settings, the last session), saved off the GUI
-thread.
+thread, and the profiles read for the welcome page.
 
 ``AppSettingsWorker`` runs ``AppSettingsStore.save`` and ``SessionStore.save`` in its
-own ``QThread``, one save at a time in the order asked; ``AppSettingsHandle`` owns it
-from the GUI thread and re-emits its answers there. A failed save changes nothing on
-disk (the writes are atomic) and says why; a session that cannot be saved is only
-logged (it is a comfort: the next start offers less to reopen).
+own ``QThread``, one save at a time in the order asked. It also reads the profiles
+file once for the welcome page: apart from the profile service, whose answers go to
+the profile dialog. ``AppSettingsHandle`` owns it from the GUI thread and re-emits its
+answers there. A failed save changes nothing on disk (the writes are atomic) and says
+why; a session that cannot be saved is only logged (it is a comfort: the next start
+offers less to reopen).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from etcdmon_gui.model.app_settings import AppSettings
 from etcdmon_gui.model.session import LastSession
 from etcdmon_gui.store.app_settings import AppSettingsError, AppSettingsStore
+from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.session import SessionStore
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
@@ -34,6 +37,7 @@ class AppSettingsWorker(QObject):
 
     saved = Signal(object, str)
     failed = Signal(str)
+    profilesRead = Signal(object)
 
     def __init__(self, store: AppSettingsStore, sessions: SessionStore | None = None) -> None:
         super().__init__()
@@ -64,6 +68,12 @@ class AppSettingsWorker(QObject):
         except OSError as exc:
             log.warning("%s: the open clusters were not saved: %s", self.sessions.path, exc)
 
+    @Slot(object)
+    def read_profiles(self, profiles: ProfileStore) -> None:
+        """``profilesRead(LoadResult)``: the profiles file as it is (its problems are
+        the profile dialog's to show)."""
+        self.profilesRead.emit(profiles.load())
+
     @Slot()
     def stop(self) -> None:
         """End the thread, after every save asked before (queued in order)."""
@@ -78,14 +88,17 @@ class AppSettingsHandle(ThreadOwner):
     save at exit is not lost), then ends the thread.
 
     Signals:
-        saved(AppSettings, str note), failed(str): the worker's, in the GUI thread.
+        saved(AppSettings, str note), failed(str), profilesRead(LoadResult): the
+            worker's, in the GUI thread.
         requestSave(AppSettings), requestSaveSession(LastSession), requestStop(): queued
             into the worker's thread.
     """
 
     saved = Signal(object, str)
     failed = Signal(str)
+    profilesRead = Signal(object)
     requestSave = Signal(object)
+    requestProfiles = Signal(object)
     requestSaveSession = Signal(object)
     requestStop = Signal()
 
@@ -98,7 +111,8 @@ class AppSettingsHandle(ThreadOwner):
     ) -> None:
         self.worker = AppSettingsWorker(store or AppSettingsStore(), sessions)
         super().__init__(self.worker, "app-settings", parent)
-        self.relay("saved", "failed")
+        self.relay("saved", "failed", "profilesRead")
+        self.requestProfiles.connect(self.worker.read_profiles)
         self.requestSave.connect(self.worker.save)
         self.requestSaveSession.connect(self.worker.save_session)
         self.requestStop.connect(self.worker.stop)
@@ -114,6 +128,10 @@ class AppSettingsHandle(ThreadOwner):
     def save_session(self, session: LastSession) -> None:
         """Write the clusters open now, for the next start, in the worker's thread."""
         self.requestSaveSession.emit(session)
+
+    def read_profiles(self, profiles: ProfileStore) -> None:
+        """Read the profiles file in the worker's thread; ``profilesRead`` answers."""
+        self.requestProfiles.emit(profiles)
 
     def _end_thread(self) -> None:
         if self.qthread.isRunning():

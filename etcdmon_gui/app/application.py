@@ -21,34 +21,23 @@ PNG after ``--after`` seconds and exits, for the README and for checks.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import io
 import itertools
 import logging
-import signal
-import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import shiboken6
-from PySide6.QtCore import QObject, QSettings, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtWidgets import QApplication, QWidget
 
-from etcdmon_gui import __version__
+from etcdmon_gui.app.desktop import Desktop, DesktopStart
 from etcdmon_gui.bench.checkperf import PRESETS, check_perf_spec
 from etcdmon_gui.bench.report import run_record
 from etcdmon_gui.connection_args import (
-    UsageError,
-    add_connection_options,
-    add_history_options,
     config_from_flags,
-    connection_config,
-    from_environment,
-    history_limits,
-    profile_store,
 )
 from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.model.alerts import AlertEvent, Severity
@@ -66,6 +55,7 @@ from etcdmon_gui.model.history import (
 from etcdmon_gui.model.ops import AuditRecord, OpKind
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
+from etcdmon_gui.model.session import SessionEntry
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.monitor.history_signals import SIGNALS as HISTORY_SIGNAL_DEFS
@@ -82,25 +72,21 @@ from etcdmon_gui.store.history.reader import HistoryBackend, recent_db_sizes
 from etcdmon_gui.store.profiles import (
     ProfileSettings,
     ProfileStore,
-    ProfileStoreError,
     user_rules_path,
 )
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
 from etcdmon_gui.store.secrets import (
     SecretStore,
-    SecretStoreError,
-    secrets_file_path,
 )
 from etcdmon_gui.ui.bench_dialog import BenchDialog
 from etcdmon_gui.ui.channels_dialog import ChannelsDialog
 from etcdmon_gui.ui.chart_definitions import HISTORY_SIGNALS
-from etcdmon_gui.ui.charts_widget import ChartsWidget
+from etcdmon_gui.ui.charts_widget import DEFAULT_WINDOW_S, ChartsWidget
 from etcdmon_gui.ui.connect_dialog import ConnectRequest
 from etcdmon_gui.ui.export_dialog import ExportDialog, ExportRequest
 from etcdmon_gui.ui.main_window import MainWindow
 from etcdmon_gui.ui.maintenance_dialog import MaintenanceDialog
 from etcdmon_gui.ui.profile_manager_dialog import ProfileManagerDialog
-from etcdmon_gui.ui.secret_backend_dialog import SecretBackendDialog
 from etcdmon_gui.ui.tray import AlertTray
 from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
@@ -164,6 +150,7 @@ class Watch:
     interval_s: int | None = None
     alert_overrides: Mapping[str, Mapping[str, Any]] | None = None
     channels: Sequence[str] | None = None
+    session: SessionEntry | None = None  # how a next start reopens it (None: it does not)
 
 
 def endpoint_urls(text: str | Sequence[str]) -> list[str]:
@@ -202,9 +189,11 @@ class Application(QObject):
     Signals:
         desktopEvent(AlertEvent): a Desktop channel's delivery, from a notify thread;
             shown by the tray in the GUI thread.
+        watchesChanged(): a cluster was opened, closed or renamed (the last session).
     """
 
     desktopEvent = Signal(object)
+    watchesChanged = Signal()
 
     def __init__(
         self,
@@ -216,10 +205,12 @@ class Application(QObject):
         secrets: SecretStore | None = None,
         data_dir: Path | None = None,
         history: tuple[Path | None, HistoryLimits] | None = None,
+        desktop: DesktopStart | None = None,
     ) -> None:
         super().__init__()
         self.qapp = qapp
         self.interval_s = interval_s
+        self.chart_window_s = DEFAULT_WINDOW_S  # a new cluster's charts (the settings')
         self.window = MainWindow(settings)
         self.workers: dict[str, WorkerHandle] = {}
         self.watches: dict[str, Watch] = {}
@@ -275,6 +266,7 @@ class Application(QObject):
         qapp.aboutToQuit.connect(self.shutdown)
         self._share_secrets()
         self.profile_service.start()
+        self.desktop = Desktop(self, desktop or DesktopStart.under(data_dir))
 
     def _set_interval(self, key: str, seconds: int) -> None:
         if key in self.workers:
@@ -301,6 +293,7 @@ class Application(QObject):
         channels: Sequence[str] | None = None,
         *,
         endpoints: Sequence[str] = (),
+        session: SessionEntry | None = None,
     ) -> WorkerHandle:
         """Start watching a cluster; the config is built in the worker's thread.
 
@@ -313,11 +306,17 @@ class Application(QObject):
                 f"{self.watches[key].title} is already watched: shown it.", 10_000
             )
             return self.workers[key]
-        watch = Watch(title, make_config, list(endpoints), interval_s, alert_overrides, channels)
+        watch = Watch(
+            title, make_config, list(endpoints), interval_s, alert_overrides, channels, session
+        )
         self.watches[key] = watch
         self.window.add_cluster(key, title)
         self._wire_chart_history(key)
-        return self._start_worker(key)
+        if self.chart_window_s != DEFAULT_WINDOW_S:
+            self.window.charts(key).set_time_window(self.chart_window_s)
+        handle = self._start_worker(key)
+        self.watchesChanged.emit()
+        return handle
 
     def _start_worker(self, key: str) -> WorkerHandle:
         """A new worker for ``key`` from its ``Watch``, wired to the window and alerts."""
@@ -385,15 +384,30 @@ class Application(QObject):
             return
         # The same key as a ConnectionConfig's: its endpoints as URLs.
         key = ",".join(endpoints)
-        self.watch(key, key, lambda: config_from_request(request), endpoints=endpoints)
+        plain = not (request.cacert or request.cert or request.key or request.user)
+        self.watch(
+            key,
+            key,
+            lambda: config_from_request(request),
+            endpoints=endpoints,
+            session=SessionEntry.for_endpoints(endpoints, key) if plain else None,
+        )
 
-    def watch_config(self, config: ConnectionConfig, title: str | None = None) -> WorkerHandle:
+    def watch_config(
+        self, config: ConnectionConfig, title: str | None = None, *, remember: bool = True
+    ) -> WorkerHandle:
+        """Watch ``config``; a next start reopens it when ``remember`` and it needs
+        neither TLS nor a user (plain endpoints reopen without credentials)."""
         # A ConnectionConfig's key is the endpoint list, same as connect_request's.
+        endpoints = [e.url for e in config.endpoints]
+        title = title or config.key
+        plain = remember and config.tls is None and config.user is None
         return self.watch(
             config.key,
-            title or config.key,
+            title,
             lambda: config,
-            endpoints=[e.url for e in config.endpoints],
+            endpoints=endpoints,
+            session=SessionEntry.for_endpoints(endpoints, title) if plain else None,
         )
 
     def connect_profile(self, profile: Profile) -> WorkerHandle:
@@ -415,6 +429,7 @@ class Application(QObject):
             "alert_overrides": profile.alert_overrides,
             "channels": profile.channels,
             "endpoints": list(profile.endpoints),
+            "session": SessionEntry.for_profile(profile.id, profile.name),
         }
 
     def _profile_saved(self, item: object) -> None:
@@ -432,6 +447,7 @@ class Application(QObject):
         self.window.rename_cluster(key, profile.name)
         self.cluster_ids.pop(key, None)  # the endpoints may lead elsewhere now
         handle = self._restart(key)
+        self.watchesChanged.emit()
         self.window.statusBar().showMessage(
             f"Profile {profile.name} changed: reconnected with its new settings.", 10_000
         )
@@ -496,6 +512,7 @@ class Application(QObject):
             ops_dialog.close()
             ops_dialog.deleteLater()
         self.ops.forget(key)  # a run in progress finishes and is recorded
+        self.watchesChanged.emit()
 
     def merge_endpoints(self, key: str, endpoints: Sequence[str]) -> None:
         """Add ``endpoints`` to cluster ``key``'s: a profile is saved with them (and
@@ -519,6 +536,9 @@ class Application(QObject):
         old = watch.make_config
         watch.make_config = lambda: dataclasses.replace(old(), endpoints=merged)
         watch.endpoints = [e.url for e in merged]
+        if watch.session is not None:
+            watch.session = SessionEntry.for_endpoints(watch.endpoints, watch.title)
+            self.watchesChanged.emit()
         self._restart(key)
         self.window.statusBar().showMessage(
             f"{watch.title}: added {', '.join(added)}; reconnected.", 10_000
@@ -562,8 +582,14 @@ class Application(QObject):
         """Open (or raise) the profile manager; it loads the profiles when shown."""
         if self.profile_dialog is None:
             self.profile_dialog = ProfileManagerDialog(self.window)
-            self._wire_service_dialog(self.profile_dialog, self.profile_service)
-            self.profile_dialog.connectRequested.connect(self.connect_profile)
+            dialog, service = self.profile_dialog, self.profile_service
+            self._wire_service_dialog(dialog, service)
+            dialog.connectRequested.connect(self.connect_profile)
+            # Only profiles import and export (``import`` is a keyword: no name match).
+            dialog.importRequested.connect(service.import_file)
+            dialog.exportRequested.connect(service.export_file)
+            for answer in ("imported", "clashed", "exported"):
+                getattr(service, answer).connect(getattr(dialog, f"show_{answer}"))
         self._raise(self.profile_dialog)
         return self.profile_dialog
 
@@ -785,7 +811,8 @@ class Application(QObject):
         if self._shut:  # quit while it started: its answer is queued behind shutdown()
             return
         config = ConnectionConfig(parse_endpoints(endpoints))
-        self.watch_config(config, f"sandbox (etcd {version})")
+        # Its ports change every run: a next start has nothing to reopen.
+        self.watch_config(config, f"sandbox (etcd {version})", remember=False)
 
     # -- export -----------------------------------------------------------------------
 
@@ -903,6 +930,7 @@ class Application(QObject):
         for handle in [*self.workers.values(), *self.retiring]:
             handle.shutdown()
         self.profile_service.shutdown()
+        self.desktop.shutdown()  # after the last change to the watches: saved
         self.bench.shutdown(timeout_s=20)  # after cancel: delete + compact the keys
         self.ops.shutdown(timeout_s=20)  # a step in flight ends with its closed session
         for dialog in self.bench_dialogs.values():
@@ -1099,160 +1127,3 @@ class Application(QObject):
         self.window.raise_()
         self.window.activateWindow()
         self.window.show_alerts_tab()
-
-
-DialogFactory = Callable[[str, bool], SecretBackendDialog]
-
-
-def choose_secret_store(
-    kind: str, *, ask: bool = True, dialog_factory: DialogFactory | None = None
-) -> SecretStore:
-    """The store for this session: the OS keyring, or, when there is none (or the user
-    asked for ``--secrets encrypted-file``), what the user picks in a dialog: the
-    encrypted file (master password asked until it opens the file) or memory."""
-    if kind == "memory":
-        return SecretStore.memory()
-    if kind != "encrypted-file":
-        store = SecretStore.system()
-        if store.info.persistent or not ask:
-            return store
-        problem = store.info.problem or "No OS keyring is usable."
-    else:
-        problem = "Secrets are kept in an encrypted file: type its master password."
-    make = dialog_factory or (
-        lambda text, file_only: SecretBackendDialog(text, file_only=file_only)
-    )
-    dialog = make(problem, kind == "encrypted-file")
-    path = secrets_file_path()
-    while dialog.exec() == SecretBackendDialog.DialogCode.Accepted:
-        if not dialog.use_file():
-            return SecretStore.memory()
-        try:
-            return SecretStore.encrypted_file(path, dialog.master_password())
-        except SecretStoreError as exc:
-            dialog.show_error(str(exc))
-    return SecretStore.memory()  # dismissed: nothing is stored beyond this session
-
-
-def stop_on_signals(qapp: QApplication) -> QTimer:
-    """Ctrl-C, SIGTERM and a closed terminal end the app through its normal shutdown, so
-    the sandbox's etcd processes go with it. The signals are taken by ``SignalStop``
-    (no lock in a handler, so no burst can hang the app); a short timer in the GUI
-    thread sees its request and quits the loop. A second signal says the app is still
-    stopping; a third kills the sandbox's members and exits at once."""
-    from etcdmon_gui.etcd.sandbox import SignalStop
-
-    stop = SignalStop(
-        "etcdmon-gui", (signal.SIGINT, signal.SIGTERM, signal.SIGHUP), stopping="still stopping"
-    ).install()
-
-    def quit_if_asked() -> None:
-        if stop.event.is_set():
-            qapp.quit()
-
-    tick = QTimer(qapp)
-    tick.timeout.connect(quit_if_asked)
-    tick.start(250)
-    return tick
-
-
-def window_size(text: str) -> tuple[int, int]:
-    """``1024x700`` -> (1024, 700), for ``--size``."""
-    width, sep, height = text.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1024x700")
-    w, h = int(width), int(height)
-    if not (320 <= w <= 10_000 and 240 <= h <= 10_000):
-        raise argparse.ArgumentTypeError(f"{text!r}: a window from 320x240 to 10000x10000")
-    return w, h
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="etcdmon-gui", description="Watch etcd clusters.")
-    parser.add_argument("--version", action="version", version=f"etcdmon-gui {__version__}")
-    parser.add_argument(
-        "--sandbox",
-        action="store_true",
-        help="start a local etcd cluster with a gentle load and watch it",
-    )
-    parser.add_argument("--members", type=int, default=3, help="sandbox size (default 3)")
-    parser.add_argument(
-        "--interval", type=int, default=5, help="seconds between sweeps, 1-60 (default 5)"
-    )
-    parser.add_argument(
-        "--screenshot",
-        metavar="PATH",
-        help="save the window as PNG after --after seconds, then exit",
-    )
-    parser.add_argument("--after", type=float, default=8.0, metavar="SECONDS")
-    parser.add_argument(
-        "--size",
-        type=window_size,
-        metavar="WxH",
-        help="open the window at this size, e.g. 1024x700 (screenshots, small screens)",
-    )
-    parser.add_argument("--debug", action="store_true", help="log details")
-    add_connection_options(parser)
-    add_history_options(parser)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    config = profile = None
-    try:  # start-up: the small profiles file is read here, its secrets in the worker
-        kept = history_limits(args)
-        if args.profile:
-            profile = profile_store(args).get(args.profile)
-        elif args.endpoints or from_environment().get("endpoints"):
-            config = connection_config(args)
-    except (UsageError, EtcdError, ProfileStoreError) as exc:
-        print(f"etcdmon-gui: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
-    qapp = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(qapp, QApplication)
-    qapp.setApplicationName("etcdmon-gui")
-    qapp.setOrganizationName("etcdmon")
-    app = Application(
-        qapp,
-        QSettings(),
-        interval_s=max(1, min(60, args.interval)),
-        profiles=profile_store(args),
-        # A sandbox needs no secret: ask only when someone may store one.
-        secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or args.sandbox)),
-        history=(args.history, kept),
-    )
-    if args.sandbox:
-        app.start_sandbox(args.members)
-    if profile is not None:
-        app.connect_profile(profile)
-    elif config is not None:
-        app.watch_config(config)
-    if args.size:
-        app.window.resize(*args.size)
-    app.window.show()
-    if args.screenshot:
-        path = args.screenshot
-
-        def snap() -> None:
-            ok = app.window.grab().save(path)
-            if not ok:
-                log.error("could not write the screenshot to %s", path)
-            qapp.exit(0 if ok else 1)
-
-        QTimer.singleShot(int(args.after * 1000), snap)
-    stop_on_signals(qapp)
-    code = qapp.exec()
-    app.shutdown()
-    # Destroy the window (and pyqtgraph's items) while Python is still whole: left to
-    # interpreter teardown, a shown pyqtgraph widget can crash on the way out.
-    shiboken6.delete(app.window)
-    return int(code)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,182 @@
+"""The desktop around the monitoring, in the whole application: the welcome page on an
+empty configuration, the last session reopened at the next start (and saved as
+clusters open and close), the settings put in force when saved, the Help menu's log
+folder and a crash in a slot shown in a dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from etcdmon_gui.app import Application
+from etcdmon_gui.app.desktop import DesktopStart
+from etcdmon_gui.etcd.sandbox import Sandbox
+from etcdmon_gui.model.app_settings import AppSettings
+from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
+from etcdmon_gui.model.profile import Profile
+from etcdmon_gui.model.session import LastSession, SessionEntry
+from etcdmon_gui.store.app_settings import AppSettingsStore
+from etcdmon_gui.store.logs import log_dir
+from etcdmon_gui.store.profiles import ProfileStore
+from etcdmon_gui.store.session import SessionStore
+from etcdmon_gui.workers.crash_handler import CrashHandler
+from tests.app_support import make_app
+
+
+def start(tmp_path: Path, **options: object) -> DesktopStart:
+    return DesktopStart(
+        AppSettingsStore(tmp_path / "settings.yaml"),
+        SessionStore(tmp_path / "last-session.yaml"),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def apps() -> Iterator[list[Application]]:
+    made: list[Application] = []
+    yield made
+    for app in made:
+        app.shutdown()
+
+
+def test_an_empty_configuration_opens_on_the_welcome_page(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, apps: list[Application]
+) -> None:
+    app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path))
+    apps.append(app)
+    window = app.window
+    assert window.showing_welcome()
+    assert window.welcome.sandbox_button.isVisible()
+    assert not window.welcome.session_box.isVisible()  # nothing to reopen
+    # The profiles are read in the service thread: none here, and the list stays hidden.
+    with qtbot.waitSignal(app.profile_service.loaded, timeout=5000):
+        app.profile_service.load()
+    assert window.welcome.profile_names() == []
+    assert not window.welcome.profiles_box.isVisible()
+
+
+def test_the_last_session_reopens_and_is_saved_as_clusters_open_and_close(
+    qapp: QApplication,
+    qtbot: QtBot,
+    tmp_path: Path,
+    cluster: Sandbox,
+    store: ProfileStore,
+    apps: list[Application],
+) -> None:
+    profile = Profile(name="team", endpoints=[cluster.endpoints[0]])
+    store.add(profile)
+    plain = SessionEntry.for_endpoints(cluster.endpoints[1:], "by hand")
+    gone = SessionEntry.for_profile("deleted-since", "old")
+    sessions = SessionStore(tmp_path / "last-session.yaml")
+    sessions.save(LastSession((SessionEntry.for_profile(profile.id, "team"), plain, gone), 1.0))
+
+    app = make_app(qapp, qtbot, tmp_path, profiles=store, desktop=start(tmp_path, reopen=True))
+    apps.append(app)
+    window = app.window
+    # Both clusters come back (the profile once the profiles are read) and are watched.
+    qtbot.waitUntil(lambda: len(window.cluster_keys()) == 2, timeout=10_000)
+    assert not window.showing_welcome()
+    assert {window.cluster_title(k) for k in window.cluster_keys()} == {"team", "by hand"}
+    qtbot.waitUntil(lambda: window.latest_snapshot(profile.key) is not None, timeout=15_000)
+    assert (
+        "old" in window.notification_banner.message.text()
+    )  # the profile deleted since is named, not dropped silently
+
+    # Closing one is saved for the next start; the rest stays as it was.
+    app.disconnect_cluster(profile.key)
+    qtbot.waitUntil(lambda: sessions.load().entries == (plain,), timeout=5000)
+
+    # The last one closed: nothing to reopen, and the welcome page is back.
+    app.disconnect_cluster(window.cluster_keys()[0])
+    qtbot.waitUntil(lambda: sessions.load().empty, timeout=5000)
+    assert window.showing_welcome()
+
+
+def test_a_run_that_must_not_remember_leaves_the_last_session_alone(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, cluster: Sandbox, apps: list[Application]
+) -> None:
+    sessions = SessionStore(tmp_path / "last-session.yaml")
+    kept = LastSession((SessionEntry.for_endpoints(["127.0.0.1:1"], "kept"),), 1.0)
+    sessions.save(kept)
+    app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path, remember_session=False))
+    apps.append(app)
+    # Not reopened either (reopen is off): the welcome page offers it.
+    assert app.window.showing_welcome()
+    assert app.window.welcome.last_session() == kept
+    assert app.window.welcome.session_box.isVisible()
+    app.watch_config(ConnectionConfig(parse_endpoints(cluster.endpoints)), "a run")
+    app.disconnect_cluster(app.window.cluster_keys()[0])
+    app.desktop.shutdown()  # every queued save written
+    assert sessions.load() == kept
+
+
+def test_saved_settings_are_in_force_at_once(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, apps: list[Application]
+) -> None:
+    app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path))
+    apps.append(app)
+    dialog = app.desktop.show_settings()
+    wanted = AppSettings(
+        interval_s=17, chart_window_s=3600, popup_burst_limit=7, mute_minutes=5, theme="dark"
+    )
+    with qtbot.waitSignal(app.desktop.store.saved, timeout=5000):
+        dialog.saveRequested.emit(wanted)
+    assert AppSettingsStore(tmp_path / "settings.yaml").load() == (wanted, None)
+    assert app.interval_s == 17
+    assert app.chart_window_s == 3600
+    assert app.tray.burst_limit == 7
+    assert app.tray.mute_s == 300
+    assert qapp.palette().window().color().lightness() < 100  # dark
+    # A cluster opened from now on gets the new chart window and interval.
+    handle = app.watch_config(ConnectionConfig(parse_endpoints("127.0.0.1:1")), "nowhere")
+    assert app.window.charts(handle.key).time_window() == 3600
+    qtbot.waitUntil(lambda: app.window.interval.value() == 17, timeout=5000)
+    app.disconnect_cluster(handle.key)
+    with qtbot.waitSignal(app.desktop.store.saved, timeout=5000):
+        dialog.saveRequested.emit(AppSettings())
+    assert qapp.palette().window().color().lightness() > 100  # the platform's again
+
+
+def test_help_opens_the_log_folder(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, apps: list[Application]
+) -> None:
+    app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path))
+    apps.append(app)
+    opened: list[Path] = []
+    app.desktop.open_path = opened.append
+    app.window.log_folder_action.trigger()
+    assert opened == [log_dir()]
+    assert "Logs and crash reports" in app.window.about_text()
+    assert str(tmp_path / "settings.yaml") in app.window.about_text()
+
+
+@pytest.mark.qt_no_exception_capture
+def test_a_crash_in_a_slot_shows_its_report_and_the_app_goes_on(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, apps: list[Application]
+) -> None:
+    crash = CrashHandler(qapp, directory=tmp_path / "crashes")
+    crash.install()
+    try:
+        app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path, crash=crash))
+        apps.append(app)
+
+        def broken() -> None:
+            raise RuntimeError("a bug in a slot")
+
+        with qtbot.waitSignal(crash.crashed, timeout=5000) as got:
+            QTimer.singleShot(0, broken)
+        dialog = app.desktop.crash_dialogs.dialog
+        assert dialog is not None and dialog.isVisible()
+        report = got.args[0].report
+        assert report.path is not None and report.path.exists()
+        assert "a bug in a slot" in report.text
+        # Still running: the settings dialog opens and saves.
+        with qtbot.waitSignal(app.desktop.store.saved, timeout=5000):
+            app.desktop.show_settings().saveRequested.emit(AppSettings(interval_s=9))
+    finally:
+        crash.uninstall()
