@@ -10,3 +10,9 @@ import os
 os.environ.setdefault("GRPC_VERBOSITY", "NONE")
 
 __version__ = "0.1.0"
+
+#: The reverse-DNS application id: the desktop entry's file name
+#: (``<APP_ID>.desktop``), the icon's name in the icon theme, the Wayland app id (Qt's
+#: desktopFileName) and the macOS bundle identifier. The project has no domain of its
+#: own, so it follows Flathub's convention for code hosted on GitHub.
+APP_ID = "io.github.etcdmon.EtcdmonGui"

@@ -26,7 +26,17 @@ import sys
 from collections.abc import Sequence
 
 from etcdmon_gui import __version__
-from etcdmon_gui.cli import bench, check_perf, ops, profile, report, sandbox, status, watch
+from etcdmon_gui.cli import (
+    bench,
+    check_perf,
+    desktop,
+    ops,
+    profile,
+    report,
+    sandbox,
+    status,
+    watch,
+)
 from etcdmon_gui.cli.common import (
     EXIT_UNREACHABLE,
     EXIT_USAGE,
@@ -43,7 +53,7 @@ from etcdmon_gui.store.channels import ChannelStoreError
 from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.secrets import SecretStoreError
 
-COMMANDS = (status, watch, profile, bench, check_perf, sandbox, report, ops)
+COMMANDS = (status, watch, profile, bench, check_perf, sandbox, report, ops, desktop)
 
 #: The exit code of each readable error; the first type that matches wins, so a
 #: subclass comes before its base. Errors of other types are bugs: a traceback.
