@@ -36,6 +36,7 @@ from etcdmon_gui.model.app_settings import (
     settings_problems,
 )
 from etcdmon_gui.store.files import atomic_write, config_dir
+from etcdmon_gui.store.yaml_nodes import compose_and_load
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,6 @@ HEADER = (
     "# etcdmon-gui settings, written by the app (Settings… in the File menu).\n"
     "# Edit while the app is closed; a value it refuses is reported at the next start.\n"
 )
-
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_path() -> Path:
@@ -97,7 +96,7 @@ class AppSettingsStore:
             line = raw[: exc.start].count(b"\n") + 1
             return AppSettings(), [f"{where}, line {line}: not UTF-8 text"]
         try:
-            root, data = _compose_and_load(text)
+            root, data = compose_and_load(text)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             reason = getattr(exc, "problem", None) or str(exc)
@@ -220,16 +219,6 @@ def _validate(values: dict[str, Any], report: Callable[[str | None, str], None])
         if not dropped:  # nothing left to blame: use no value of the file
             break
     return AppSettings()
-
-
-def _compose_and_load(text: str) -> tuple[yaml.Node | None, Any]:
-    """One parse: the node tree (for line numbers) and the data built from it."""
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        return root, (None if root is None else loader.construct_document(root))
-    finally:
-        loader.dispose()
 
 
 def _key_line(root: yaml.Node | None, key: str) -> int | None:

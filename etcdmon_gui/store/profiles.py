@@ -48,6 +48,7 @@ from etcdmon_gui.model.secrets import SecretEdits
 from etcdmon_gui.store.files import atomic_write, config_dir, read_file
 from etcdmon_gui.store.secrets import PROFILE_FIELDS, SecretStore, SecretStoreError
 from etcdmon_gui.store.settings import ImportClash, ImportRefused, SettingsError, SettingsStore
+from etcdmon_gui.store.yaml_nodes import compose_and_load
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,6 @@ SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 1024 * 1024
 
 # libyaml when PyYAML has it: about ten times faster than the pure-Python parser.
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def default_path() -> Path:
@@ -152,16 +152,6 @@ def too_large(size: int) -> str:
     )
 
 
-def _compose_and_load(text: str) -> tuple[yaml.Node | None, Any]:
-    """One parse: the node tree (for line numbers) and the data constructed from it."""
-    loader = _Loader(text)
-    try:
-        root = loader.get_single_node()
-        return root, (None if root is None else loader.construct_document(root))
-    finally:
-        loader.dispose()
-
-
 def parse_document(text: str, source: str) -> LoadResult:
     """Validate a profiles document (a file's or an import's text). A password found in
     a user name is left out, with a notice saying so."""
@@ -185,7 +175,7 @@ def _parse(text: str, source: str) -> tuple[LoadResult, list[_StrayPassword]]:
         result.problems.append(ProfileProblem(source, too_large(size)))
         return result, strays
     try:
-        root, data = _compose_and_load(text)
+        root, data = compose_and_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)

@@ -193,7 +193,10 @@ class SettingsDialog(SecretMoves, QDialog):
         self._set_status(summary)
 
     def show_move_failed(self, message: str) -> None:
-        """The move failed; every secret stayed where it was."""
+        """The move failed; every secret stayed where it was. (The service's other
+        failures, with no move in flight, are not this dialog's.)"""
+        if not self._moving:
+            return
         self._move_finished(None)
         self._set_status(message)
         self.secrets_status.setStyleSheet(f"color: {ERROR_COLOUR};")

@@ -70,7 +70,9 @@ def test_the_last_session_reopens_and_is_saved_as_clusters_open_and_close(
 ) -> None:
     profile = Profile(name="team", endpoints=[cluster.endpoints[0]])
     store.add(profile)
-    plain = SessionEntry.for_endpoints(cluster.endpoints[1:], "by hand")
+    # Another cluster (the same one twice would be refused as a duplicate): one that
+    # does not answer reopens all the same, and shows why it is unreachable.
+    plain = SessionEntry.for_endpoints(["http://127.0.0.1:1"], "by hand")
     gone = SessionEntry.for_profile("deleted-since", "old")
     sessions = SessionStore(tmp_path / "last-session.yaml")
     sessions.save(LastSession((SessionEntry.for_profile(profile.id, "team"), plain, gone), 1.0))

@@ -248,6 +248,9 @@ def test_the_secrets_tab_shows_the_backend_and_moves(
     dialog.show_moved(keyring, "Moved 3 secrets from memory to SecretService Keyring.")
     assert "SecretService Keyring" in dialog.backend.text()
     assert dialog.secrets_status.text().startswith("Moved 3 secrets")
+    # The profile service's other failures (no move in flight) are not shown here.
+    dialog.show_move_failed("profile 'x' could not be saved")
+    assert dialog.secrets_status.text().startswith("Moved 3 secrets")
     dialog.show_backend(BackendInfo("encrypted file", True, True, kind="encrypted-file"))
     assert "encrypted file" in dialog.backend.text()
     assert not dialog.move_button.isEnabled()  # no OS keyring named to move to
