@@ -25,6 +25,7 @@ from etcdmon_gui.model.connection import (
 )
 from etcdmon_gui.model.history import HistoryLimits
 from etcdmon_gui.model.profile import TIMEOUT_MAX_S
+from etcdmon_gui.scrub import remember_secret
 from etcdmon_gui.store.files import read_file
 from etcdmon_gui.store.history.db import limits
 from etcdmon_gui.store.profiles import ProfileStore, secret_fields
@@ -220,6 +221,7 @@ def config_from_flags(
         endpoints = ",".join(
             e if "://" in e else f"https://{e.strip()}" for e in endpoints.split(",")
         )
+    remember_secret(password)  # typed or piped in: kept out of every log line from now
     return ConnectionConfig(
         endpoints=parse_endpoints(endpoints),
         tls=tls,

@@ -50,6 +50,7 @@ from etcdmon_gui.model.history import HistoryError
 from etcdmon_gui.model.safety import ConfirmationRequiredError
 from etcdmon_gui.monitor.alert_rules import RulesError
 from etcdmon_gui.store.channels import ChannelStoreError
+from etcdmon_gui.store.logs import ScrubFilter
 from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.secrets import SecretStoreError
 
@@ -121,6 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug
         else "etcdmon: %(levelname)s: %(message)s",
     )
+    for handler in logging.getLogger().handlers:  # the app's scrubbing, on stderr too
+        handler.addFilter(ScrubFilter())
     try:
         return int(args.func(args))
     except _READABLE as exc:

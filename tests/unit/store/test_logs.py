@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from etcdmon_gui.connection_args import config_from_flags
 from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.scrub import forget_all_secrets, scrub, scrub_patterns, scrub_text
 from etcdmon_gui.store import logs
@@ -157,6 +158,17 @@ def test_secrets_a_secret_store_handled_never_reach_the_log(
         assert "Authorization: Bearer ***" in out
         assert "posting to https://hooks.example/… failed" in out
         assert "RuntimeError: login refused for '***'" in out
+
+
+def test_a_password_given_on_the_command_line_never_reaches_the_log(tmp_path: Path) -> None:
+    """--user NAME:PASSWORD, --password-stdin and ETCDCTL_PASSWORD end up in
+    config_from_flags, shared by the CLI and the Connect dialog."""
+    config = config_from_flags("127.0.0.1:2379", user="root", password="Fl4g-Pw-77")
+    assert config.password == "Fl4g-Pw-77"
+    path = logs.setup_logging("INFO", tmp_path, stderr=False)
+    log.warning("auth as root with %s refused", config.password)
+    assert "Fl4g-Pw-77" not in text_of(path)
+    assert "auth as root with *** refused" in text_of(path)
 
 
 def test_credentials_are_scrubbed_by_their_shape_too(tmp_path: Path) -> None:
