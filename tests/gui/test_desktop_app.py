@@ -19,10 +19,12 @@ from etcdmon_gui.etcd.sandbox import Sandbox
 from etcdmon_gui.model.app_settings import AppSettings
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.profile import Profile
+from etcdmon_gui.model.secrets import MoveTarget
 from etcdmon_gui.model.session import LastSession, SessionEntry
 from etcdmon_gui.store.app_settings import AppSettingsStore
 from etcdmon_gui.store.logs import log_dir
 from etcdmon_gui.store.profiles import ProfileStore
+from etcdmon_gui.store.secrets import SecretStore, secrets_file_path
 from etcdmon_gui.store.session import SessionStore
 from etcdmon_gui.workers.crash_handler import CrashHandler
 from tests.app_support import make_app
@@ -155,6 +157,29 @@ def test_help_opens_the_log_folder(
     assert opened == [log_dir()]
     assert "Logs and crash reports" in app.window.about_text()
     assert str(tmp_path / "settings.yaml") in app.window.about_text()
+
+
+def test_settings_move_the_secrets_out_of_session_memory(
+    qapp: QApplication,
+    qtbot: QtBot,
+    tmp_path: Path,
+    store: ProfileStore,
+    secrets: SecretStore,
+    apps: list[Application],
+) -> None:
+    profile = Profile(name="ops", endpoints=["127.0.0.1:2379"], username="root")
+    store.add(profile)
+    secrets.set(profile.id, "password", "M0ved-Pw-1")
+    app = make_app(qapp, qtbot, tmp_path, profiles=store, secrets=secrets, desktop=start(tmp_path))
+    apps.append(app)
+    dialog = app.desktop.show_settings()
+    assert "memory (this session only)" in dialog.backend.text()
+    with qtbot.waitSignal(app.profile_service.moved, timeout=30_000):
+        dialog.moveRequested.emit(MoveTarget("encrypted-file", "master-pw-1"))
+    assert secrets.info.kind == "encrypted-file"
+    qtbot.waitUntil(lambda: "encrypted file" in dialog.backend.text(), timeout=5000)
+    fresh = SecretStore.encrypted_file(secrets_file_path(), "master-pw-1")
+    assert fresh.get(profile.id, "password") == "M0ved-Pw-1"
 
 
 @pytest.mark.qt_no_exception_capture
