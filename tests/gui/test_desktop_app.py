@@ -207,3 +207,40 @@ def test_a_crash_in_a_slot_shows_its_report_and_the_app_goes_on(
             app.desktop.show_settings().saveRequested.emit(AppSettings(interval_s=9))
     finally:
         crash.uninstall()
+
+
+# Showing a tray icon on the offscreen platform: Qt looks for a tray window it lacks.
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")
+def test_with_a_tray_closing_hides_the_window_and_says_so_once(
+    qapp: QApplication, qtbot: QtBot, tmp_path: Path, apps: list[Application]
+) -> None:
+    app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path))
+    apps.append(app)
+    # The offscreen platform has no tray; this one says it has (the icon is real).
+    app.tray.tray_available = lambda: True
+    assert app.tray.show()
+    app.desktop.apply(app.desktop.settings)
+    assert app.window.close_to_tray() and not qapp.quitOnLastWindowClosed()
+    shown: list[tuple[str, ...]] = []
+    app.tray.tray_icon.showMessage = lambda title, text, *_: shown.append((title, text))
+
+    with qtbot.waitSignal(app.desktop.store.saved, timeout=5000) as saved:
+        app.window.close()
+    assert not app.window.isVisible()  # hidden, still watching
+    assert shown and "keeps watching in the tray" in shown[0][0]
+    assert saved.args[0].tray_notice_shown
+    assert AppSettingsStore(tmp_path / "settings.yaml").load()[0].tray_notice_shown
+    # Shown again from the tray and closed again: no second notice.
+    app.tray.showRequested.emit()
+    assert app.window.isVisible()
+    app.window.close()
+    assert not app.window.isVisible() and len(shown) == 1
+    # Quit (Ctrl+Q, the tray's Quit) closes for real, whatever the setting.
+    app.tray.showRequested.emit()
+    with qtbot.waitSignal(app.window.quitRequested, timeout=1000):
+        app.window.quit_action.trigger()
+    assert not app.window.isVisible()
+
+    # The setting off: closing closes.
+    app.desktop.apply(AppSettings(close_to_tray=False))
+    assert not app.window.close_to_tray() and qapp.quitOnLastWindowClosed()
