@@ -798,11 +798,25 @@ class Application(QObject):
     # -- sandbox ----------------------------------------------------------------------
 
     def start_sandbox(self, members: int) -> SandboxWorker:
+        """Start the local sandbox, once: asked again (the welcome page, after its
+        cluster was closed), the one starting is waited for and the one running is
+        watched again; only one that failed is replaced."""
+        running = self.sandbox
+        if running is not None:
+            if running.qthread.isRunning():
+                self.window.statusBar().showMessage("The sandbox is still starting…", 10_000)
+                return running
+            if running.sandbox is not None:
+                self._sandbox_ready(running.sandbox.endpoints, running.sandbox.version)
+                return running
+            running.shutdown()  # it failed: its thread has ended, nothing runs
         self.sandbox = SandboxWorker(members)
         self.window.statusBar().showMessage(f"Starting a local {members}-member etcd sandbox…")
         self.sandbox.ready.connect(self._sandbox_ready)
         self.sandbox.failed.connect(
-            lambda msg: self.window.header.show_failure(f"the sandbox did not start: {msg}", None)
+            lambda msg: self.window.notification_banner.show_notification(
+                "Sandbox", f"The sandbox did not start: {msg}", Severity.CRITICAL
+            )
         )
         self.sandbox.start()
         return self.sandbox

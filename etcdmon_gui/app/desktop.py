@@ -38,7 +38,8 @@ from etcdmon_gui.model.alerts import Severity
 from etcdmon_gui.model.app_settings import AppSettings
 from etcdmon_gui.model.connection import ConnectionConfig, parse_endpoints
 from etcdmon_gui.model.errors import EtcdError
-from etcdmon_gui.model.profile import LoadResult, Profile
+from etcdmon_gui.model.profile import ImportResult, LoadResult, Profile
+from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.model.session import LastSession, SessionEntry
 from etcdmon_gui.store.app_settings import AppSettingsStore
 from etcdmon_gui.store.logs import log_dir, set_level
@@ -80,7 +81,8 @@ class DesktopStart:
     their file, if any), where they and the last session are saved, the crash handler
     ``main()`` installed. ``remember_session``: this run saves the last session (a start
     without a cluster on the command line); ``reopen``: reopen it at once;
-    ``keep_log_level``: ``--debug`` wins over the setting."""
+    ``keep_log_level`` / ``keep_interval``: ``--debug`` / ``--interval`` win over the
+    settings for this run."""
 
     settings_store: AppSettingsStore
     sessions: SessionStore
@@ -90,6 +92,7 @@ class DesktopStart:
     remember_session: bool = True
     reopen: bool = False
     keep_log_level: bool = False
+    keep_interval: bool = False
 
     @classmethod
     def under(cls, data_dir: Path | None) -> DesktopStart:
@@ -117,6 +120,10 @@ class Desktop(QObject):
         self.settings = start.settings
         self.remember_session = start.remember_session
         self.keep_log_level = start.keep_log_level
+        self.keep_interval = start.keep_interval
+        # A file that did not load cleanly is replaced (kept aside) only by a save the
+        # user asked for, never by the program's own (the tray notice's flag).
+        self.file_clean = start.problem is None
         self.open_path = open_path
         sessions, settings_store = start.sessions, start.settings_store
         self.last_session = sessions.load()  # a few lines, read at start like the profiles
@@ -155,11 +162,14 @@ class Desktop(QObject):
         # The profiles for the welcome page (and a reopen): read once in this thread,
         # then followed through the profile service's answers to its dialog.
         self.store.profilesRead.connect(self._profiles_read)
-        self.store.read_profiles(app.profiles)
+        self.store.read_profiles(app.profiles, app.secrets)
         service = app.profile_service
         service.loaded.connect(lambda result, _backend: self._profiles_read(result))
         service.saved.connect(self._profile_saved)
         service.deleted.connect(self._profile_deleted)
+        service.imported.connect(self._profiles_imported)
+        # A move from the channels dialog moves the settings dialog's secrets too.
+        app.channel_service.moved.connect(self._secrets_moved)
         app.watchesChanged.connect(self._save_session)
 
         self.crash_dialogs = CrashDialogs(window)
@@ -176,14 +186,17 @@ class Desktop(QObject):
     # -- settings ---------------------------------------------------------------------
 
     def apply(self, settings: AppSettings, *, start: bool = False) -> None:
-        """Put ``settings`` in force (see the module docstring for what waits)."""
-        self.settings = settings
+        """Put ``settings`` in force (see the module docstring for what waits); at the
+        start, what main() did already (theme, log level, interval) is left alone."""
+        old, self.settings = self.settings, settings
         app = self.app
-        if not start:  # main() applied the theme and the level before the window showed
-            apply_theme(app.qapp, settings.theme)
-            if not self.keep_log_level:
+        if not start:
+            if settings.theme != old.theme:  # a re-polish of every widget: only if asked
+                apply_theme(app.qapp, settings.theme)
+            if not self.keep_log_level and settings.log_level != old.log_level:
                 set_level(settings.log_level)
-            app.interval_s = settings.interval_s
+            if not self.keep_interval and settings.interval_s != old.interval_s:
+                app.interval_s = settings.interval_s
         app.chart_window_s = settings.chart_window_s
         tray = app.tray
         tray.burst_limit = settings.popup_burst_limit
@@ -225,6 +238,7 @@ class Desktop(QObject):
     def _settings_saved(self, settings: AppSettings, note: str) -> None:
         if self.app._shut:
             return
+        self.file_clean = True
         self.apply(settings)
         if note:
             self.window.statusBar().showMessage(note, 20_000)
@@ -240,7 +254,11 @@ class Desktop(QObject):
         self.app.tray.tray_icon.showMessage(
             *TRAY_NOTICE, QSystemTrayIcon.MessageIcon.Information, TRAY_NOTICE_MS
         )
-        self.store.save(self.settings.model_copy(update={"tray_notice_shown": True}))
+        noticed = self.settings.model_copy(update={"tray_notice_shown": True})
+        if self.file_clean:
+            self.store.save(noticed)
+        else:  # said again next time rather than the user's file set aside unasked
+            self.settings = noticed
 
     # -- profiles, the welcome page and the last session -------------------------------
 
@@ -261,6 +279,23 @@ class Desktop(QObject):
 
     def _profile_deleted(self, name: str) -> None:
         self._show_profiles([p for p in self._profiles if p.name != name])
+
+    def _profiles_imported(self, result: ImportResult) -> None:
+        """Watched profiles an import replaced are watched with their new settings (the
+        service's reload, which came first, holds them); one that came with another
+        id is a new watch under its new key."""
+        app = self.app
+        for key, old in list(app.watched_profiles.items()):
+            new = next((p for p in self._profiles if p.name == old.name), None)
+            if old.name not in result.replaced or new is None or new == old:
+                continue
+            if new.id != old.id:
+                app.disconnect_cluster(key)
+            app.connect_profile(new)
+
+    def _secrets_moved(self, info: BackendInfo, _summary: str) -> None:
+        if self.settings_dialog is not None:
+            self.settings_dialog.show_backend(info)
 
     def _connect_profile(self, name: str) -> None:
         profile = next((p for p in self._profiles if p.name == name), None)

@@ -5,6 +5,7 @@ the ``Application`` and runs Qt's loop."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import signal
 import sys
@@ -26,10 +27,11 @@ from etcdmon_gui.connection_args import (
     history_limits,
     profile_store,
 )
+from etcdmon_gui.model.app_settings import AppSettings
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.self_check import QT_PROBE_FLAG, qt_probe, run_self_check
 from etcdmon_gui.store.app_settings import AppSettingsStore
-from etcdmon_gui.store.logs import setup_logging
+from etcdmon_gui.store.logs import remove_logging, setup_logging
 from etcdmon_gui.store.profiles import (
     ProfileStoreError,
 )
@@ -162,7 +164,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     # profile's secrets are read in its worker.
     settings_store = AppSettingsStore()
     settings, problem = settings_store.load()
-    setup_logging("DEBUG" if args.debug else settings.log_level)
+    # What main() installs in the process is taken back on every way out (tests call it
+    # in a process that goes on).
+    with contextlib.ExitStack() as undo:
+        setup_logging("DEBUG" if args.debug else settings.log_level)
+        undo.callback(remove_logging)
+        return _run(args, settings_store, settings, problem, undo)
+
+
+def _run(
+    args: argparse.Namespace,
+    settings_store: AppSettingsStore,
+    settings: AppSettings,
+    problem: str | None,
+    undo: contextlib.ExitStack,
+) -> int:
     config = profile = None
     try:
         kept = history_limits(args, settings.history_limits())
@@ -182,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_theme(qapp, settings.theme)
     crash = CrashHandler(qapp)
     crash.install()
+    undo.callback(crash.uninstall)
     # A run told what to watch (or to take a picture) neither reopens nor replaces the
     # last session: that is what a plain start reopens.
     named = bool(args.sandbox or profile or config or args.screenshot)
@@ -203,6 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             remember_session=not named,
             reopen=settings.reopen_last_session and not named,
             keep_log_level=args.debug,
+            keep_interval=args.interval is not None,
         ),
     )
     if args.sandbox:
@@ -227,7 +245,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop_on_signals(qapp)
     code = qapp.exec()
     app.shutdown()
-    crash.uninstall()
     # Destroy the window (and pyqtgraph's items) while Python is still whole: left to
     # interpreter teardown, a shown pyqtgraph widget can crash on the way out.
     shiboken6.delete(app.window)

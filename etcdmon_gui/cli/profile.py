@@ -286,7 +286,15 @@ def cmd_import(args: argparse.Namespace) -> int:
             print(f"etcdmon: {notice}", file=sys.stderr)
         hint = " (use --replace)" if isinstance(exc, ImportClash) else ""
         raise UsageError(f"{exc}{hint}") from None
-    for notice in result.notices:
+    notices = list(result.notices)
+    if result.dropped_ids:  # replaced under another id: their secrets are nobody's now
+        try:
+            secrets = secret_store(args)
+            for owner in result.dropped_ids:
+                secrets.delete_owner(owner)
+        except (SecretStoreError, UsageError) as exc:
+            notices.append(f"the secrets of a replaced profile could not be removed: {exc}")
+    for notice in notices:
         print(f"etcdmon: {notice}", file=sys.stderr)
     print(f"imported {result.count} profile(s) into {store.path}")
     for name, fields in result.needs.items():

@@ -19,11 +19,11 @@ import shutil
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from pathlib import Path
 
 from etcdmon_gui import APP_ID, resources
 from etcdmon_gui.model.errors import ConfigError
+from etcdmon_gui.store.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -153,25 +153,11 @@ def xdg_data_home() -> Path:
 
 
 def _write(target: Path, data: bytes) -> None:
-    """Replace ``target`` with ``data`` at once (temp file, fsync, rename), mode 0644."""
+    """Replace ``target`` with ``data`` at once, mode 0644 (others read a menu entry)."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        atomic_write(target, data, mode=0o644)
     except OSError as exc:
         raise DesktopEntryError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise DesktopEntryError(f"cannot write {target}: {exc.strerror or exc}") from None
-        raise
 
 
 def _refresh(home: Path) -> None:

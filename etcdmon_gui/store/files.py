@@ -34,13 +34,15 @@ def read_file(path: str | os.PathLike[str], what: str) -> bytes:
         raise ConfigError(f"cannot read {what} file {os.fspath(path)!r}: {exc.strerror}") from None
 
 
-def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``text`` all at once; a crash leaves the old file intact."""
+def atomic_write(path: Path, text: str | bytes, mode: int = 0o600) -> None:
+    """Replace ``path`` with ``text`` (UTF-8 when a ``str``) all at once; a crash leaves
+    the old file intact."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    data = text.encode("utf-8") if isinstance(text, str) else text
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -59,8 +59,6 @@ SCHEMA_VERSION = 1
 #: and would take many seconds and hundreds of MB to parse.
 MAX_FILE_BYTES = 1024 * 1024
 
-# libyaml when PyYAML has it: about ten times faster than the pure-Python parser.
-
 
 def default_path() -> Path:
     """``$ETCDMON_PROFILES``, else profiles.yaml in the user config dir."""

@@ -66,7 +66,7 @@ from etcdmon_gui.formatting import fmt_clock, fmt_seconds_as_ms
 from etcdmon_gui.model.alerts import Alert, Severity
 from etcdmon_gui.model.ops import OpKind
 from etcdmon_gui.model.snapshot import ClusterSnapshot
-from etcdmon_gui.monitor.alert_rules import Rule, default_rules
+from etcdmon_gui.monitor.alert_rules import default_rules
 from etcdmon_gui.ui.alert_table_widget import AlertTableWidget
 from etcdmon_gui.ui.charts_widget import ChartsWidget
 from etcdmon_gui.ui.cluster_state import (
@@ -200,7 +200,6 @@ class MainWindow(QMainWindow):
         self._member: int | None = None
         self._about_details = ""
         self._about_paths: dict[str, str] = {}
-        self._rules: list[Rule] | None = None
         self._close_to_tray = False
         self._quitting = False
         self._views_laid_out = False
@@ -568,11 +567,10 @@ class MainWindow(QMainWindow):
         return self.shortcuts_dialog
 
     def show_rule_reference(self) -> RuleReferenceDialog:
-        """Help → Alert rule reference: the rules ``set_rules`` gave (the defaults)."""
+        """Help → Alert rule reference: the shipped default rules (a user's rules file
+        and a profile's overrides change them by name; the reference is the baseline)."""
         if self.rules_dialog is None:
-            if self._rules is None:
-                self._rules = default_rules()
-            self.rules_dialog = RuleReferenceDialog(self._rules, self)
+            self.rules_dialog = RuleReferenceDialog(default_rules(), self)
         self._raise(self.rules_dialog)
         return self.rules_dialog
 
@@ -712,13 +710,6 @@ class MainWindow(QMainWindow):
         """Where things live, for Help → About, in the order given (e.g. "Settings",
         "Profiles", "History", "Logs and crash reports")."""
         self._about_paths = dict(paths)
-
-    def set_rules(self, rules: Sequence[Rule]) -> None:
-        """The rules Help → Alert rule reference lists (default: the shipped defaults)."""
-        self._rules = list(rules)
-        if self.rules_dialog is not None:
-            self.rules_dialog.deleteLater()
-            self.rules_dialog = None
 
     def set_close_to_tray(self, enabled: bool) -> None:
         """Whether closing the window hides it in the tray (only while a tray exists:

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyleFactory
 
 log = logging.getLogger(__name__)
 
-THEMES = ("system", "light", "dark")
 
 _Role = QPalette.ColorRole
 _Group = QPalette.ColorGroup

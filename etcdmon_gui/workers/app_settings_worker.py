@@ -17,9 +17,11 @@ import logging
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from etcdmon_gui.model.app_settings import AppSettings
+from etcdmon_gui.model.profile import LoadResult
 from etcdmon_gui.model.session import LastSession
 from etcdmon_gui.store.app_settings import AppSettingsError, AppSettingsStore
 from etcdmon_gui.store.profiles import ProfileStore
+from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.store.session import SessionStore
 from etcdmon_gui.workers.thread_owner import ThreadOwner
 
@@ -68,11 +70,17 @@ class AppSettingsWorker(QObject):
         except OSError as exc:
             log.warning("%s: the open clusters were not saved: %s", self.sessions.path, exc)
 
-    @Slot(object)
-    def read_profiles(self, profiles: ProfileStore) -> None:
+    @Slot(object, object)
+    def read_profiles(self, profiles: ProfileStore, secrets: SecretStore) -> None:
         """``profilesRead(LoadResult)``: the profiles file as it is (its problems are
-        the profile dialog's to show)."""
-        self.profilesRead.emit(profiles.load())
+        the profile dialog's to show; a password an older version left in it goes to
+        this session's ``secrets``, as the profile service would move it)."""
+        try:
+            result = profiles.load(secrets)
+        except Exception as exc:  # the welcome page lists none; the dialog will say why
+            log.warning("%s: profiles not read for the welcome page: %s", profiles.path, exc)
+            result = LoadResult()
+        self.profilesRead.emit(result)
 
     @Slot()
     def stop(self) -> None:
@@ -98,7 +106,7 @@ class AppSettingsHandle(ThreadOwner):
     failed = Signal(str)
     profilesRead = Signal(object)
     requestSave = Signal(object)
-    requestProfiles = Signal(object)
+    requestProfiles = Signal(object, object)
     requestSaveSession = Signal(object)
     requestStop = Signal()
 
@@ -129,9 +137,9 @@ class AppSettingsHandle(ThreadOwner):
         """Write the clusters open now, for the next start, in the worker's thread."""
         self.requestSaveSession.emit(session)
 
-    def read_profiles(self, profiles: ProfileStore) -> None:
+    def read_profiles(self, profiles: ProfileStore, secrets: SecretStore) -> None:
         """Read the profiles file in the worker's thread; ``profilesRead`` answers."""
-        self.requestProfiles.emit(profiles)
+        self.requestProfiles.emit(profiles, secrets)
 
     def _end_thread(self) -> None:
         if self.qthread.isRunning():

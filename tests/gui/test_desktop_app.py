@@ -23,7 +23,7 @@ from etcdmon_gui.model.secrets import MoveTarget
 from etcdmon_gui.model.session import LastSession, SessionEntry
 from etcdmon_gui.store.app_settings import AppSettingsStore
 from etcdmon_gui.store.logs import log_dir
-from etcdmon_gui.store.profiles import ProfileStore
+from etcdmon_gui.store.profiles import ProfileStore, export_profiles
 from etcdmon_gui.store.secrets import SecretStore, secrets_file_path
 from etcdmon_gui.store.session import SessionStore
 from etcdmon_gui.workers.crash_handler import CrashHandler
@@ -244,3 +244,27 @@ def test_with_a_tray_closing_hides_the_window_and_says_so_once(
     # The setting off: closing closes.
     app.desktop.apply(AppSettings(close_to_tray=False))
     assert not app.window.close_to_tray() and qapp.quitOnLastWindowClosed()
+
+
+def test_an_import_that_replaces_a_watched_profile_applies_it(
+    qapp: QApplication,
+    qtbot: QtBot,
+    tmp_path: Path,
+    cluster: Sandbox,
+    store: ProfileStore,
+    apps: list[Application],
+) -> None:
+    profile = Profile(name="team", endpoints=[cluster.endpoints[0]])
+    store.add(profile)
+    app = make_app(qapp, qtbot, tmp_path, profiles=store, desktop=start(tmp_path))
+    apps.append(app)
+    app.connect_profile(profile)
+    # A colleague's export: the same profile (same id) with every member's endpoint.
+    shared = profile.model_copy(update={"endpoints": list(cluster.endpoints)})
+    source = tmp_path / "team.yaml"
+    source.write_text(export_profiles([shared]), encoding="utf-8")
+    with qtbot.waitSignal(app.profile_service.imported, timeout=5000):
+        app.profile_service.import_file(str(source), True)
+    qtbot.waitUntil(lambda: app.watched_profiles[profile.key] == shared, timeout=5000)
+    assert app.watches[profile.key].endpoints == list(cluster.endpoints)
+    qtbot.waitUntil(lambda: app.window.latest_snapshot(profile.key) is not None, timeout=15_000)

@@ -20,7 +20,7 @@ from etcdmon_gui.store.profiles import (
     export_profiles,
     read_import,
 )
-from etcdmon_gui.store.secrets import SecretStore
+from etcdmon_gui.store.secrets import SecretStore, secrets_file_path
 from etcdmon_gui.store.settings import ImportClash, ImportRefused
 
 SECRET = "imp0rt-Pa55word"  # a throwaway test secret
@@ -131,6 +131,20 @@ def test_the_settings_import_drops_the_secrets_of_a_replaced_profile(
     assert result.dropped_ids == (old.id,)
     assert secrets.present(old.id) == []
     assert store.get("staging").id != old.id
+
+
+def test_the_cli_import_drops_the_secrets_of_a_replaced_profile_too(
+    store: ProfileStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ETCDMON_MASTER_PASSWORD", "cli-master-1")
+    old = Profile(name="staging", endpoints=["10.0.0.9:2379"], username="admin")
+    store.save([old])
+    SecretStore.encrypted_file(secrets_file_path(), "cli-master-1").set(old.id, "password", SECRET)
+    source = write(tmp_path / "team.yaml", export_profiles(team()))
+    opts = ["--profiles-file", str(store.path), "--secrets", "encrypted-file"]
+    assert cli_main(["profile", "import", str(source), "--replace", *opts]) == 0
+    fresh = SecretStore.encrypted_file(secrets_file_path(), "cli-master-1")
+    assert fresh.present(old.id) == []
 
 
 @pytest.mark.parametrize(
