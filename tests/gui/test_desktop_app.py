@@ -268,3 +268,26 @@ def test_an_import_that_replaces_a_watched_profile_applies_it(
     qtbot.waitUntil(lambda: app.watched_profiles[profile.key] == shared, timeout=5000)
     assert app.watches[profile.key].endpoints == list(cluster.endpoints)
     qtbot.waitUntil(lambda: app.window.latest_snapshot(profile.key) is not None, timeout=15_000)
+
+
+def test_the_sandbox_starts_once_however_often_it_is_asked_for(
+    qapp: QApplication,
+    qtbot: QtBot,
+    tmp_path: Path,
+    etcd35: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    apps: list[Application],
+) -> None:
+    monkeypatch.setenv("ETCDMON_ETCD_BIN", str(etcd35))
+    app = make_app(qapp, qtbot, tmp_path, desktop=start(tmp_path))
+    apps.append(app)
+    welcome = app.window.welcome
+    first = app.start_sandbox(1)
+    welcome.sandboxRequested.emit()  # clicked again while it starts: the same one
+    assert app.sandbox is first
+    qtbot.waitUntil(lambda: len(app.window.cluster_keys()) == 1, timeout=30_000)
+    (key,) = app.window.cluster_keys()
+    app.disconnect_cluster(key)
+    assert app.window.showing_welcome()
+    welcome.sandboxRequested.emit()  # after its cluster was closed: watched again
+    assert app.sandbox is first and app.window.cluster_keys() == [key]
