@@ -27,7 +27,6 @@ from etcdmon_gui.connection_args import (
     history_limits,
     profile_store,
 )
-from etcdmon_gui.model.app_settings import AppSettings
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.self_check import QT_PROBE_FLAG, qt_probe, run_self_check
 from etcdmon_gui.store.app_settings import AppSettingsStore
@@ -169,83 +168,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     with contextlib.ExitStack() as undo:
         setup_logging("DEBUG" if args.debug else settings.log_level)
         undo.callback(remove_logging)
-        return _run(args, settings_store, settings, problem, undo)
+        config = profile = None
+        try:
+            kept = history_limits(args, settings.history_limits())
+            if args.profile:
+                profile = profile_store(args).get(args.profile)
+            elif args.endpoints or from_environment().get("endpoints"):
+                config = connection_config(args)
+        except (UsageError, EtcdError, ProfileStoreError) as exc:
+            print(f"etcdmon-gui: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+        qapp = QApplication.instance() or QApplication(sys.argv[:1])
+        assert isinstance(qapp, QApplication)
+        qapp.setApplicationName("etcdmon-gui")
+        qapp.setOrganizationName("etcdmon")
+        qapp.setDesktopFileName(APP_ID)  # the Wayland app id: matches the installed .desktop
+        qapp.setWindowIcon(app_icon())
+        apply_theme(qapp, settings.theme)
+        crash = CrashHandler(qapp)
+        crash.install()
+        undo.callback(crash.uninstall)
+        # A run told what to watch (or to take a picture) neither reopens nor replaces the
+        # last session: that is what a plain start reopens.
+        named = bool(args.sandbox or profile or config or args.screenshot)
+        interval = settings.interval_s if args.interval is None else args.interval
+        app = Application(
+            qapp,
+            QSettings(),
+            interval_s=max(1, min(60, interval)),
+            profiles=profile_store(args),
+            # A sandbox needs no secret: ask only when someone may store one.
+            secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or args.sandbox)),
+            history=(args.history, kept),
+            desktop=DesktopStart(
+                settings_store,
+                SessionStore(),
+                settings,
+                problem,
+                crash,
+                remember_session=not named,
+                reopen=settings.reopen_last_session and not named,
+                keep_log_level=args.debug,
+                keep_interval=args.interval is not None,
+            ),
+        )
+        if args.sandbox:
+            app.start_sandbox(args.members)
+        if profile is not None:
+            app.connect_profile(profile)
+        elif config is not None:
+            app.watch_config(config)
+        if args.size:
+            app.window.resize(*args.size)
+        app.window.show()
+        if args.screenshot:
+            path = args.screenshot
 
+            def snap() -> None:
+                ok = app.window.grab().save(path)
+                if not ok:
+                    log.error("could not write the screenshot to %s", path)
+                qapp.exit(0 if ok else 1)
 
-def _run(
-    args: argparse.Namespace,
-    settings_store: AppSettingsStore,
-    settings: AppSettings,
-    problem: str | None,
-    undo: contextlib.ExitStack,
-) -> int:
-    config = profile = None
-    try:
-        kept = history_limits(args, settings.history_limits())
-        if args.profile:
-            profile = profile_store(args).get(args.profile)
-        elif args.endpoints or from_environment().get("endpoints"):
-            config = connection_config(args)
-    except (UsageError, EtcdError, ProfileStoreError) as exc:
-        print(f"etcdmon-gui: {exc}", file=sys.stderr)  # noqa: T201
-        return 2
-    qapp = QApplication.instance() or QApplication(sys.argv[:1])
-    assert isinstance(qapp, QApplication)
-    qapp.setApplicationName("etcdmon-gui")
-    qapp.setOrganizationName("etcdmon")
-    qapp.setDesktopFileName(APP_ID)  # the Wayland app id: matches the installed .desktop
-    qapp.setWindowIcon(app_icon())
-    apply_theme(qapp, settings.theme)
-    crash = CrashHandler(qapp)
-    crash.install()
-    undo.callback(crash.uninstall)
-    # A run told what to watch (or to take a picture) neither reopens nor replaces the
-    # last session: that is what a plain start reopens.
-    named = bool(args.sandbox or profile or config or args.screenshot)
-    interval = settings.interval_s if args.interval is None else args.interval
-    app = Application(
-        qapp,
-        QSettings(),
-        interval_s=max(1, min(60, interval)),
-        profiles=profile_store(args),
-        # A sandbox needs no secret: ask only when someone may store one.
-        secrets=choose_secret_store(args.secrets, ask=not (args.screenshot or args.sandbox)),
-        history=(args.history, kept),
-        desktop=DesktopStart(
-            settings_store,
-            SessionStore(),
-            settings,
-            problem,
-            crash,
-            remember_session=not named,
-            reopen=settings.reopen_last_session and not named,
-            keep_log_level=args.debug,
-            keep_interval=args.interval is not None,
-        ),
-    )
-    if args.sandbox:
-        app.start_sandbox(args.members)
-    if profile is not None:
-        app.connect_profile(profile)
-    elif config is not None:
-        app.watch_config(config)
-    if args.size:
-        app.window.resize(*args.size)
-    app.window.show()
-    if args.screenshot:
-        path = args.screenshot
-
-        def snap() -> None:
-            ok = app.window.grab().save(path)
-            if not ok:
-                log.error("could not write the screenshot to %s", path)
-            qapp.exit(0 if ok else 1)
-
-        QTimer.singleShot(int(args.after * 1000), snap)
-    stop_on_signals(qapp)
-    code = qapp.exec()
-    app.shutdown()
-    # Destroy the window (and pyqtgraph's items) while Python is still whole: left to
-    # interpreter teardown, a shown pyqtgraph widget can crash on the way out.
-    shiboken6.delete(app.window)
-    return int(code)
+            QTimer.singleShot(int(args.after * 1000), snap)
+        stop_on_signals(qapp)
+        code = qapp.exec()
+        app.shutdown()
+        # Destroy the window (and pyqtgraph's items) while Python is still whole: left to
+        # interpreter teardown, a shown pyqtgraph widget can crash on the way out.
+        shiboken6.delete(app.window)
+        return int(code)
