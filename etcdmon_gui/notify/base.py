@@ -235,6 +235,13 @@ class Channel(ABC):
     def type_name(self) -> str:
         return self.config.type_name
 
+    @property
+    def resend_s(self) -> float | None:
+        """How often the dispatcher sends a firing alert's latest FIRING/REPEAT event
+        again, until its RESOLVED (None: never). For receivers that let an alert lapse
+        unless they keep hearing of it, as Alertmanager does."""
+        return None
+
     @abstractmethod
     def send(self, event: AlertEvent) -> None:
         """Deliver ``event`` once; raise ``ChannelError`` if it was not accepted."""

@@ -38,6 +38,19 @@ Logging: a delivery's first failure is a WARNING (with how long it will be retri
 each later failed try a DEBUG line with its next try's time, giving up an ERROR, and a
 delivery after failures an INFO line: one warning per delivery, not per try.
 
+Re-sending while firing: a channel with a ``resend_s`` (Alertmanager's, which lets an
+alert lapse unless it keeps hearing of it) is sent the latest FIRING/REPEAT event of
+each firing alert again every ``resend_s``, until that alert's RESOLVED is notified (to
+any of its channels' plans, wanted or not), the channel goes (``set_channels``) or the
+dispatcher closes. A re-send takes its turn in the alert's lane, so it never overtakes
+a RESOLVED; it is skipped while a delivery of that alert to that channel waits or is
+tried (that one says the same). Re-sends are best effort: one try each, never in the
+durable queue, the delivery log or the records; a failing one is logged once (a
+WARNING) until one succeeds again (INFO). A FIRING/REPEAT taken back by ``resume()``
+is re-sent too. The engine says which alerts fire: an acknowledged or silenced firing
+alert is still re-sent; one resolved while silenced sends no RESOLVED, so its
+re-sending stops only with the dispatcher (the receiver then lets it lapse).
+
 Subscribers are called on a worker thread; a Qt caller relays them through a signal.
 """
 
@@ -91,6 +104,20 @@ _STATUS = {
 
 
 @dataclass(eq=False)
+class _Resend:
+    """A firing alert sent again to a channel every ``channel.resend_s``: the timer's
+    entry on the timeline, current while ``_resends`` holds this very object."""
+
+    channel: Channel
+    event: AlertEvent
+    failing: bool = False  # its last re-send failed (said once)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.channel.id, self.event.alert.fingerprint)
+
+
+@dataclass(eq=False)
 class _Job:
     record: DeliveryRecord
     channel: Channel
@@ -105,6 +132,7 @@ class _Job:
     scheduled: bool = False  # on the timeline, waiting for its turn
     superseded_by: _Job | None = None  # a newer event came during a try: do not retry
     warned: bool = False  # its first failure was logged; later ones go to debug
+    resend: _Resend | None = None  # a best-effort re-send of a firing alert
     lane: tuple[str, str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -147,7 +175,8 @@ class NotificationDispatcher:
         self._closed = False
         self._ids = itertools.count(1)
         self._seq = itertools.count()
-        self._heap: list[tuple[float, int, _Job]] = []
+        self._heap: list[tuple[float, int, _Job | _Resend]] = []
+        self._resends: dict[tuple[str, str], _Resend] = {}
         self._lanes: dict[tuple[str, str], deque[_Job]] = {}
         self._unfinished = 0
         self._attempts: deque[DeliveryAttempt] = deque(maxlen=log_size)
@@ -176,6 +205,12 @@ class NotificationDispatcher:
             built[config.id] = self._factory(config, self._secrets, self._call_desktop)
         with self._cv:
             self._channels = built
+            for key, entry in list(self._resends.items()):
+                channel = built.get(key[0])
+                if channel is None or not channel.resend_s:
+                    del self._resends[key]
+                elif channel is not entry.channel:  # its new settings from the next one
+                    self._track(channel, entry.event)
 
     def set_policy(self, policy: RetryPolicy) -> None:
         """The retry policy for deliveries queued (or resumed) from now on."""
@@ -221,6 +256,9 @@ class NotificationDispatcher:
                 ]
             )
             plan = [(cid, self._channels.get(cid)) for cid in dict.fromkeys(ids)]
+            for _, target in plan:
+                if target is not None:
+                    self._track(target, event)
         futures: list[Future[DeliveryRecord]] = []
         for channel_id, channel in plan:
             if channel is None:
@@ -326,6 +364,8 @@ class NotificationDispatcher:
             )
             if not self._enqueue(job):
                 break  # closed meanwhile: the rest stays in the queue
+            with self._cv:
+                self._track(channel, item.event)
             resumed += 1
         for channel_id, count in missing.items():
             log.warning(
@@ -339,11 +379,17 @@ class NotificationDispatcher:
         return resumed
 
     def _new_record(
-        self, event: AlertEvent, channel_id: str, channel: Channel | None, test: bool
+        self,
+        event: AlertEvent,
+        channel_id: str,
+        channel: Channel | None,
+        test: bool,
+        *,
+        numbered: bool = True,
     ) -> DeliveryRecord:
         a = event.alert
         return DeliveryRecord(
-            delivery_id=next(self._ids),
+            delivery_id=next(self._ids) if numbered else 0,
             channel_id=channel_id,
             channel_name=channel.name if channel else channel_id,
             channel_type=channel.type_name if channel else "unknown",
@@ -453,8 +499,8 @@ class NotificationDispatcher:
             superseded: list[_Job] = []
             if not job.record.test:
                 for old in lane:
-                    if old.done or old.record.test:
-                        continue
+                    if old.done or old.record.test or old.resend is not None:
+                        continue  # a re-send (always being tried) just goes first
                     if old.running:
                         old.superseded_by = job  # its try goes on; a failure is final
                     else:
@@ -538,7 +584,13 @@ class NotificationDispatcher:
             while not self._closed:
                 now = time.monotonic()
                 if self._heap and self._heap[0][0] <= now:
-                    job = heapq.heappop(self._heap)[2]
+                    item = heapq.heappop(self._heap)[2]
+                    if isinstance(item, _Resend):
+                        resend = self._resend_job(item, now)
+                        if resend is not None:
+                            return resend
+                        continue
+                    job = item
                     job.scheduled = False
                     if job.done:  # superseded while it waited
                         continue
@@ -561,6 +613,9 @@ class NotificationDispatcher:
                 )
 
     def _attempt(self, job: _Job) -> None:
+        if job.resend is not None:
+            self._resend_attempt(job, job.resend)
+            return
         number = job.record.attempts + 1
         started = time.time()
         clock = time.monotonic()
@@ -787,6 +842,81 @@ class NotificationDispatcher:
         self._unfinished -= 1
         self._cv.notify_all()
 
+    # -- re-sending firing alerts ----------------------------------------------------
+
+    def _track(self, channel: Channel, event: AlertEvent) -> None:
+        """Note ``event`` for ``channel``'s re-sends (lock held): a FIRING/REPEAT the
+        channel takes is re-sent from ``resend_s`` on; a RESOLVED (even one it does not
+        take) ends them."""
+        key = (channel.id, event.alert.fingerprint)
+        resolved = event.kind is EventKind.RESOLVED
+        if (
+            self._closed
+            or resolved
+            or not channel.resend_s
+            or not channel.config.wants(event.alert.severity, resolved)
+        ):
+            self._resends.pop(key, None)
+            return
+        entry = self._resends[key] = _Resend(channel, event)
+        heapq.heappush(self._heap, (time.monotonic() + channel.resend_s, next(self._seq), entry))
+        self._cv.notify()
+
+    def _resend_job(self, entry: _Resend, now: float) -> _Job | None:
+        """A due re-send (lock held): the job to try now, None if it is no longer wanted
+        or a delivery of its alert is already in the lane. Its next one is scheduled."""
+        key = entry.key
+        interval = entry.channel.resend_s
+        if self._resends.get(key) is not entry or not interval:
+            return None  # resolved, replaced by a newer event, or its channel changed
+        heapq.heappush(self._heap, (now + interval, next(self._seq), entry))
+        if self._lanes.get(key):
+            return None  # a delivery of this alert waits or is being tried: it says as much
+        record = self._new_record(
+            entry.event, entry.channel.id, entry.channel, False, numbered=False
+        )
+        job = _Job(record, entry.channel, entry.event, 1, self._policy, Future(), resend=entry)
+        job.running = True
+        self._lanes[key] = deque([job])
+        self._unfinished += 1
+        return job
+
+    def _resend_attempt(self, job: _Job, entry: _Resend) -> None:
+        """One try of a re-send; its failure is logged, never retried or recorded."""
+        error: str | None = None
+        try:
+            job.channel.send(job.event)
+        except ChannelError as exc:
+            error = job.channel.scrub(str(exc)) or type(exc).__name__
+        except Exception as exc:  # a channel bug: reported, the re-sends go on
+            log.error(
+                "channel %r raised:\n%s",
+                job.channel.name,
+                job.channel.scrub(traceback.format_exc()),
+            )
+            report_bug(exc, f"the notification channel {job.channel.name!r}", logged=True)
+            error = f"{type(exc).__name__}: {job.channel.scrub(str(exc))}"
+        what = (job.channel.name, job.event.alert.fingerprint)
+        if error is None:
+            if entry.failing:
+                log.info("re-sending the firing alert to %r (%s) works again", *what)
+            entry.failing = False
+        elif not entry.failing:
+            entry.failing = True
+            log.warning(
+                "re-sending the firing alert to %r (%s) failed: %s; tried again every %g s "
+                "(further failures at debug level)",
+                *what,
+                error,
+                job.channel.resend_s,
+            )
+        else:
+            log.debug("re-sending the firing alert to %r (%s) failed again: %s", *what, error)
+        with self._cv:
+            job.done = True
+            job.running = False
+            self._release(job)
+
     # -- reading the log ------------------------------------------------------------
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -852,6 +982,7 @@ class NotificationDispatcher:
         with self._cv:
             first = not self._closed
             self._closed = True
+            self._resends.clear()
             self._cv.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -862,7 +993,10 @@ class NotificationDispatcher:
             log.warning("notification threads still sending at shutdown: %s", ", ".join(stuck))
         with self._cv:
             left = [
-                (job, job.running) for lane in self._lanes.values() for job in lane if not job.done
+                (job, job.running)
+                for lane in self._lanes.values()
+                for job in lane
+                if not job.done and job.resend is None  # a re-send in progress just ends
             ]
         kept = 0
         for job, running in left:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -81,11 +82,12 @@ def post(
     *,
     timeout: float,
     headers: Mapping[str, str] | None = None,
-    verify: bool = True,
+    verify: bool | ssl.SSLContext = True,
 ) -> Answer:
     """POST ``body`` as JSON; raise ``ChannelError`` for a network failure or a non-2xx
     answer (permanent for 4xx other than 408/429). Redirects are not followed: the
-    body would go to a server the user did not configure."""
+    body would go to a server the user did not configure. ``verify``: check the
+    server's certificate (True), not (False), or with this context (a private CA)."""
     shown = redact_url(url)
     all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
     try:

@@ -105,6 +105,7 @@ CHANNEL_TYPE_COLOURS: Mapping[str, str] = {
     "email": "#1565c0",
     "slack": "#611f69",
     "pagerduty": "#06ac38",
+    "alertmanager": "#00838f",
     "webhook": "#ef6c00",
     "desktop": "#455a64",
     "log": "#6d6d6d",

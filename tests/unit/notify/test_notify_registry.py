@@ -20,7 +20,7 @@ from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.store.secrets import SecretStore, known_fields
 from tests.unit.notify.notify_events import EventFactory
 
-BUILT_IN = ["email", "slack", "pagerduty", "webhook", "desktop", "log"]
+BUILT_IN = ["email", "slack", "pagerduty", "alertmanager", "webhook", "desktop", "log"]
 
 
 def test_every_module_of_the_channels_package_is_a_registered_type() -> None:
@@ -40,6 +40,7 @@ def test_every_secret_is_declared_with_title_and_hint_and_known_to_the_store() -
         "email": ("smtp_password",),
         "slack": ("slack_webhook",),
         "pagerduty": ("pagerduty_routing_key",),
+        "alertmanager": ("alertmanager_password", "alertmanager_token"),
         "webhook": ("webhook_url", "webhook_secret"),
         "desktop": (),
         "log": (),
