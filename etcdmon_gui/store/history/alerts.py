@@ -32,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind, Severity, Silence
 from etcdmon_gui.model.delivery import QueuedDelivery
@@ -66,26 +66,31 @@ def _alert_from_json(text: str) -> Alert:
 _SILENCE_COLUMNS = "id, rule, cluster, member, starts, ends, reason, created_at, cluster_name"
 
 
-def alert_events(db: sqlite3.Connection, q: AlertQuery) -> list[AlertEvent]:
-    """The transitions matching ``q``, the newest first."""
+def alert_events_query(q: AlertQuery, mark: str = "?") -> tuple[str, list[Any]]:
+    """The WHERE clause (or "") and its arguments selecting the events ``q`` asks for;
+    ``mark`` is the driver's placeholder (``?`` for sqlite3, ``%s`` for psycopg)."""
     where: list[str] = []
     args: list[Any] = []
     for column, value in (("cluster", q.cluster), ("rule", q.rule)):
         if value is not None:
-            where.append(f"{column} = ?")
+            where.append(f"{column} = {mark}")
             args.append(value)
     if q.severity is not None:
-        where.append("severity = ?")
+        where.append(f"severity = {mark}")
         args.append(q.severity.name)
     if q.since is not None:
-        where.append("at >= ?")
+        where.append(f"at >= {mark}")
         args.append(q.since)
     if q.until is not None:
-        where.append("at <= ?")
+        where.append(f"at <= {mark}")
         args.append(q.until)
-    sql = "SELECT kind, at, alert FROM alert_events"
-    if where:
-        sql += " WHERE " + " AND ".join(where)
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def alert_events(db: sqlite3.Connection, q: AlertQuery) -> list[AlertEvent]:
+    """The transitions matching ``q``, the newest first."""
+    where, args = alert_events_query(q)
+    sql = "SELECT kind, at, alert FROM alert_events" + where
     rows = db.execute(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, q.limit))
     return [AlertEvent(EventKind(k), _alert_from_json(a), at) for k, at, a in rows]
 
@@ -111,6 +116,20 @@ def _upsert_states(db: sqlite3.Connection, alerts: Iterable[tuple[Alert, float]]
             if a.state.value in _KEPT_STATES
         ],
     )
+
+
+class AlertStore(Protocol):
+    """What ``services.alerting.AlertService`` keeps its alerts in: this file's
+    ``AlertHistory``, or a PostgreSQL history's ``PgAlertHistory``."""
+
+    def record(self, events: Sequence[AlertEvent]) -> None: ...
+    def save_states(self, alerts: Sequence[Alert]) -> None: ...
+    def last_states(self, since_s: float = ...) -> list[Alert]: ...
+    def save_silence(self, silence: Silence) -> None: ...
+    def silences(self) -> list[Silence]: ...
+    def events(self, query: AlertQuery | None = None) -> list[AlertEvent]: ...
+    def prune(self, older_than_s: float = ...) -> int: ...
+    def close(self) -> None: ...
 
 
 class AlertHistory:

@@ -16,7 +16,9 @@ arrives later than that re-rolls its minute and hour.
 Reads merge rows into points in SQL (only the points reach Python), and make the newest
 periods a roll-up has not reached yet from the level below, so a range read from
 roll-ups ends at the newest sample. A chart (``max_points``, its width) reads a roll-up
-when that gives it at least half the points it asks for (``CHART_SLACK``).
+when that gives it at least half the points it asks for (``CHART_SLACK``). How a range
+is read is ``levels``' (shared with the PostgreSQL store); ``SqliteLevels`` answers its
+questions of this file.
 
 Retention (``HistoryLimits``: raw 24 h, minutes 30 days, hours a year) and the size
 limit (the oldest data goes first, whatever its level) are enforced by ``prune`` in
@@ -34,16 +36,12 @@ import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from operator import itemgetter
 
 import numpy as np
 
 from etcdmon_gui.model.history import (
-    Aggregate,
     BenchRunRecord,
     ClusterRecord,
-    FloatArray,
     HistoryLimits,
     MemberChange,
     MemberEvent,
@@ -54,11 +52,36 @@ from etcdmon_gui.model.history import (
     Sample,
     Series,
 )
+from etcdmon_gui.store.history import levels
 from etcdmon_gui.store.history.db import stored_bytes
+from etcdmon_gui.store.history.levels import (
+    CHART_SLACK,
+    DAY_MS,
+    EMPTY,
+    HOUR_MS,
+    MINUTE_MS,
+    Plan,
+    SeriesKey,
+    combine,
+    pick_resolution,
+    plan,
+    to_ms,
+)
+from etcdmon_gui.store.history.levels import floor_ms as _floor
+from etcdmon_gui.store.history.levels import source_level as _source
 
-MINUTE_MS = 60_000
-HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
+__all__ = [
+    "CHART_SLACK",
+    "DAY_MS",
+    "HOUR_MS",
+    "MINUTE_MS",
+    "Plan",
+    "combine",
+    "pick_resolution",
+    "plan",
+    "to_ms",
+]
+
 ROLL_GRACE_MS = 30_000
 # What each level is read from (raw samples: the ``recent`` ones too, through a view).
 _TABLES = {
@@ -69,14 +92,6 @@ _TABLES = {
 # Where each level's rows are kept (raw samples: ``recent`` too, see move_recent).
 _KEPT = {Resolution.RAW: "samples", Resolution.MINUTE: "rollup_1m", Resolution.HOUR: "rollup_1h"}
 MOVE_AFTER_MS = 60_000
-
-
-def to_ms(t: float) -> int:
-    return round(t * 1000)
-
-
-def _floor(ms: int, step: int) -> int:
-    return ms // step * step
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -221,10 +236,6 @@ def _set_done(db: sqlite3.Connection, level: Resolution, until_ms: int) -> None:
     db.execute("UPDATE rollup_done SET until_ms = ? WHERE step_s = ?", (until_ms, level.value))
 
 
-def _source(level: Resolution) -> Resolution:
-    return Resolution.RAW if level is Resolution.MINUTE else Resolution.MINUTE
-
-
 # What a level's rows merge into: n, min, count-weighted avg, max; and the column the
 # last value is read from (at the newest time in the period).
 _ROLLED = ("sum(r.n)", "min(r.min)", "sum(r.avg * r.n) / sum(r.n)", "max(r.max)", "last")
@@ -233,7 +244,6 @@ _FIGURES = {
     Resolution.MINUTE: _ROLLED,
     Resolution.HOUR: _ROLLED,
 }
-_EMPTY = np.empty((0, 6))
 
 
 def _merged_sql(level: Resolution, bucket_ms: int, *, every_series: bool = False) -> str:
@@ -280,7 +290,7 @@ def _fetch(
     """Rows (ts, n, min, avg, max, last) of one series of ``level`` in [start, end),
     oldest first: as kept, or merged per ``bucket_ms`` (by SQLite)."""
     if start_ms >= end_ms:
-        return _EMPTY
+        return EMPTY
     if bucket_ms > 0:
         rows = db.execute(_merged_sql(level, bucket_ms), (series, start_ms, end_ms)).fetchall()
         return _array(rows, 6)
@@ -299,27 +309,6 @@ def _fetch(
         " WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
     )
     return _array(db.execute(sql, (series, start_ms, end_ms)).fetchall(), 6)
-
-
-def combine(rows: np.ndarray, step_ms: int) -> np.ndarray:
-    """Rows (ts, n, min, avg, max, last), oldest first, merged per ``step_ms`` period:
-    the period's start, the total count, min of mins, count-weighted average, max of
-    maxes, and the last row's last."""
-    if len(rows) == 0 or step_ms <= 0:
-        return rows
-    bucket = np.floor_divide(rows[:, 0], step_ms) * step_ms
-    cuts = np.flatnonzero(np.diff(bucket)) + 1
-    starts = np.concatenate(([0], cuts))
-    ends = np.concatenate((cuts, [len(rows)])) - 1
-    n = np.add.reduceat(rows[:, 1], starts)
-    out = np.empty((len(starts), 6))
-    out[:, 0] = bucket[starts]
-    out[:, 1] = n
-    out[:, 2] = np.minimum.reduceat(rows[:, 2], starts)
-    out[:, 3] = np.add.reduceat(rows[:, 3] * rows[:, 1], starts) / n
-    out[:, 4] = np.maximum.reduceat(rows[:, 4], starts)
-    out[:, 5] = rows[ends, 5]
-    return out
 
 
 def _roll(db: sqlite3.Connection, level: Resolution, start_ms: int, end_ms: int) -> int:
@@ -441,160 +430,66 @@ def prune(db: sqlite3.Connection, now_ms: int, limits: HistoryLimits, budget: in
 # -- reading -------------------------------------------------------------------------------
 
 
-#: A chart takes a level whose period is up to this many times the step its width asks
-#: for: between half and all of its points, from roll-ups SQLite reads many times faster
-#: (24 h on a 1500-pixel chart: 1440 minutes rather than 86 400 raw samples per series).
-CHART_SLACK = 2.0
+class SqliteLevels:
+    """The primitive questions of ``levels.Levels`` asked of the history file."""
 
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
 
-def pick_resolution(
-    start: float,
-    end: float,
-    now: float,
-    limits: HistoryLimits,
-    step_s: float,
-    slack: float = 1.0,
-    raw_from: float | None = None,
-) -> Resolution:
-    """The coarsest level that still covers ``start`` and whose period is at most
-    ``slack`` times ``step_s`` (1: not coarser than asked), else the finest that covers
-    it. Raw samples cover ``start`` when the oldest kept (``raw_from``, when known) is
-    no later than a fiftieth of the range after it: what the writer keeps may differ
-    from ``limits`` (``--keep-raw``), and a range of exactly the raw retention ending
-    now would otherwise just miss it."""
-    age = now - start
-    if raw_from is None:
-        raw_covers = age <= limits.raw_s
-    else:
-        raw_covers = raw_from <= start + max(60.0, (end - start) / 50)
-    if step_s * slack < 60 and raw_covers:
-        return Resolution.RAW
-    if step_s * slack < 3600 and age <= limits.minute_s:
-        return Resolution.MINUTE
-    return Resolution.HOUR
+    def series_ids(
+        self, cluster: str, signals: Sequence[str] | None, members: Sequence[str] | None
+    ) -> list[SeriesKey]:
+        sql = "SELECT id, member, signal FROM series WHERE cluster = ?"
+        args: list[object] = [cluster]
+        for column, values in (("signal", signals), ("member", members)):
+            if values is not None:
+                sql += f" AND {column} IN ({', '.join('?' * len(values))})"
+                args.extend(values)
+        rows = self.db.execute(sql + " ORDER BY member, signal", args)
+        return [(int(i), m, s) for i, m, s in rows]
 
+    def fetch(
+        self, level: Resolution, series: int, start_ms: int, end_ms: int, bucket_ms: int = 0
+    ) -> np.ndarray:
+        return _fetch(self.db, level, series, start_ms, end_ms, bucket_ms)
 
-def _series_ids(
-    db: sqlite3.Connection,
-    cluster: str,
-    signals: Sequence[str] | None,
-    members: Sequence[str] | None,
-) -> list[tuple[int, str, str]]:
-    sql = "SELECT id, member, signal FROM series WHERE cluster = ?"
-    args: list[object] = [cluster]
-    for column, values in (("signal", signals), ("member", members)):
-        if values is not None:
-            sql += f" AND {column} IN ({', '.join('?' * len(values))})"
-            args.extend(values)
-    return [(int(i), m, s) for i, m, s in db.execute(sql + " ORDER BY member, signal", args)]
+    def count(
+        self, level: Resolution, series: int, start_ms: int, end_ms: int, bucket_ms: int
+    ) -> int:
+        what = f"count(DISTINCT ts / {bucket_ms})" if bucket_ms else "count(*)"
+        (n,) = self.db.execute(
+            f"SELECT {what} FROM {_TABLES[level]} WHERE series = ? AND ts >= ? AND ts < ?",
+            (series, start_ms, end_ms),
+        ).fetchone()
+        return int(n)
 
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    """How a range is read: which level, and the width of a point (ms; 0: as kept)."""
-
-    resolution: Resolution
-    bucket_ms: int
-
-
-def plan(
-    q: MetricsQuery,
-    now: float,
-    limits: HistoryLimits,
-    max_points: int | None,
-    raw_from: float | None = None,
-) -> Plan:
-    """``q.step_s`` when set (an export: never coarser than asked), else a chart's
-    ``max_points`` (``CHART_SLACK``), else every point as kept."""
-    span = max(q.end - q.start, 1.0)
-    step = q.step_s if q.step_s is not None else (span / max_points if max_points else 0.0)
-    slack = CHART_SLACK if q.step_s is None and max_points else 1.0
-    level = pick_resolution(q.start, q.end, now, limits, step, slack, raw_from)
-    kept = level.value * 1000
-    if kept:  # whole periods of the level, so no point mixes one period with two
-        bucket = math.ceil(to_ms(step) / kept) * kept
-        return Plan(level, bucket if bucket > kept else 0)
-    return Plan(level, to_ms(step))
-
-
-def _oldest(
-    db: sqlite3.Connection, level: Resolution, ids: Sequence[tuple[int, str, str]]
-) -> float:
-    """When the oldest row of these series at ``level`` was taken (inf: there is none).
-    Asked of the tables, not the raw view: its min() would read every row."""
-    found = [
-        ts
-        for series, _member, _signal in ids
-        for (ts,) in [
-            db.execute(f"SELECT min(ts) FROM {_KEPT[level]} WHERE series = ?", (series,)).fetchone()
-        ]
-        if ts is not None
-    ]
-    if level is Resolution.RAW and not found:  # only the newest, not moved yet
+    def oldest(self, level: Resolution, ids: Sequence[SeriesKey]) -> float:
+        """Asked of the tables, not the raw view: its min() would read every row."""
         found = [
             ts
             for series, _member, _signal in ids
             for (ts,) in [
-                db.execute("SELECT min(ts) FROM recent WHERE series = ?", (series,)).fetchone()
+                self.db.execute(
+                    f"SELECT min(ts) FROM {_KEPT[level]} WHERE series = ?", (series,)
+                ).fetchone()
             ]
             if ts is not None
         ]
-    return min(found) / 1000 if found else math.inf
+        if level is Resolution.RAW and not found:  # only the newest, not moved yet
+            found = [
+                ts
+                for series, _member, _signal in ids
+                for (ts,) in [
+                    self.db.execute(
+                        "SELECT min(ts) FROM recent WHERE series = ?", (series,)
+                    ).fetchone()
+                ]
+                if ts is not None
+            ]
+        return min(found) / 1000 if found else math.inf
 
-
-def _planned(
-    db: sqlite3.Connection,
-    q: MetricsQuery,
-    now: float,
-    limits: HistoryLimits,
-    max_points: int | None,
-) -> tuple[Plan, list[tuple[int, str, str]]]:
-    """The series ``q`` selects, and how to read them, knowing what raw samples are kept:
-    since when, and whether the minutes reach back further (a history younger than the
-    range has nothing coarser to offer)."""
-    ids = _series_ids(db, q.cluster, q.signals, q.members)
-    raw_from = _oldest(db, Resolution.RAW, ids)
-    if raw_from < math.inf and _oldest(db, Resolution.MINUTE, ids) >= raw_from // 60 * 60:
-        raw_from = -math.inf
-    return plan(q, now, limits, max_points, raw_from), ids
-
-
-def _watermarks(db: sqlite3.Connection) -> dict[Resolution, int | None]:
-    return {level: _done(db, level) for level in (Resolution.MINUTE, Resolution.HOUR)}
-
-
-def _ceil(ms: int, step: int) -> int:
-    return -(-ms // step) * step
-
-
-def _rows(
-    db: sqlite3.Connection,
-    level: Resolution,
-    series: int,
-    start_ms: int,
-    end_ms: int,
-    bucket_ms: int,
-    done: dict[Resolution, int | None],
-) -> np.ndarray:
-    """Rows (ts, n, min, avg, max, last) of one series at ``level`` in [start, end),
-    merged per ``bucket_ms`` (0: per period of the level). The periods ``level`` does
-    not hold yet (from its roll-up watermark on: the newest minute or hour) are made
-    from the level below on the fly, so a range read from roll-ups reaches the newest
-    sample too."""
-    if level is Resolution.RAW:
-        return _fetch(db, level, series, start_ms, end_ms, bucket_ms)
-    step = level.value * 1000
-    edge = done[level]
-    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
-    rows = _fetch(db, level, series, start_ms, edge, bucket_ms)
-    tail_start = max(edge, _ceil(start_ms, step))  # whole periods, as the kept rows
-    if tail_start >= end_ms:
-        return rows
-    below = _rows(db, _source(level), series, tail_start, end_ms, 0, done)
-    if not len(below):
-        return rows
-    merged = np.concatenate((rows, combine(below, step)))
-    return combine(merged, bucket_ms) if bucket_ms else merged
+    def watermarks(self) -> dict[Resolution, int | None]:
+        return {level: _done(self.db, level) for level in (Resolution.MINUTE, Resolution.HOUR)}
 
 
 def read_series(
@@ -604,101 +499,27 @@ def read_series(
     limits: HistoryLimits,
     max_points: int | None = None,
 ) -> list[Series]:
-    """Every series ``q`` selects over its range, one per (member, signal), at the
-    resolution ``plan`` picks; series with no point in the range are left out."""
-    p, ids = _planned(db, q, now, limits, max_points)
-    done = _watermarks(db)
-    out: list[Series] = []
-    for series, member, signal in ids:
-        rows = _rows(db, p.resolution, series, to_ms(q.start), to_ms(q.end) + 1, p.bucket_ms, done)
-        if not len(rows):
-            continue
-        cols: list[FloatArray] = [np.ascontiguousarray(rows[:, i]) for i in range(6)]
-        out.append(
-            Series(
-                cluster=q.cluster,
-                member=member,
-                signal=signal,
-                resolution=p.resolution,
-                step_s=max(p.bucket_ms, p.resolution.value * 1000) / 1000,
-                ts=cols[0] / 1000,
-                min=cols[2],
-                avg=cols[3],
-                max=cols[4],
-                last=cols[5],
-            )
-        )
-    return out
-
-
-_PICK = {Aggregate.MIN: 2, Aggregate.AVG: 3, Aggregate.MAX: 4, Aggregate.LAST: 5}
+    """``levels.read_series`` of the history file."""
+    return levels.read_series(SqliteLevels(db), q, now, limits, max_points)
 
 
 def iter_points(
     db: sqlite3.Connection, q: MetricsQuery, now: float, limits: HistoryLimits
 ) -> Iterator[tuple[float, str, str, float]]:
-    """(time, member, signal, value) of every point ``q`` selects, by time then member
-    then signal; ``q.aggregate`` picks the figure of rolled-up points. Streams: one
-    series' slice of a day is in memory at a time, never the whole range."""
-    p, ids = _planned(db, q, now, limits, None)
-    done = _watermarks(db)
-    pick = _PICK[q.aggregate]
-    start, end = to_ms(q.start), to_ms(q.end) + 1
-    chunk = DAY_MS if p.resolution is Resolution.RAW else 30 * DAY_MS
-    # Chunks end on a point's boundary, so no point is split in two (same time twice).
-    step = max(p.bucket_ms, p.resolution.value * 1000, 1)
-    edges = sorted({start, end, *(_floor(t, step) for t in range(start + chunk, end, chunk))})
-    edges = [t for t in edges if start <= t <= end]
-    for lo, hi in itertools.pairwise(edges):
-        points: list[tuple[float, str, str, float]] = []
-        for series, member, signal in ids:  # by member, then signal
-            rows = _rows(db, p.resolution, series, lo, hi, p.bucket_ms, done)
-            times, values = (rows[:, 0] / 1000).tolist(), rows[:, pick].tolist()
-            points.extend(zip(times, itertools.repeat(member), itertools.repeat(signal), values))
-        points.sort(key=itemgetter(0))  # stable: one time's points stay by member, signal
-        yield from points
-
-
-def _count(
-    db: sqlite3.Connection,
-    level: Resolution,
-    series: int,
-    start_ms: int,
-    end_ms: int,
-    bucket_ms: int,
-    done: dict[Resolution, int | None],
-) -> int:
-    """How many rows ``_rows`` gives, at most (the kept ones counted, not read)."""
-    edge = end_ms if level is Resolution.RAW else done[level]
-    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
-    n = 0
-    if edge > start_ms:
-        what = f"count(DISTINCT ts / {bucket_ms})" if bucket_ms else "count(*)"
-        (n,) = db.execute(
-            f"SELECT {what} FROM {_TABLES[level]} WHERE series = ? AND ts >= ? AND ts < ?",
-            (series, start_ms, edge),
-        ).fetchone()
-    if level is not Resolution.RAW:
-        step = level.value * 1000
-        tail_start = max(edge, _ceil(start_ms, step))
-        if tail_start < end_ms:
-            below = _rows(db, _source(level), series, tail_start, end_ms, 0, done)
-            n += len(combine(combine(below, step), bucket_ms))
-    return int(n)
+    """``levels.iter_points`` of the history file."""
+    return levels.iter_points(SqliteLevels(db), q, now, limits)
 
 
 def count_points(db: sqlite3.Connection, q: MetricsQuery, now: float, limits: HistoryLimits) -> int:
-    """How many (time, member) rows a metrics export of ``q`` has, at most: the points of
-    the member-signal with the most, per member. Cheap: counts, no values (but for the
-    newest periods not rolled up yet)."""
-    p, ids = _planned(db, q, now, limits, None)
-    done = _watermarks(db)
-    per_member: dict[str, int] = {}
-    start, end = to_ms(q.start), to_ms(q.end) + 1
-    for series, member, _signal in ids:
-        n = _count(db, p.resolution, series, start, end, p.bucket_ms, done)
-        per_member[member] = max(per_member.get(member, 0), n)
-    return sum(per_member.values())
+    """``levels.count_points`` of the history file."""
+    return levels.count_points(SqliteLevels(db), q, now, limits)
+
+
+def db_size_points(
+    db: sqlite3.Connection, cluster: str, since: float
+) -> list[tuple[float, float, float | None]]:
+    """``levels.db_size_points`` of the history file."""
+    return levels.db_size_points(SqliteLevels(db), cluster, since)
 
 
 def clusters(db: sqlite3.Connection) -> list[ClusterRecord]:
@@ -777,22 +598,3 @@ def bench_runs(
         )
         for i, c, name, at, label, workload, rps, p50, p99, errors, verdict, doc in rows
     ]
-
-
-def db_size_points(
-    db: sqlite3.Connection, cluster: str, since: float
-) -> list[tuple[float, float, float | None]]:
-    """(time, largest member DB size, quota) per minute since ``since``, from the minute
-    roll-ups and, after them, the raw samples: what a quota forecast starts from."""
-    points: dict[int, list[float]] = {}
-    quota: dict[int, float] = {}
-    for series, _member, signal in _series_ids(db, cluster, ("db_size_bytes", "quota_bytes"), None):
-        rows = _fetch(db, Resolution.MINUTE, series, to_ms(since), 2**62)
-        done = _done(db, Resolution.MINUTE) or 0
-        raw = combine(_fetch(db, Resolution.RAW, series, max(done, to_ms(since)), 2**62), MINUTE_MS)
-        for t, _n, _mn, _av, mx, _last in np.concatenate((rows, raw)).tolist():
-            if signal == "quota_bytes":
-                quota[int(t)] = mx
-            else:
-                points.setdefault(int(t), []).append(mx)
-    return [(t / 1000, max(v), quota.get(t)) for t, v in sorted(points.items())]

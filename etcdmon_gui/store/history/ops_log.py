@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from etcdmon_gui.model.ops import AuditRecord, OpKind
 from etcdmon_gui.store.history.db import connect, default_path, translated
@@ -51,15 +53,19 @@ def records(
         sql += " WHERE cluster = ?"
         args.append(cluster)
     rows = db.execute(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, limit))
-    out = []
-    for at, ended_at, user, c, name, kind, summary, result, detail in rows:
-        try:
-            op = OpKind(kind)
-        except ValueError:
-            log.debug("ops_log: an operation of a newer version (%r) left out", kind)
-            continue
-        out.append(AuditRecord(at, user, c, name, op, summary, result, detail, ended_at))
-    return out
+    return [rec for row in rows if (rec := from_row(row)) is not None]
+
+
+def from_row(row: Sequence[Any]) -> AuditRecord | None:
+    """A row of ``_COLUMNS`` as a record; None for an operation this version does not
+    know (written by a newer one)."""
+    at, ended_at, user, c, name, kind, summary, result, detail = row
+    try:
+        op = OpKind(kind)
+    except ValueError:
+        log.debug("ops_log: an operation of a newer version (%r) left out", kind)
+        return None
+    return AuditRecord(at, user, c, name, op, summary, result, detail, ended_at)
 
 
 class OpsLog:

@@ -9,6 +9,10 @@ batches it rolls up and prunes in bounded steps (``metrics.roll_up`` / ``prune``
 so a batch never waits long behind them. Readers use their own connections and never
 block it.
 
+``QueuedWriter`` is that thread, its queue and its batches, whatever the database:
+``HistoryWriter`` writes the SQLite file, ``postgres.writer.PgHistoryWriter`` a
+PostgreSQL database.
+
 When the file cannot be opened or written (locked, read-only, full, corrupt), the
 writer says why once through ``problems``, keeps ``error``, and stops: history is off,
 the file is left as it is, and monitoring goes on. A read-only file is found when the
@@ -18,6 +22,7 @@ turns the history off the same way, rather than leaving a dead thread.
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import queue
@@ -27,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.history import BenchRunRecord, HistoryError, HistoryLimits, MemberRecord
@@ -51,20 +57,25 @@ class _Flush:
 
 _STOP = object()
 _Item = _Snapshot | BenchRunRecord | _Flush | object
+Work = _Snapshot | BenchRunRecord  # what a batch writes
+C = TypeVar("C")  # the writer thread's connection
 
 
-class HistoryWriter:
+class QueuedWriter(abc.ABC, Generic[C]):
+    """The one writer thread, its queue and batches; a subclass opens the database and
+    writes a batch in one transaction (``_open``, ``_write_work``, ``_maintain``)."""
+
+    thread_name = "history-writer"
+
     def __init__(
         self,
-        path: Path | None = None,
         *,
-        limits: HistoryLimits | None = None,
-        problems: Callable[[str], object] = lambda text: None,
-        clock: Callable[[], float] = time.time,
-        batch_s: float = 1.0,
-        maintain_every_s: float = 10.0,
+        limits: HistoryLimits | None,
+        problems: Callable[[str], object],
+        clock: Callable[[], float],
+        batch_s: float,
+        maintain_every_s: float,
     ) -> None:
-        self.path = path or default_path()
         self.limits = limits or HistoryLimits()
         self.error: HistoryError | None = None
         self.batches = 0  # committed (tests, benchmarks)
@@ -74,18 +85,41 @@ class HistoryWriter:
         self._maintain_every_s = maintain_every_s
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="history-writer", daemon=True)
-        self._ids = metrics.SeriesIds()
-        self._known: dict[str, dict[str, MemberRecord]] = {}
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+
+    # -- what a database does --------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _open(self) -> C:
+        """The connection, the schema up to date and writable; raises ``HistoryError``."""
+
+    @abc.abstractmethod
+    def _write_work(self, conn: C, work: list[Work]) -> None:
+        """Write ``work`` in one transaction (rolled back whole on failure)."""
+
+    @abc.abstractmethod
+    def _maintain(self, conn: C) -> bool:
+        """Roll up and prune a bounded step; whether more is due."""
+
+    @abc.abstractmethod
+    def _translate(self, exc: Exception) -> HistoryError | None:
+        """What a failure of the database means (None: not the database's: a bug)."""
+
+    @abc.abstractmethod
+    def _where(self) -> str:
+        """The database in words, for a bug's message (never a secret)."""
+
+    @abc.abstractmethod
+    def _close_conn(self, conn: C) -> None: ...
 
     # -- any thread ------------------------------------------------------------------------
 
-    def start(self) -> HistoryWriter:
+    def start(self) -> QueuedWriter[C]:
         self._thread.start()
         return self
 
     def wait_ready(self, timeout: float = 10.0) -> HistoryError | None:
-        """Wait until the file is open (or could not be); the error, if any."""
+        """Wait until the database is open (or could not be); the error, if any."""
         self._ready.wait(timeout)
         return self.error
 
@@ -120,31 +154,27 @@ class HistoryWriter:
 
     def _run(self) -> None:
         try:
-            db = connect(self.path)
-            try:
-                check_writable(db, self.path)
-            except BaseException:
-                db.close()
-                raise
+            conn = self._open()
         except HistoryError as exc:
             self._fail(exc)
             self._ready.set()
             return
         self._ready.set()
         try:
-            self._loop(db)
-        except sqlite3.Error as exc:
-            self._fail(describe(exc, self.path))
+            self._loop(conn)
         except HistoryError as exc:
             self._fail(exc)
-        except Exception as exc:  # a bug: history off all the same, not a dead thread
-            log.exception("history writer failed")
-            report_bug(exc, "the history writer", logged=True)
-            where = str(self.path)
-            text = f"the history file {where} cannot be used: {exc!r}"
-            self._fail(HistoryError(text, path=where))
+        except Exception as exc:
+            translated = self._translate(exc)
+            if translated is None:  # a bug: history off all the same, not a dead thread
+                log.exception("history writer failed")
+                report_bug(exc, "the history writer", logged=True)
+                where = self._where()
+                text = f"the history {where} cannot be used: {exc!r}"
+                translated = HistoryError(text, path=where)
+            self._fail(translated)
         finally:
-            db.close()
+            self._close_conn(conn)
 
     def _fail(self, exc: HistoryError) -> None:
         self.error = exc
@@ -158,7 +188,7 @@ class HistoryWriter:
             if isinstance(item, _Flush):
                 item.done.set()
 
-    def _loop(self, db: sqlite3.Connection) -> None:
+    def _loop(self, conn: C) -> None:
         next_maintenance = 0.0
         more = False
         while True:
@@ -174,20 +204,71 @@ class HistoryWriter:
                         batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
                     except queue.Empty:
                         break
-            self._write(db, batch)
+            self._write(conn, batch)
             for item in batch:
                 if isinstance(item, _Flush):
                     item.done.set()
             if _STOP in batch:
                 return
             if more or time.monotonic() >= next_maintenance:
-                more = self._maintain(db)
+                more = self._maintain(conn)
                 next_maintenance = time.monotonic() + self._maintain_every_s
 
-    def _write(self, db: sqlite3.Connection, batch: list[_Item]) -> None:
+    def _write(self, conn: C, batch: list[_Item]) -> None:
         work = [item for item in batch if isinstance(item, _Snapshot | BenchRunRecord)]
         if not work:
             return
+        self._write_work(conn, work)
+        self.batches += 1
+
+
+class HistoryWriter(QueuedWriter[sqlite3.Connection]):
+    """The SQLite file's writer."""
+
+    def __init__(
+        self,
+        path: Path | None = None,
+        *,
+        limits: HistoryLimits | None = None,
+        problems: Callable[[str], object] = lambda text: None,
+        clock: Callable[[], float] = time.time,
+        batch_s: float = 1.0,
+        maintain_every_s: float = 10.0,
+    ) -> None:
+        super().__init__(
+            limits=limits,
+            problems=problems,
+            clock=clock,
+            batch_s=batch_s,
+            maintain_every_s=maintain_every_s,
+        )
+        self.path = path or default_path()
+        self._ids = metrics.SeriesIds()
+        self._known: dict[str, dict[str, MemberRecord]] = {}
+
+    def start(self) -> HistoryWriter:
+        super().start()
+        return self
+
+    def _open(self) -> sqlite3.Connection:
+        db = connect(self.path)
+        try:
+            check_writable(db, self.path)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _translate(self, exc: Exception) -> HistoryError | None:
+        return describe(exc, self.path) if isinstance(exc, sqlite3.Error) else None
+
+    def _where(self) -> str:
+        return f"file {self.path}"
+
+    def _close_conn(self, conn: sqlite3.Connection) -> None:
+        conn.close()
+
+    def _write_work(self, db: sqlite3.Connection, work: list[Work]) -> None:
         try:
             with db:
                 for item in work:
@@ -199,7 +280,6 @@ class HistoryWriter:
             self._ids.clear()  # ids created in the rolled-back transaction are gone
             self._known.clear()
             raise
-        self.batches += 1
 
     def _write_snapshot(self, db: sqlite3.Connection, snap: ClusterSnapshot, name: str) -> None:
         at = snap.taken_at

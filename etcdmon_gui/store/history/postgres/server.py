@@ -1,0 +1,68 @@
+"""What ``etcdmon serve`` opens of a PostgreSQL history, in one call: the writer its
+sweeps queue to, the alert history of its ``AlertService``, readers for its API, and
+the DB sizes that seed its quota forecasts.
+
+A malformed target (or one holding a password) is a ``HistoryError`` from here: a
+configuration error at start-up. A database that cannot be used now (down, refusing)
+is said through ``problems`` and watching goes on: the writer turns history off, the
+alert history is None (alerts are not kept), readers raise ``HistoryError`` per call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from etcdmon_gui.model.history import HistoryError, HistoryLimits
+from etcdmon_gui.store.history.postgres.alerts import PgAlertHistory
+from etcdmon_gui.store.history.postgres.connect import PgTarget, settings_of
+from etcdmon_gui.store.history.postgres.reader import PgHistoryReader
+from etcdmon_gui.store.history.postgres.writer import PgHistoryWriter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServerHistory:
+    writer: PgHistoryWriter
+    alerts: PgAlertHistory | None
+    open_reader: Callable[[], PgHistoryReader]
+    db_sizes: Callable[[str, float], list[tuple[float, float, float | None]]]
+    where: str  # user@host:port/dbname: no password
+
+
+def open_server_history(
+    target: PgTarget,
+    *,
+    password: str | None = None,
+    limits: HistoryLimits | None = None,
+    problems: Callable[[str], object] = lambda text: None,
+) -> ServerHistory:
+    settings = settings_of(target)  # HistoryError: malformed, or with a password
+    writer = PgHistoryWriter(target, password, limits=limits, problems=problems).start()
+    alerts: PgAlertHistory | None
+    try:
+        alerts = PgAlertHistory(target, password)
+    except HistoryError as exc:
+        problems(f"the alert history cannot be kept: {exc}")
+        alerts = None
+
+    def open_reader() -> PgHistoryReader:
+        return PgHistoryReader(target, password, limits=limits, pool_size=2)
+
+    def db_sizes(key: str, since: float) -> list[tuple[float, float, float | None]]:
+        try:
+            reader = open_reader()
+        except HistoryError as exc:
+            log.warning("quota forecast starts without history: %s", exc)
+            return []
+        try:
+            return reader.db_size_points(key, since)
+        except HistoryError as exc:
+            log.warning("quota forecast starts without history: %s", exc)
+            return []
+        finally:
+            reader.close()
+
+    return ServerHistory(writer, alerts, open_reader, db_sizes, settings.where)
