@@ -34,6 +34,7 @@ from etcdmon_gui.cli import (
     profile,
     report,
     sandbox,
+    serve,
     status,
     watch,
 )
@@ -54,7 +55,7 @@ from etcdmon_gui.store.logs import ScrubFilter
 from etcdmon_gui.store.profiles import ProfileStoreError
 from etcdmon_gui.store.secrets import SecretStoreError
 
-COMMANDS = (status, watch, profile, bench, check_perf, sandbox, report, ops, desktop)
+COMMANDS = (status, watch, serve, profile, bench, check_perf, sandbox, report, ops, desktop)
 
 #: The exit code of each readable error; the first type that matches wins, so a
 #: subclass comes before its base. Errors of other types are bugs: a traceback.

@@ -44,24 +44,23 @@ from etcdmon_gui.connection_args import (
     profile_store,
     secret_store,
 )
-from etcdmon_gui.etcd.probe import ClusterProbe
 from etcdmon_gui.etcd.sandbox import SignalStop
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState
 from etcdmon_gui.model.connection import ConnectionConfig
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_rules import RulesFile, parse_duration
-from etcdmon_gui.monitor.cluster_monitor import ClusterMonitor
 from etcdmon_gui.notify.base import ChannelBase
 from etcdmon_gui.notify.channels.webhook import adhoc_webhook
 from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.retry import DAY_S, RetryPolicy
 from etcdmon_gui.services.alerting import AlertService
+from etcdmon_gui.services.watching import copy_secrets, sweep_until
 from etcdmon_gui.store.channels import ChannelStore
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
 from etcdmon_gui.store.history.reader import recent_db_sizes
 from etcdmon_gui.store.history.writer import HistoryWriter
 from etcdmon_gui.store.profiles import user_rules_path
-from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
+from etcdmon_gui.store.secrets import SecretStore
 
 log = logging.getLogger(__name__)
 
@@ -117,24 +116,22 @@ def watch(
     sizes). ``alerting`` knows the cluster (``set_cluster``); its past alerts are taken
     back."""
     alerting.restore(only=config.key)
-    with ClusterProbe(config) as probe:
-        monitor = ClusterMonitor(probe, config.key)
-        monitor.seed_db_sizes(seed)
-        first = True
-        while not stop.is_set():
-            started = time.monotonic()
-            snap = monitor.sweep()
-            record(snap)
-            events = alerting.evaluate(snap)
-            if first:
-                quiet = {e.alert.fingerprint for e in events}  # their own lines follow
-                alerts = [a for a in alerting.alerts() if a.fingerprint not in quiet]
-                for line in format_state(snap, name, alerts):
-                    show(line)
-                first = False
-            for event in events:
-                show(format_event(event))
-            stop.wait(max(0.0, interval_s - (time.monotonic() - started)))
+    first = True
+
+    def handle(snap: ClusterSnapshot) -> None:
+        nonlocal first
+        record(snap)
+        events = alerting.evaluate(snap)
+        if first:
+            quiet = {e.alert.fingerprint for e in events}  # their own lines follow
+            alerts = [a for a in alerting.alerts() if a.fingerprint not in quiet]
+            for line in format_state(snap, name, alerts):
+                show(line)
+            first = False
+        for event in events:
+            show(format_event(event))
+
+    sweep_until(config, stop, handle, interval_s, seed)
 
 
 def _print(line: str) -> None:
@@ -285,35 +282,6 @@ def _history(path: Path | None) -> AlertHistory | None:
             flush=True,
         )
         return None
-
-
-def copy_secrets(
-    channel: ChannelBase, secrets: SecretStore | None, session: SecretStore
-) -> str | None:
-    """Copy ``channel``'s secrets into ``session``; None if it has every one it sends
-    with, else what is missing and how to put it back (the channel is then left out).
-    A disabled channel sends nothing, so nothing is read for it."""
-    if not channel.enabled:
-        return None
-    missing = []
-    for field in channel.secret_names():
-        try:
-            value = None if secrets is None else secrets.get(channel.id, field)
-        except SecretStoreError as exc:
-            return f"its secrets cannot be read, so it is left out: {exc}"
-        if value is not None:
-            session.set(channel.id, field, value)
-        elif field in channel.needed_secrets():
-            missing.append(channel.secret_field(field).phrase)
-    if not missing:
-        return None
-    where = secrets.info.name if secrets is not None else "the secret store"
-    it, is_ = ("it", "is") if len(missing) == 1 else ("them", "are")
-    return (
-        f"its {' and '.join(missing)} {is_} not in {where}, so it is left out. Re-enter "
-        f"{it} in etcdmon-gui (Notification channels), or choose the secret store that "
-        f"has {it} with --secrets"
-    )
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from etcdmon_gui.model.alerts import Alert, AlertEvent, Silence
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_engine import AlertEngine
 from etcdmon_gui.monitor.alert_rules import Rule, RulesError, RulesFile
-from etcdmon_gui.store.history import AlertHistory
+from etcdmon_gui.store.history.alerts import AlertStore
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class AlertService:
 
     def __init__(
         self,
-        history: AlertHistory | None,
+        history: AlertStore | None,
         sinks: Sequence[Sink] = (),
         rules_path: Path | None = None,
         *,
@@ -101,9 +101,34 @@ class AlertService:
         """What a cluster is called, its rule overrides, and the channel ids its alerts
         go to (``None``: every channel), as its profile says. It is watched from now."""
         self._forgotten.discard(key)
+        changed = key in self._engines and (
+            self._names.get(key) != name or self._overrides.get(key) != (overrides or {})
+        )
         self._names[key] = name
         self._overrides[key] = overrides or {}
         self._channels[key] = list(channels) if channels is not None else None
+        if changed:
+            self._reread_rules(key)
+
+    def set_rules_path(self, path: Path | None) -> None:
+        """Read the rules from another user file from now (``etcdmon serve``'s reload);
+        a cluster whose rules it cannot give keeps its previous ones (``problems``)."""
+        if path == self._rules_path:
+            return
+        self._rules_path = path
+        for key in list(self._engines):
+            self._reread_rules(key)
+
+    def _reread_rules(self, key: str) -> None:
+        try:
+            source = RulesFile(
+                self._rules_path, self._overrides.get(key, {}), self._names.get(key, key)
+            )
+        except RulesError as exc:
+            self._problems(f"{exc}\nThe previous rules stay in force.")
+            return
+        self._rules[key] = source
+        self._engines[key].set_rules(source.rules)
 
     def forget_cluster(self, key: str) -> list[AlertEvent]:
         """The cluster is no longer watched: resolve its firing alerts (history, sinks),

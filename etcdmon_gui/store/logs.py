@@ -13,6 +13,10 @@ stderr only and says which file and why.
 (``crash-<UTC time>-<pid>.txt``, user-only, at most ``MAX_CRASH_REPORTS`` kept): the
 versions, the thread, where it happened, the traceback and the latest log records,
 scrubbed. It never raises: a report it could not write still comes back as text.
+
+``log_format="json"`` (``etcdmon serve --log-format json``) writes every record as one
+JSON object per line (``JsonFormatter``: time in UTC, level, logger, thread, message,
+exception), scrubbed like the text lines, for log collectors.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import json
 import logging
 import logging.handlers
 import os
@@ -97,6 +102,33 @@ class ScrubFilter(logging.Filter):
 
 _PLAIN = logging.Formatter()
 
+LOG_FORMATS = ("text", "json")
+
+
+class JsonFormatter(UtcFormatter):
+    """One JSON object per record and line: ``time`` (UTC ISO 8601 to the
+    millisecond), ``level``, ``logger``, ``thread``, ``message`` and ``exception`` (the
+    traceback, or null). The ``ScrubFilter`` on the handler has scrubbed the record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        exception = record.exc_text
+        if record.exc_info and not exception:
+            exception = scrub_text(self.formatException(record.exc_info))
+        if record.stack_info:
+            exception = "\n".join(x for x in (exception, record.stack_info) if x)
+        return json.dumps(
+            {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "thread": record.threadName,
+                "message": message,
+                "exception": exception or None,
+            },
+            ensure_ascii=False,
+        )
+
 
 class RingHandler(logging.Handler):
     """The latest ``size`` records, formatted, for crash reports."""
@@ -144,10 +176,17 @@ def _root_level(level: int) -> int:
 
 
 def setup_logging(
-    level: str | int = "WARNING", directory: Path | None = None, *, stderr: bool = True
+    level: str | int = "WARNING",
+    directory: Path | None = None,
+    *,
+    stderr: bool = True,
+    file: bool = True,
+    log_format: str = "text",
 ) -> Path:
     """Log to a rotating file in ``directory`` (default ``log_dir()``), to stderr and to
-    the ring crash reports quote; returns the log file's path.
+    the ring crash reports quote; returns the log file's path. ``file=False``: stderr
+    and the ring only (a server under systemd or in a container). ``log_format``
+    "json": the file and stderr get one JSON object per line (``JsonFormatter``).
 
     Calling it again replaces the handlers it installed (never duplicates them). When
     the file cannot be opened (a read-only folder, a path below a file), records go to
@@ -155,6 +194,9 @@ def setup_logging(
     the path returned is then the one that failed (``log_file()`` is None).
     """
     value = parse_level(level)
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"unknown log format {log_format!r}: text or json")
+    as_json = log_format == "json"
     folder = directory if directory is not None else log_dir()
     path = folder / LOG_FILE_NAME
     scrubber = ScrubFilter()
@@ -162,19 +204,20 @@ def setup_logging(
         remove_logging()
         handlers: list[logging.Handler] = []
         problem: str | None = None
-        try:
-            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            file_handler = PrivateRotatingFileHandler(
-                path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
-            )
-        except OSError as exc:
-            problem = exc.strerror or str(exc)
-        else:
-            file_handler.setFormatter(UtcFormatter(FILE_FORMAT))
-            handlers.append(file_handler)
-        if stderr or problem is not None:
+        if file:
+            try:
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                file_handler = PrivateRotatingFileHandler(
+                    path, maxBytes=MAX_BYTES, backupCount=BACKUP_COUNT, encoding="utf-8"
+                )
+            except OSError as exc:
+                problem = exc.strerror or str(exc)
+            else:
+                file_handler.setFormatter(JsonFormatter() if as_json else UtcFormatter(FILE_FORMAT))
+                handlers.append(file_handler)
+        if stderr or problem is not None or not file:
             err = logging.StreamHandler(sys.stderr)
-            err.setFormatter(logging.Formatter(STDERR_FORMAT))
+            err.setFormatter(JsonFormatter() if as_json else logging.Formatter(STDERR_FORMAT))
             handlers.append(err)
         _ring.setFormatter(UtcFormatter(FILE_FORMAT))
         handlers.append(_ring)
@@ -187,7 +230,7 @@ def setup_logging(
         _state.handlers = handlers
         _state.level = value
         _state.directory = folder
-        _state.file = None if problem is not None else path
+        _state.file = None if problem is not None or not file else path
     if problem is not None:
         log.warning("cannot write the log file %s (%s): logging to stderr only", path, problem)
     return path
