@@ -1103,7 +1103,7 @@ class Application(QObject):
         self.alert_handle = AlertHandle(
             AlertWorker(
                 lambda: AlertHistory(history_path),
-                sinks=[self.dispatcher.notify],
+                sinks=[self.dispatcher],
                 rules_path=(data_dir / "rules.yaml") if data_dir else user_rules_path(),
             ),
             self,

@@ -215,7 +215,7 @@ def run_watch(
     history = _history(args.history)
     alerting = AlertService(
         history,
-        [] if dispatcher is None else [lambda event, _: dispatcher.notify(event)],
+        [] if dispatcher is None else [dispatcher],
         rules.path,
         problems=lambda text: log.error("%s", text),
     )

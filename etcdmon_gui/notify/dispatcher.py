@@ -48,8 +48,10 @@ tried (that one says the same). Re-sends are best effort: one try each, never in
 durable queue, the delivery log or the records; a failing one is logged once (a
 WARNING) until one succeeds again (INFO). A FIRING/REPEAT taken back by ``resume()``
 is re-sent too. The engine says which alerts fire: an acknowledged or silenced firing
-alert is still re-sent; one resolved while silenced sends no RESOLVED, so its
-re-sending stops only with the dispatcher (the receiver then lets it lapse).
+alert is still re-sent. After each evaluation ``firing`` hands the dispatcher the
+cluster's firing alerts: re-sends of the others end (an alert resolved while silenced
+sends no RESOLVED), and firing alerts restored after a restart are re-sent again
+before the receiver lets them lapse.
 
 Subscribers are called on a worker thread; a Qt caller relays them through a signal.
 """
@@ -65,13 +67,13 @@ import time
 import traceback
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 
 from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.formatting import fmt_elapsed, fmt_stamp
-from etcdmon_gui.model.alerts import AlertEvent, EventKind
+from etcdmon_gui.model.alerts import Alert, AlertEvent, EventKind
 from etcdmon_gui.model.delivery import (
     AttemptOutcome,
     DeliveryAttempt,
@@ -247,15 +249,7 @@ class NotificationDispatcher:
         record (PENDING if ``close()`` left it in the durable queue); it never raises."""
         resolved = event.kind is EventKind.RESOLVED
         with self._cv:
-            by_name = {c.name: cid for cid, c in self._channels.items()}
-            ids = (
-                list(self._channels)
-                if channel_ids is None
-                else [
-                    cid if cid in self._channels else by_name.get(cid, cid) for cid in channel_ids
-                ]
-            )
-            plan = [(cid, self._channels.get(cid)) for cid in dict.fromkeys(ids)]
+            plan = self._plan(channel_ids)
             for _, target in plan:
                 if target is not None:
                     self._track(target, event)
@@ -842,7 +836,40 @@ class NotificationDispatcher:
         self._unfinished -= 1
         self._cv.notify_all()
 
+    def _plan(self, channel_ids: Iterable[str] | None) -> list[tuple[str, Channel | None]]:
+        """The channels ``channel_ids`` name (by id or name; None: all), each once, with
+        None for one that cannot be found (lock held)."""
+        by_name = {c.name: cid for cid, c in self._channels.items()}
+        ids = (
+            list(self._channels)
+            if channel_ids is None
+            else [cid if cid in self._channels else by_name.get(cid, cid) for cid in channel_ids]
+        )
+        return [(cid, self._channels.get(cid)) for cid in dict.fromkeys(ids)]
+
     # -- re-sending firing alerts ----------------------------------------------------
+
+    def firing(
+        self, cluster: str, alerts: Sequence[Alert], channel_ids: Iterable[str] | None = None
+    ) -> None:
+        """``cluster``'s firing alerts now, as its alert engine says after each
+        evaluation: re-sends of its alerts no longer among them end (one resolved while
+        silenced sends no RESOLVED), and a firing alert no re-send knows of (restored
+        after a restart) starts being re-sent, unless it is silenced."""
+        now = time.time()
+        current = {a.fingerprint for a in alerts}
+        with self._cv:
+            for key, entry in list(self._resends.items()):
+                alert = entry.event.alert
+                if alert.cluster == cluster and alert.fingerprint not in current:
+                    del self._resends[key]
+            for _, channel in self._plan(channel_ids):
+                if channel is None or not channel.resend_s:
+                    continue
+                for alert in alerts:
+                    muted = alert.silenced_until is not None or alert.silenced_by is not None
+                    if not muted and (channel.id, alert.fingerprint) not in self._resends:
+                        self._track(channel, AlertEvent(EventKind.FIRING, alert, now))
 
     def _track(self, channel: Channel, event: AlertEvent) -> None:
         """Note ``event`` for ``channel``'s re-sends (lock held): a FIRING/REPEAT the

@@ -114,7 +114,7 @@ class ServerRuntime:
         self.dispatcher.subscribe(self._delivery_logged)
         self.alerting = AlertService(
             None,  # opened on the alert thread, below: SQLite connections stay in theirs
-            [lambda event, channels: self.dispatcher.notify(event, channels)],
+            [self.dispatcher],
             resolved.rules_path,
             problems=lambda text: log.error("%s", text),
         )

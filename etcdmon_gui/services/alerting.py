@@ -21,7 +21,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.alerts import Alert, AlertEvent, Silence
@@ -33,7 +33,37 @@ from etcdmon_gui.store.history.alerts import AlertStore
 log = logging.getLogger(__name__)
 
 # Called with each transition and the channel ids its cluster sends to (None: all).
-Sink = Callable[[AlertEvent, list[str] | None], object]
+EventSink = Callable[[AlertEvent, list[str] | None], object]
+
+
+@runtime_checkable
+class AlertSink(Protocol):
+    """A sink that is also told, after each evaluation of a cluster, which of its alerts
+    fire (the dispatcher: receivers such as Alertmanager forget alerts they stop
+    hearing of)."""
+
+    def notify(self, event: AlertEvent, channel_ids: list[str] | None = None) -> object: ...
+
+    def firing(
+        self, cluster: str, alerts: Sequence[Alert], channel_ids: list[str] | None = None
+    ) -> object: ...
+
+
+Sink = EventSink | AlertSink
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _EventsOnly:
+    sink: EventSink
+
+    def notify(self, event: AlertEvent, channel_ids: list[str] | None = None) -> object:
+        return self.sink(event, channel_ids)
+
+    def firing(
+        self, cluster: str, alerts: Sequence[Alert], channel_ids: list[str] | None = None
+    ) -> None:
+        pass
+
 
 RESTORE_GRACE_S = 60.0  # how long restored alerts wait for their cluster to be watched
 
@@ -53,7 +83,9 @@ class AlertService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.history = history
-        self._sinks = list(sinks)
+        self._sinks: list[AlertSink] = [
+            sink if isinstance(sink, AlertSink) else _EventsOnly(sink) for sink in sinks
+        ]
         self._rules_path = rules_path  # the user's rules.yaml (None: defaults only)
         self._problems = problems
         self._clock = clock
@@ -143,6 +175,7 @@ class AlertService:
             return []
         events = engine.forget_cluster(key)
         self._publish(events, engine.take_changes(), channels)
+        self._tell_firing(key, (), channels)
         return events
 
     def let_go_of_unwatched(self) -> list[AlertEvent]:
@@ -191,8 +224,18 @@ class AlertService:
             log.exception("alert evaluation failed for %s", snap.key)
             report_bug(exc, f"the alert evaluation of {snap.key}", logged=True)
             return []
-        self._publish(events, engine.take_changes(), self._channels.get(snap.key))
+        channels = self._channels.get(snap.key)
+        self._publish(events, engine.take_changes(), channels)
+        self._tell_firing(snap.key, engine.firing(), channels)
         return events
+
+    def _tell_firing(self, key: str, firing: Sequence[Alert], channels: list[str] | None) -> None:
+        for sink in self._sinks:
+            try:
+                sink.firing(key, firing, channels)
+            except Exception as exc:
+                log.exception("alert sink failed")
+                report_bug(exc, "an alert sink", logged=True)
 
     def _publish(
         self, events: list[AlertEvent], changes: list[Alert], channels: list[str] | None
@@ -207,7 +250,7 @@ class AlertService:
         for sink in self._sinks:
             for event in events:
                 try:
-                    sink(event, channels)
+                    sink.notify(event, channels)
                 except Exception as exc:
                     log.exception("alert sink failed")
                     report_bug(exc, "an alert sink", logged=True)

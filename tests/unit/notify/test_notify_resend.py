@@ -6,7 +6,9 @@ not happen."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterator
 
@@ -203,3 +205,30 @@ def test_re_sends_stop_with_their_channel_and_with_a_resolved_it_does_not_take(
     stays.wait_until(lambda: stays.count("clock") >= 5)
     assert (quiet.count("a"), gone.count("a")) == (quiet_after, gone_after)
     assert stays.count("a") >= 3
+
+
+def test_firing_starts_re_sending_restored_alerts_and_ends_what_no_longer_fires(
+    start: Callable[..., NotificationDispatcher], event: EventFactory
+) -> None:
+    """After a restart the engine's restored firing alerts were never notified in this
+    process; an alert resolved while silenced sends no RESOLVED. ``firing`` (after each
+    evaluation) covers both."""
+    am = resending()
+    d = start(am)
+    restored = event(fingerprint="restored").alert
+    muted = dataclasses.replace(event(fingerprint="muted").alert, silenced_until=math.inf)
+    d.notify(event(fingerprint="silenced-later"))[0].result(WAIT)
+    clock_alert = event(fingerprint="clock").alert
+    d.notify(event(fingerprint="clock"))
+    d.firing(
+        "profile:abc", [restored, muted, event(fingerprint="silenced-later").alert, clock_alert]
+    )
+    am.wait_until(lambda: am.count("restored") >= 2 and am.count("silenced-later") >= 3)
+    assert am.count("muted") == 0  # silenced before anyone was told: nothing to keep up
+    d.firing("profile:abc", [restored, clock_alert])  # "silenced-later" resolved, silenced
+    d.firing("profile:other", [])  # another cluster's evaluation ends none of these
+    after, clock = am.count("silenced-later"), am.count("clock")
+    am.wait_until(lambda: am.count("clock") >= clock + 3)
+    assert am.count("silenced-later") == after
+    assert am.count("restored") >= 4
+    assert len(d.records()) == 2  # re-sends are not deliveries
