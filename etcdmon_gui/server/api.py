@@ -11,8 +11,9 @@ acknowledgements and silences on its alert thread, and benchmark starts in the
 threadpool.
 
 Security: a bearer token (compared with ``hmac.compare_digest``) on every request
-when the server listens beyond loopback, and on every state-changing request (ack,
-silences, benchmark) always. Errors are RFC 7807 ``application/problem+json``; an
+when the server listens beyond loopback (except ``GET /health``, which then answers
+only its status, uptime and last sweep's age), and on every state-changing request
+(ack, silences, benchmark) always. Errors are RFC 7807 ``application/problem+json``; an
 internal error is logged and answered without its traceback.
 """
 
@@ -69,9 +70,23 @@ class Auth:
         self.token = token
         self.loopback = loopback
 
+    def trusted(self, request: Request) -> bool:
+        """The request may read everything: the bind is loopback, or it has the token."""
+        return self.loopback or self._token_matches(request)
+
+    def _token_matches(self, request: Request) -> bool:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        return (
+            self.token is not None
+            and scheme.lower() == "bearer"
+            and hmac.compare_digest(given.strip().encode(), self.token.encode())
+        )
+
     def check(self, request: Request) -> JSONResponse | None:
-        """None when the request may go on, else the problem to answer."""
-        if self.loopback and request.method not in MUTATING:
+        """None when the request may go on, else the problem to answer. ``GET /health``
+        always goes on (probes and container health checks carry no token); it says
+        less to a caller that is not ``trusted``."""
+        if request.method not in MUTATING and (self.loopback or request.url.path == "/health"):
             return None
         if self.token is None:
             return problem(
@@ -82,12 +97,9 @@ class Auth:
                 "is configured: start etcdmon serve with --token-file FILE (or token_file "
                 "in its configuration) and send Authorization: Bearer <token>",
             )
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        ok = scheme.lower() == "bearer" and hmac.compare_digest(
-            given.strip().encode(), self.token.encode()
-        )
-        if ok:
+        if self._token_matches(request):
             return None
+        given = request.headers.get("authorization", "").partition(" ")[2]
         return problem(
             request,
             401,
@@ -398,8 +410,10 @@ def create_app(
     # -- the server itself -------------------------------------------------------------
 
     @app.get("/health", tags=["server"], summary="The server itself: 503 when no sweep goes on")
-    async def health() -> Response:
+    async def health(request: Request) -> Response:
         body = runtime.health()
+        if not auth.trusted(request):  # no cluster names or versions without the token
+            body = {k: body[k] for k in ("status", "uptime_s", "last_sweep_age_s")}
         return SafeJSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @app.get("/metrics", tags=["server"], summary="Prometheus text format")
