@@ -3,7 +3,9 @@
 ``start_postgres`` makes a cluster with ``initdb`` in a temporary folder (a superuser
 with a password, scram-sha-256 on TCP connections), starts it on 127.0.0.1 at a free
 port with its socket in that folder and ``fsync=off``, and returns a ``PgServer`` whose
-``stop`` kills it (``pg_ctl stop -m immediate``) and removes the folder. PostgreSQL
+``stop`` kills it (``pg_ctl stop -m immediate``) and removes the folder; ``shut_down``
+and ``start_again`` stop it (``-m fast``: its sessions are ended) and start it again
+on the same port and data, for the tests of a server that restarts. PostgreSQL
 refuses to run as root: as root, the folder belongs to the ``postgres`` user and the
 programs run as it (``runuser``). A missing PostgreSQL raises ``PgMissing`` with the
 install command; ``postgres_server`` (for fixtures) turns that into a test failure.
@@ -73,6 +75,7 @@ class PgServer:
     folder: Path
     bin: Path
     _as: list[str]
+    options: str = ""  # the server's, for start_again
 
     def settings(self, dbname: str = "postgres", user: str = SUPERUSER) -> PgSettings:
         return PgSettings(
@@ -99,6 +102,31 @@ class PgServer:
     def create_role(self, name: str, password: str) -> None:
         with self.admin() as conn:
             conn.execute(f"CREATE ROLE \"{name}\" LOGIN PASSWORD '{password}'")
+
+    def _pg_ctl(self, *args: str) -> None:
+        done = subprocess.run(
+            [*self._as, str(self.bin / "pg_ctl"), *args, "-D", str(self.folder / "data")],
+            capture_output=True,
+            text=True,
+            timeout=START_TIMEOUT_S + 10,
+            check=False,
+        )
+        if done.returncode != 0:
+            log = (self.folder / "server.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"pg_ctl {args[0]} failed: {done.stderr}\n{log}")
+
+    def shut_down(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: sessions ended, as a restart or failover does),
+        keeping its data; returns once it is down."""
+        self._pg_ctl("stop", "-m", mode, "-w", "-t", str(START_TIMEOUT_S))
+
+    def start_again(self) -> None:
+        """Start the server ``shut_down`` stopped, on the same port and data; returns
+        once it accepts connections."""
+        self._pg_ctl(
+            *("start", "-l", str(self.folder / "server.log")),
+            *("-w", "-t", str(START_TIMEOUT_S), "-o", self.options),
+        )
 
     def stop(self) -> None:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
@@ -166,7 +194,7 @@ def start_postgres(password: str = "pg-superuser-secret") -> PgServer:
                 check=False,
             )
             if started.returncode == 0:
-                return PgServer("127.0.0.1", port, password, folder, bin_, run_as)
+                return PgServer("127.0.0.1", port, password, folder, bin_, run_as, options)
         log = (folder / "server.log").read_text(errors="replace")[-2000:]
         raise RuntimeError(f"PostgreSQL did not start: {started.stderr}\n{log}")
     except subprocess.CalledProcessError as exc:

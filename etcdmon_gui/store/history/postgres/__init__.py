@@ -7,7 +7,8 @@ data (``levels`` reads both). The SQLite file stays the default.
 - ``schema``: migrations under an advisory lock, day partitions (or TimescaleDB
   hypertables), retention by dropping whole days;
 - ``metrics``: series ids, samples by COPY, roll-ups in SQL, the primitive reads;
-- ``writer``: ``PgHistoryWriter`` (``HistoryWriter``'s interface and thread);
+- ``writer``: ``PgHistoryWriter`` (``HistoryWriter``'s interface and thread; through a
+  lost server it keeps its batches in memory and reconnects: ``retrying``);
 - ``reader``: ``PgHistoryReader`` (``HistoryBackend``);
 - ``alerts``: ``PgAlertHistory`` (``AlertStore``, for ``AlertService``);
 - ``server``: ``open_server_history``, all of it as ``etcdmon serve`` wants it.
@@ -18,7 +19,7 @@ names the database (``PgTarget``); the password is handed beside it.
 
 from etcdmon_gui.model.postgres import PgSettings, SslMode
 from etcdmon_gui.store.history.postgres.alerts import PgAlertHistory
-from etcdmon_gui.store.history.postgres.connect import PgTarget, read_password_file
+from etcdmon_gui.store.history.postgres.connect import PgTarget, PgUnavailable, read_password_file
 from etcdmon_gui.store.history.postgres.reader import PgHistoryReader
 from etcdmon_gui.store.history.postgres.schema import SCHEMA_VERSION
 from etcdmon_gui.store.history.postgres.server import ServerHistory, open_server_history
@@ -31,6 +32,7 @@ __all__ = [
     "PgHistoryWriter",
     "PgSettings",
     "PgTarget",
+    "PgUnavailable",
     "ServerHistory",
     "SslMode",
     "open_server_history",

@@ -3,16 +3,25 @@ its acknowledgement and silence, matcher silences) in a PostgreSQL history, for 
 server's ``AlertService`` (``alerts.AlertStore``). The same rows and rules as the
 SQLite ``AlertHistory``; alerts are kept as ``jsonb``. One connection, one owner thread
 (the service's); every call is one transaction and raises ``HistoryError`` on failure.
+
+A server that restarts, fails over or is unreachable for a while costs the calls made
+meanwhile (``PgUnavailable``: the service logs them and goes on), never the alert
+history: each call checks the connection first and makes a new one when it is gone,
+and a server down when this opens is connected to at the first call that finds it up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+
+import psycopg
 
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, Silence
-from etcdmon_gui.model.history import AlertQuery
+from etcdmon_gui.model.history import AlertQuery, HistoryError
 from etcdmon_gui.store.history.alerts import (
     _KEPT_STATES,
     _SILENCE_COLUMNS,
@@ -25,13 +34,31 @@ from etcdmon_gui.store.history.postgres.connect import (
     CONNECT_TIMEOUT_S,
     STATEMENT_TIMEOUT_S,
     PgTarget,
+    PgUnavailable,
     connect,
     settings_of,
     translated,
 )
 
+log = logging.getLogger(__name__)
+
+
+def _alive(conn: schema.Conn) -> bool:
+    """Whether the server still answers on ``conn`` (an empty query: a round trip)."""
+    if conn.closed or conn.broken:
+        return False
+    try:
+        conn.execute("")
+    except psycopg.Error:
+        return False
+    return True
+
 
 class PgAlertHistory:
+    """``HistoryError`` from the constructor when the database cannot be used until
+    someone acts (a refused password, no database, a permission, a newer schema); a
+    server that cannot be reached now is connected to later."""
+
     def __init__(
         self,
         target: PgTarget,
@@ -45,27 +72,74 @@ class PgAlertHistory:
         self.settings = settings_of(target)
         self.clock = clock
         self._password = password
-        self._conn = connect(
-            target,
-            password,
-            connect_timeout_s=connect_timeout_s,
-            statement_timeout_s=statement_timeout_s,
-        )
+        self._connect_timeout_s = connect_timeout_s
+        self._statement_timeout_s = statement_timeout_s
+        self._conn: schema.Conn | None = None
+        self._migrated = False
         try:
-            with translated(target, password):
-                schema.migrate(self._conn, self.settings)
-        except BaseException:
-            self._conn.close()
+            self._connection()
+        except PgUnavailable as exc:
+            log.warning("alert history: %s; it connects at its next use", exc)
+
+    def _connection(self) -> schema.Conn:
+        """The connection, checked: one lost since the last call (a restart) is made
+        again (and the schema brought up to date the first time)."""
+        conn = self._conn
+        if conn is not None and not _alive(conn):
+            where = self.settings.where
+            log.info("alert history in PostgreSQL %s: connection lost, reconnecting", where)
+            self._drop()
+            conn = None
+        if conn is None:
+            conn = connect(
+                self.target,
+                self._password,
+                connect_timeout_s=self._connect_timeout_s,
+                statement_timeout_s=self._statement_timeout_s,
+            )
+            if not self._migrated:
+                try:
+                    with translated(self.settings, self._password):
+                        schema.migrate(conn, self.settings)
+                except BaseException:
+                    conn.close()
+                    raise
+                self._migrated = True
+            self._conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(psycopg.Error):
+                conn.close()
+
+    @contextlib.contextmanager
+    def _session(self, *, transaction: bool = True) -> Iterator[schema.Conn]:
+        """A live connection for one call (in a transaction); psycopg's failures as
+        ``HistoryError``; a connection lost on the way dropped (the next call makes
+        another)."""
+        conn = self._connection()
+        try:
+            with translated(self.settings, self._password):
+                if transaction:
+                    with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
+        except HistoryError as exc:
+            if isinstance(exc, PgUnavailable) or conn.closed:
+                self._drop()
             raise
 
-    def _upsert_states(self, alerts: Iterable[tuple[Alert, float]]) -> None:
+    def _upsert_states(self, conn: schema.Conn, alerts: Iterable[tuple[Alert, float]]) -> None:
         rows = [
             (a.fingerprint, a.cluster, a.rule, a.state.value, at, _alert_json(a))
             for a, at in alerts
             if a.state.value in _KEPT_STATES
         ]
         rows.sort(key=lambda r: r[0])  # key order: two services never deadlock
-        with self._conn.cursor() as cur:
+        with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO alert_states (fingerprint, cluster, rule, state, updated_at, alert)"
                 " VALUES (%s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (fingerprint) DO UPDATE SET"
@@ -80,16 +154,16 @@ class PgAlertHistory:
         if not alerts:
             return
         now = self.clock()
-        with translated(self.settings, self._password), self._conn.transaction():
-            self._upsert_states((a, now) for a in alerts)
+        with self._session() as conn:
+            self._upsert_states(conn, ((a, now) for a in alerts))
 
     def record(self, events: Sequence[AlertEvent]) -> None:
         """Append the transitions, and keep each alert as its current state."""
         if not events:
             return
-        with translated(self.settings, self._password), self._conn.transaction():
-            self._upsert_states((e.alert, e.at) for e in events)
-            with self._conn.cursor() as cur:
+        with self._session() as conn:
+            self._upsert_states(conn, ((e.alert, e.at) for e in events))
+            with conn.cursor() as cur:
                 cur.executemany(
                     "INSERT INTO alert_events (at, kind, fingerprint, cluster, rule, severity,"
                     " alert) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
@@ -109,14 +183,14 @@ class PgAlertHistory:
 
     def events(self, query: AlertQuery | None = None) -> list[AlertEvent]:
         """The transitions ``query`` asks for (all by default), the newest first."""
-        with translated(self.settings, self._password):
-            return reader.alert_events(self._conn, query or AlertQuery())
+        with self._session(transaction=False) as conn:
+            return reader.alert_events(conn, query or AlertQuery())
 
     def last_states(self, since_s: float = 7 * 86_400) -> list[Alert]:
         """Each fingerprint's current alert, acknowledgement and silence included: every
         firing one, and those resolved within ``since_s``. What a restart resumes."""
-        with translated(self.settings, self._password):
-            rows = self._conn.execute(
+        with self._session(transaction=False) as conn:
+            rows = conn.execute(
                 "SELECT alert::text FROM alert_states WHERE state = %s OR (state = %s AND"
                 " updated_at >= %s) ORDER BY updated_at",
                 (AlertState.FIRING.value, AlertState.RESOLVED.value, self.clock() - since_s),
@@ -127,8 +201,8 @@ class PgAlertHistory:
         """Add a silence, or replace the one with its id (expiring it, say)."""
         columns = _SILENCE_COLUMNS.split(", ")
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
-        with translated(self.settings, self._password), self._conn.transaction():
-            self._conn.execute(
+        with self._session() as conn:
+            conn.execute(
                 f"INSERT INTO silences ({_SILENCE_COLUMNS}) VALUES"
                 f" ({', '.join(['%s'] * len(columns))}) ON CONFLICT (id) DO UPDATE SET {updates}",
                 dataclasses.astuple(silence),
@@ -136,8 +210,8 @@ class PgAlertHistory:
 
     def silences(self) -> list[Silence]:
         """Every silence kept, active and expired, the newest first."""
-        with translated(self.settings, self._password):
-            rows = self._conn.execute(
+        with self._session(transaction=False) as conn:
+            rows = conn.execute(
                 f'SELECT {_SILENCE_COLUMNS} FROM silences ORDER BY created_at DESC, id COLLATE "C"'
             ).fetchall()
         return [Silence(*row) for row in rows]
@@ -146,14 +220,14 @@ class PgAlertHistory:
         """Drop events, resolved states and silences older than ``older_than_s``; returns
         the number of events dropped."""
         cutoff = self.clock() - older_than_s
-        with translated(self.settings, self._password), self._conn.transaction():
-            cur = self._conn.execute("DELETE FROM alert_events WHERE at < %s", (cutoff,))
-            self._conn.execute(
+        with self._session() as conn:
+            cur = conn.execute("DELETE FROM alert_events WHERE at < %s", (cutoff,))
+            conn.execute(
                 "DELETE FROM alert_states WHERE state != %s AND updated_at < %s",
                 (AlertState.FIRING.value, cutoff),
             )
-            self._conn.execute("DELETE FROM silences WHERE ends < %s", (cutoff,))
+            conn.execute("DELETE FROM silences WHERE ends < %s", (cutoff,))
         return cur.rowcount
 
     def close(self) -> None:
-        self._conn.close()
+        self._drop()

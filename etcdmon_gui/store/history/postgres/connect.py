@@ -1,10 +1,17 @@
 """Connections to a PostgreSQL history, with deadlines, and what their failures mean.
 
-Every connection has a ``connect_timeout`` and a ``statement_timeout`` (a server that
-stops answering costs a deadline, never a hung thread). The password is passed beside
+Every connection has a ``connect_timeout``, a ``statement_timeout`` and TCP keepalives
+with a ``tcp_user_timeout`` (a server that stops answering, or a network that drops
+its packets, costs a deadline, never a hung thread). The password is passed beside
 the settings, registered with ``scrub.remember_secret`` and never put in a text: not in
 a conninfo string that could be logged, not in an error (libpq's messages do not carry
 it; ``describe`` scrubs them all the same).
+
+``describe`` tells the failures that pass (``PgUnavailable``: the server is down,
+restarting, failing over, unreachable for now, too busy, out of disk space) from those
+that stay until someone acts (a refused password, no such database, a permission, a
+read-only standby, a newer schema): a writer keeps its batches and reconnects through
+the first kind, and turns history off on the second.
 """
 
 from __future__ import annotations
@@ -30,6 +37,20 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5
 STATEMENT_TIMEOUT_S = 30.0
 APPLICATION_NAME = "etcdmon"
+# A silent peer is found within idle + interval * count seconds.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+# Lock wait, serialization, deadlock, too many connections, out of memory: try again.
+_PASSING_STATES = {"55P03", "40001", "40P01", "53300", "53200"}
+
+
+class PgUnavailable(HistoryError):
+    """The PostgreSQL server cannot be used for now (down, restarting, failing over,
+    unreachable, too busy, out of disk space): trying again later may work."""
 
 
 def read_password_file(path: Path) -> str:
@@ -98,10 +119,14 @@ def connect_kwargs(
     options = f"-c statement_timeout={round(statement_timeout_s * 1000)}"
     if read_only:
         options += " -c default_transaction_read_only=on"
+    connect_s = max(2, int(connect_timeout_s))  # libpq's least
     kw: dict[str, Any] = {
-        "connect_timeout": max(2, int(connect_timeout_s)),  # libpq's least
+        "connect_timeout": connect_s,
         "application_name": APPLICATION_NAME,
         "options": options,
+        **KEEPALIVES,
+        # Data the server does not acknowledge for this long: the connection is dead.
+        "tcp_user_timeout": round((statement_timeout_s + connect_s) * 1000),
     }
     conninfo = ""
     if isinstance(target, PgSettings):
@@ -125,13 +150,14 @@ def connect_kwargs(
 
 def describe(exc: BaseException, target: PgTarget, password: str | None) -> HistoryError:
     """What a failure of the PostgreSQL history means, in a sentence that says what to do;
-    the password (if it ever appears) scrubbed out."""
+    the password (if it ever appears) scrubbed out. ``PgUnavailable`` when it may pass."""
     settings = settings_of(target)
     text = scrub(scrub_text(str(exc).strip()), [password] if password else [])
     first = text.splitlines()[0] if text else type(exc).__name__
     low = text.lower()
     sqlstate = getattr(exc, "sqlstate", None)
     at, where, user = settings.address, settings.where, settings.user
+    passing = False
     if sqlstate == "28P01" or "password authentication failed" in low:
         msg = (
             f"PostgreSQL at {at} refused user {user!r}: authentication failed. Check the "
@@ -163,11 +189,13 @@ def describe(exc: BaseException, target: PgTarget, password: str | None) -> Hist
             f"the PostgreSQL history {where} took too long to answer ({first}): the server "
             "is overloaded or a lock is held; try again, or ask its administrator"
         )
+        passing = True
     elif sqlstate == "53100" or "could not extend" in low or "no space left" in low:
         msg = (
             f"the PostgreSQL server at {at} is out of disk space ({first}): free some "
             "space there, or keep raw samples for less time"
         )
+        passing = True
     elif isinstance(exc, PoolTimeout | psycopg.OperationalError) and (
         sqlstate is None or sqlstate.startswith("08") or sqlstate.startswith("57P")
     ):
@@ -175,9 +203,13 @@ def describe(exc: BaseException, target: PgTarget, password: str | None) -> Hist
             f"cannot reach the PostgreSQL server at {at} ({first}): check that it runs "
             "and accepts connections there (listen_addresses, the port, a firewall)"
         )
+        passing = True
+    elif sqlstate in _PASSING_STATES:
+        msg = f"the PostgreSQL history {where} is busy ({first}): try again"
+        passing = True
     else:
         msg = f"the PostgreSQL history {where} cannot be used: {first}"
-    return HistoryError(msg, path=f"postgresql://{where}")
+    return (PgUnavailable if passing else HistoryError)(msg, path=f"postgresql://{where}")
 
 
 @contextlib.contextmanager
@@ -254,6 +286,7 @@ __all__ = [
     "STATEMENT_TIMEOUT_S",
     "PgSettings",
     "PgTarget",
+    "PgUnavailable",
     "SslMode",
     "connect",
     "connect_kwargs",

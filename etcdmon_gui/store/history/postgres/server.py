@@ -3,9 +3,12 @@ sweeps queue to, the alert history of its ``AlertService``, readers for its API,
 the DB sizes that seed its quota forecasts.
 
 A malformed target (or one holding a password) is a ``HistoryError`` from here: a
-configuration error at start-up. A database that cannot be used now (down, refusing)
-is said through ``problems`` and watching goes on: the writer turns history off, the
-alert history is None (alerts are not kept), readers raise ``HistoryError`` per call.
+configuration error at start-up. A server that cannot be reached now (down, restarting)
+is waited for: the writer keeps its batches in memory and reconnects (``retrying``),
+the alert history connects at its first call that finds the server up, readers raise
+``HistoryError`` per call meanwhile. A database that refuses (a password, no database,
+a permission, a newer schema) is said through ``problems`` and watching goes on: the
+writer turns history off, the alert history is None (alerts are not kept).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from etcdmon_gui.store.history.postgres.alerts import PgAlertHistory
 from etcdmon_gui.store.history.postgres.connect import PgTarget, settings_of
 from etcdmon_gui.store.history.postgres.reader import PgHistoryReader
 from etcdmon_gui.store.history.postgres.writer import PgHistoryWriter
+from etcdmon_gui.store.history.writer import Keep
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +42,12 @@ def open_server_history(
     password: str | None = None,
     limits: HistoryLimits | None = None,
     problems: Callable[[str], object] = lambda text: None,
+    keep: Keep | None = None,
 ) -> ServerHistory:
+    """``keep``: the writer's reconnection back-off and memory bound (``Keep()``'s
+    defaults: 1 s .. 60 s, 500 000 samples)."""
     settings = settings_of(target)  # HistoryError: malformed, or with a password
-    writer = PgHistoryWriter(target, password, limits=limits, problems=problems).start()
+    writer = PgHistoryWriter(target, password, limits=limits, problems=problems, keep=keep).start()
     alerts: PgAlertHistory | None
     try:
         alerts = PgAlertHistory(target, password)

@@ -13,10 +13,20 @@ roll-ups carried forward, member events past the hour retention deleted, and ret
 by dropping whole day partitions (raw samples never before the minutes hold them,
 minutes never before the hours). With TimescaleDB its policies drop chunks instead.
 
-A database that cannot be used (unreachable, refused, no permission, read-only, a newer
-schema): ``problems(text)`` once, history off, monitoring goes on; the server's history
-is left as it is. The writer does not reconnect: a lost connection turns history off
-as a failing file does for the SQLite writer.
+A server lost for a while (down, restarting, failing over, unreachable, busy, out of
+disk: ``connect.PgUnavailable``), at start or later, does not turn history off:
+``problems(text)`` once, the batches not written kept in memory (bounded by ``keep``:
+beyond it the oldest are dropped and counted in ``dropped``), reconnections with a
+capped exponential back-off (``keep.min_s`` .. ``keep.max_s``), then what was kept
+written in order and a log line that history is back. ``retrying``, ``kept`` and
+``dropped`` say where it stands (a server's health). A lost connection may have
+committed its last batch unseen: written again, its samples are there twice (rare;
+min, avg, max and last are the same, a period's count ``n`` counts them twice).
+
+A database that cannot be used until someone acts (a refused password, no database, no
+permission, read-only, a newer schema), at start or at a reconnection:
+``problems(text)`` once, history off, monitoring goes on; the server's history is left
+as it is.
 """
 
 from __future__ import annotations
@@ -43,12 +53,13 @@ from etcdmon_gui.store.history.postgres.connect import (
     CONNECT_TIMEOUT_S,
     STATEMENT_TIMEOUT_S,
     PgTarget,
+    PgUnavailable,
     connect,
     describe,
     settings_of,
 )
 from etcdmon_gui.store.history.postgres.reader import known_members
-from etcdmon_gui.store.history.writer import QueuedWriter, Work, _Snapshot
+from etcdmon_gui.store.history.writer import Keep, QueuedWriter, Work, _Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +69,8 @@ DAYS_AHEAD = 2
 class PgHistoryWriter(QueuedWriter[schema.Conn]):
     """``target`` names the database (settings, or a connection string without a
     password: ``HistoryError`` from here if it is malformed); ``password`` is given
-    apart (never stored)."""
+    apart (never stored). ``keep``: how long it waits between reconnections and how
+    much it keeps in memory meanwhile."""
 
     def __init__(
         self,
@@ -72,6 +84,7 @@ class PgHistoryWriter(QueuedWriter[schema.Conn]):
         maintain_every_s: float = 10.0,
         connect_timeout_s: int = CONNECT_TIMEOUT_S,
         statement_timeout_s: float = STATEMENT_TIMEOUT_S,
+        keep: Keep | None = None,
     ) -> None:
         super().__init__(
             limits=limits,
@@ -91,6 +104,7 @@ class PgHistoryWriter(QueuedWriter[schema.Conn]):
         self._partitions = schema.Partitions()
         self._known: dict[str, dict[str, MemberRecord]] = {}
         self._started = False  # rollup_done has its rows
+        self.keep = keep or Keep()
 
     def start(self) -> PgHistoryWriter:
         super().start()
@@ -99,6 +113,12 @@ class PgHistoryWriter(QueuedWriter[schema.Conn]):
     # -- QueuedWriter ----------------------------------------------------------------------
 
     def _open(self) -> schema.Conn:
+        # What the last connection learnt may not hold for this one (a failover to a
+        # standby that was behind): series ids, partitions, members are asked again.
+        self._ids = metrics.SeriesIds()
+        self._partitions = schema.Partitions()
+        self._known.clear()
+        self._started = False
         conn = connect(
             self.target,
             self._password,
@@ -125,6 +145,17 @@ class PgHistoryWriter(QueuedWriter[schema.Conn]):
         if isinstance(exc, psycopg.Error):
             return describe(exc, self.settings, self._password)
         return None
+
+    def _retryable(self, exc: HistoryError) -> bool:
+        return isinstance(exc, PgUnavailable)
+
+    def _weight(self, work: list[Work]) -> int:
+        return sum(
+            sum(1 for s in snapshot_samples(w.snapshot) if math.isfinite(s.value))
+            if isinstance(w, _Snapshot)
+            else 1
+            for w in work
+        )
 
     def _where(self) -> str:
         return f"in PostgreSQL {self.settings.where}"
