@@ -33,6 +33,11 @@ QUEUE_OWNER = "serve"
 class HistorySink(Protocol):
     """What the runtime writes to (``HistoryWriter``'s interface)."""
 
+    error: HistoryError | None  # history is off, and why
+    retrying: bool  # the database is away: batches kept in memory, reconnecting
+    kept: int  # samples kept in memory meanwhile
+    dropped: int  # samples dropped from memory (the oldest), in all
+
     def add_snapshot(self, snapshot: ClusterSnapshot, name: str) -> None: ...
     def add_bench_run(self, run: BenchRunRecord) -> None: ...
     def close(self, timeout: float = ...) -> None: ...

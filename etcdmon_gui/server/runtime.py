@@ -378,6 +378,20 @@ class ServerRuntime:
             "last_sweep_age_s": min(ages) if ages else None,
             "interval_s": self.interval_s,
             "clusters": clusters,
+            "history": self._history_health(),
+        }
+
+    def _history_health(self) -> dict[str, Any]:
+        """Where the history is and whether it is written: ok, retrying (the database
+        is away, samples kept in memory) or off (and why)."""
+        writer = self.history.writer
+        error = writer.error
+        return {
+            "where": self.history.where,
+            "state": "off" if error is not None else "retrying" if writer.retrying else "ok",
+            "error": None if error is None else str(error),
+            "kept_samples": writer.kept,
+            "dropped_samples": writer.dropped,
         }
 
     # -- reload ------------------------------------------------------------------------

@@ -184,6 +184,7 @@ def test_health_and_cluster_list(server: Server) -> None:
     body = r.json()
     assert body["status"] == "ok" and body["clusters_watched"] == 1
     assert body["last_sweep_age_s"] < 5 and body["uptime_s"] > 0 and body["version"]
+    assert body["history"]["state"] == "ok" and body["history"]["error"] is None
     clusters = server.get("/api/v1/clusters").json()["clusters"]
     assert [(c["name"], c["verdict"], c["production"]) for c in clusters] == [
         ("main", "healthy", False)

@@ -94,7 +94,9 @@ def test_two_servers_share_one_postgres_history(pg: PgServer, tmp_path: Path) ->
                 keys[name] = httpx.get(f"{base}/api/v1/clusters", timeout=5).json()["clusters"][0][
                     "key"
                 ]
-                assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+                health = httpx.get(f"{base}/health", timeout=5)
+                assert health.status_code == 200 and health.json()["history"]["state"] == "ok"
+                assert pg.password not in health.text
         finally:
             for proc, _ in procs:
                 proc.send_signal(signal.SIGTERM)
