@@ -15,8 +15,12 @@ an ``OpsHandle`` thread per cluster behind each cluster's ``MaintenanceDialog``;
 run is recorded in the history's ops log and listed in the Maintenance log tab; a
 benchmark and a maintenance run never share a cluster. One
 ``Application.shutdown`` (idempotent; on ``aboutToQuit``) stops the services and the
-workers, then the dispatcher, then the sandbox. ``--screenshot`` renders the window to a
-PNG after ``--after`` seconds and exits, for the README and for checks.
+workers, then the dispatcher, then the sandbox. With a team history in the settings,
+the history views read that PostgreSQL database (read-only, opened in the history
+reader's thread, the password from the secret store), this computer's file when it
+cannot be read; the snapshots go on being written to the file. ``--screenshot``
+renders the window to a PNG after ``--after`` seconds and exits, for the README and for
+checks.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ from etcdmon_gui.model.history import (
     ReportKind,
 )
 from etcdmon_gui.model.ops import AuditRecord, OpKind
+from etcdmon_gui.model.postgres import PgSettings
 from etcdmon_gui.model.profile import Profile
 from etcdmon_gui.model.secrets import BackendInfo
 from etcdmon_gui.model.session import SessionEntry
@@ -66,6 +71,7 @@ from etcdmon_gui.ops import DEFAULT_DEFRAG_THRESHOLD
 from etcdmon_gui.reports import ExportCancelled, bound_export, check_output_path, write_export
 from etcdmon_gui.reports.csv_export import NO_LIMIT
 from etcdmon_gui.reports.output import Export
+from etcdmon_gui.store.app_settings import TeamHistorySecrets
 from etcdmon_gui.store.channels import ChannelSettings, ChannelStore, ChannelStoreError
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
 from etcdmon_gui.store.history.reader import HistoryBackend, recent_db_sizes
@@ -92,7 +98,7 @@ from etcdmon_gui.workers.alert_worker import AlertHandle, AlertWorker
 from etcdmon_gui.workers.bench_worker import BenchHandle, BenchRequest
 from etcdmon_gui.workers.chart_history import ChartHistory, ChartHistoryLoader
 from etcdmon_gui.workers.delivery_relay import DeliveryRelay
-from etcdmon_gui.workers.history_worker import HistoryHandle, JobCancelled, Progress
+from etcdmon_gui.workers.history_worker import HistoryHandle, JobCancelled, Progress, TeamHistory
 from etcdmon_gui.workers.monitor_worker import MonitorWorker, Sweeper, WorkerHandle
 from etcdmon_gui.workers.ops_worker import OpsHandle, OpsRequest
 from etcdmon_gui.workers.sandbox_worker import SandboxWorker
@@ -173,6 +179,29 @@ def config_from_request(request: ConnectRequest) -> ConnectionConfig:
     )
 
 
+#: How long the team history may take to answer a connection (seconds; libpq's least is 2).
+TEAM_CONNECT_TIMEOUT_S = 5
+
+
+def team_history(settings: PgSettings, secrets: TeamHistorySecrets) -> TeamHistory:
+    """The team's database as the history views read it: read-only, its password read
+    from the secret store when it is opened (in the history reader's thread)."""
+
+    def open_reader() -> HistoryBackend:
+        # psycopg is imported only by a run that reads a team history.
+        from etcdmon_gui.store.history.postgres import PgHistoryReader
+
+        return PgHistoryReader(
+            settings,
+            secrets.password(),
+            read_only=True,
+            connect_timeout_s=TEAM_CONNECT_TIMEOUT_S,
+        )
+
+    # Opening: a first connection, then the pool's (each within the connect timeout).
+    return TeamHistory(settings.where, open_reader, open_s=2 * TEAM_CONNECT_TIMEOUT_S + 2)
+
+
 def describe_backend(info: BackendInfo) -> str:
     """Where secrets are kept, for Help → About."""
     text = f"Secrets are kept in: {info.name}."
@@ -237,12 +266,15 @@ class Application(QObject):
         self.export_dialog: ExportDialog | None = None
         self._export_tag: object = None  # the export job running, if any
         self._export_tags = itertools.count(1)
+        start = desktop or DesktopStart.under(data_dir)
+        # The team history's password, beside the settings file that names the database.
+        self.team_secrets = TeamHistorySecrets(self.secrets, start.settings_store)
         # One history file for alerts, deliveries waiting, metrics and benchmark runs.
         history_path, limits = history or (None, None)
         if history_path is None and data_dir is not None:
             history_path = data_dir / "history.sqlite3"
         self._build_alerting(data_dir, history_path)
-        self._build_history(history_path, limits)
+        self._build_history(history_path, limits, start.settings.team_history)
         self._build_ops()
         self._shut = False
         self.window.connectRequested.connect(self.connect_request)
@@ -266,7 +298,7 @@ class Application(QObject):
         qapp.aboutToQuit.connect(self.shutdown)
         self._share_secrets()
         self.profile_service.start()
-        self.desktop = Desktop(self, desktop or DesktopStart.under(data_dir))
+        self.desktop = Desktop(self, start)
 
     def _set_interval(self, key: str, seconds: int) -> None:
         if key in self.workers:
@@ -557,12 +589,13 @@ class Application(QObject):
             getattr(service, name).connect(getattr(dialog, f"show_{name}"))
 
     def _share_secrets(self) -> None:
-        """Profiles and channels keep their secrets in one ``SecretStore``: a move from
-        either dialog takes both along (the store switches backend for every service at
-        once); then About and both dialogs show where the secrets are now."""
+        """Profiles, channels and the team history keep their secrets in one
+        ``SecretStore``: a move from either dialog takes them all along (the store
+        switches backend for every service at once); then About and both dialogs show
+        where the secrets are now."""
         profiles, channels = self.profile_service, self.channel_service
-        profiles.service.share_secrets_with(channels.service.store)
-        channels.service.share_secrets_with(profiles.service.store)
+        profiles.service.share_secrets_with(channels.service.store, self.team_secrets)
+        channels.service.share_secrets_with(profiles.service.store, self.team_secrets)
 
         def moved(_info: object, _summary: str) -> None:
             self.window.set_about_details(describe_backend(self.secrets.info))
@@ -964,12 +997,20 @@ class Application(QObject):
 
     # -- history ----------------------------------------------------------------------
 
-    def _build_history(self, path: Path | None, limits: HistoryLimits | None) -> None:
+    def _build_history(
+        self, path: Path | None, limits: HistoryLimits | None, team: PgSettings | None = None
+    ) -> None:
         """Snapshots and benchmark runs to the history file (its own thread), and the
-        thread that answers the views' questions of it."""
+        thread that answers the views' questions of it (or of the ``team`` history)."""
         self.history_limits = limits or HistoryLimits()
-        self.history = HistoryHandle(path, limits, parent=self)
+        self.history = HistoryHandle(
+            path,
+            limits,
+            parent=self,
+            team=team_history(team, self.team_secrets) if team is not None else None,
+        )
         self.history.problem.connect(self.window.show_history_problem)
+        self.history.reading.connect(self._history_reading)
         self._verdicts: dict[str, CheckPerfResult] = {}
         self.bench.judged.connect(self._verdicts.__setitem__)
         self.bench.finished.connect(self._bench_finished)
@@ -984,6 +1025,13 @@ class Application(QObject):
         self.chart_history.failed.connect(self._chart_history_failed)
         self.chart_history.progress.connect(self._chart_history_progress)
         self.history.start()
+
+    def _history_reading(self, where: str, problem: str) -> None:
+        """Where the history views read (Help → About), and why not the team history."""
+        if (desktop := getattr(self, "desktop", None)) is not None:
+            desktop.show_history_source(where, problem)
+        if problem and self.history.error is None:  # "History off" says more
+            self.window.show_history_problem(problem, state="Team history off")
 
     def _wire_chart_history(self, key: str) -> None:
         """A cluster's charts ask the history for what their buffers do not hold."""

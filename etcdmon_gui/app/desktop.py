@@ -8,7 +8,10 @@ is made elsewhere (``ui.settings_dialog``, ``ui.welcome_widget``, ``store.sessio
 
 - settings apply when saved: the theme and the log level at once, the tray's popup
   throttling and close behaviour at once, the sweep interval and the chart window for
-  clusters opened from then on, the history limits at the next start;
+  clusters opened from then on, the history limits and the team history at the next
+  start (the team history's password goes to the secret store, never the file);
+- Help → About says where the history views read: this computer's file, or the team
+  history (and why not, when it could not be read);
 - the last session is the clusters open now, saved (off the GUI thread) whenever one
   is opened or closed, but only in a run started without a cluster on the command
   line (``--sandbox``, ``--profile``, ``--endpoints``, a screenshot): such a run must
@@ -129,7 +132,9 @@ class Desktop(QObject):
         self.last_session = sessions.load()  # a few lines, read at start like the profiles
         self._reopen_pending = start.reopen and not self.last_session.empty
         self._profiles: list[Profile] = []
-        self.store = AppSettingsHandle(settings_store, self, sessions=sessions)
+        self.store = AppSettingsHandle(
+            settings_store, self, sessions=sessions, team=app.team_secrets
+        )
         self.store.saved.connect(self._settings_saved)
         self.store.failed.connect(self._settings_failed)
         self.store.start()
@@ -140,15 +145,15 @@ class Desktop(QObject):
         window.quitRequested.connect(app.qapp.quit)
         window.hiddenToTray.connect(self._hidden_to_tray)
         window.logFolderRequested.connect(lambda: self.open_path(log_dir()))
-        window.set_about_paths(
-            {
-                "Settings": str(settings_store.path),
-                "Profiles": str(app.profiles.path),
-                "History": str(app.history.path) if app.history.path else "(none)",
-                "Last session": str(sessions.path),
-                "Logs and crash reports": str(log_dir()),
-            }
-        )
+        self._about_paths = {
+            "Settings": str(settings_store.path),
+            "Profiles": str(app.profiles.path),
+            "History": str(app.history.path) if app.history.path else "(none)",
+            "History views read": self._history_source_text(start.settings),
+            "Last session": str(sessions.path),
+            "Logs and crash reports": str(log_dir()),
+        }
+        window.set_about_paths(self._about_paths)
         welcome = window.welcome
         welcome.sandboxRequested.connect(lambda: app.start_sandbox(SANDBOX_MEMBERS))
         welcome.importRequested.connect(self._import_profiles)
@@ -206,6 +211,26 @@ class Desktop(QObject):
         self.window.set_close_to_tray(to_tray)
         app.qapp.setQuitOnLastWindowClosed(not to_tray)
 
+    def _history_source_text(self, settings: AppSettings) -> str:
+        """Where the history views read, before the reader said."""
+        team = settings.team_history
+        if team is None:
+            return "this computer's history file"
+        return f"team history {team.where} (PostgreSQL, read-only): connecting…"
+
+    def show_history_source(self, where: str, problem: str) -> None:
+        """The history reader said where the views read, and why not the team history."""
+        if not where:
+            text = "nothing: the history cannot be read"
+        elif self.app.history.team is not None and not problem:
+            text = where  # the team history
+        else:
+            text = "this computer's history file"
+        if problem:
+            text += f"; {problem}"
+        self._about_paths["History views read"] = text
+        self.window.set_about_paths(self._about_paths)
+
     def show_settings(self) -> SettingsDialog:
         """File → Settings…: one dialog, raised when open."""
         if self.settings_dialog is None:
@@ -213,6 +238,8 @@ class Desktop(QObject):
             dialog.saveRequested.connect(self.store.save)
             self.store.saved.connect(dialog.show_saved)
             self.store.failed.connect(dialog.show_failed)
+            self.store.teamPassword.connect(dialog.show_team_password)
+            self.store.ask_team_password()  # a keyring read: in the store's thread
             service = self.app.profile_service
             dialog.moveRequested.connect(service.move)
             service.moved.connect(dialog.show_moved)
@@ -229,6 +256,7 @@ class Desktop(QObject):
             for signal, slot in (
                 (self.store.saved, dialog.show_saved),
                 (self.store.failed, dialog.show_failed),
+                (self.store.teamPassword, dialog.show_team_password),
                 (service.moved, dialog.show_moved),
                 (service.failed, dialog.show_move_failed),
             ):

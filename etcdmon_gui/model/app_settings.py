@@ -1,5 +1,6 @@
 """The application's own settings (not a cluster's): how often to sweep, what the charts
-show, the theme, the tray, popups, how much history to keep, the log level.
+show, the theme, the tray, popups, how much history to keep, the log level, and a team's
+PostgreSQL history the history views may read instead of this computer's file.
 
 ``AppSettings`` is validated and frozen; its titled fields label the settings dialog.
 Values are kept in the units people think in (seconds, minutes, hours, days, MiB), and
@@ -27,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from etcdmon_gui.model.history import KEEP_RAW_RANGE_S, MIN_HISTORY_BYTES, HistoryLimits
+from etcdmon_gui.model.postgres import PgSettings, SslMode
 from etcdmon_gui.model.profile import POLL_INTERVAL_S
 
 SCHEMA_VERSION = 1
@@ -213,6 +215,14 @@ class AppSettings(BaseModel):
         "History size limit (MiB)",
         "The most the history file may hold; the oldest data goes first (2048 MiB = 2 GiB)",
     )
+    team_history: PgSettings | None = Field(
+        default=None,
+        title="Team history (PostgreSQL)",
+        description="A team's database that etcdmon serve writes to: the history views "
+        "(chart ranges, alert history, exports, benchmark runs, maintenance log) read it, "
+        "read-only, instead of this computer's file, which goes on being written. Its "
+        "password is kept with the secrets, never in this file",
+    )
 
     @field_validator("theme", "log_level", mode="before")
     @classmethod
@@ -310,6 +320,8 @@ def _problem(err: Mapping[str, Any]) -> SettingsProblem:
         return SettingsProblem(str(ctx["field"]), str(ctx["message"]), tuple(ctx["related"]))
     if name is None:
         return SettingsProblem(None, "the settings are a mapping of names to values")
+    if name == "team_history":
+        return _team_problem(loc[1:], kind, value, err)
     if kind == "extra_forbidden":
         return SettingsProblem(name, f"{name}: not a setting etcdmon-gui knows (misspelt?)")
     if kind == "missing":
@@ -340,3 +352,54 @@ def _problem(err: Mapping[str, Any]) -> SettingsProblem:
     if kind.startswith("bool"):
         return SettingsProblem(name, f"{name}: {value!r} is not true or false")
     return SettingsProblem(name, f"{name}: {err.get('msg', 'not valid')}")
+
+
+#: How a message names each field of the team history (``model.postgres.PgSettings``).
+TEAM_LABELS = {
+    "host": "host",
+    "port": "port",
+    "dbname": "database",
+    "user": "user",
+    "sslmode": "TLS mode",
+    "sslrootcert": "CA certificate",
+}
+
+
+def _team_problem(
+    loc: tuple[str, ...], kind: str, value: Any, err: Mapping[str, Any]
+) -> SettingsProblem:
+    """A refusal inside ``team_history``: the field is the setting (what a file's loader
+    drops), ``related`` the part of it at fault (``team_history.host``, for the dialog)."""
+    field = loc[0] if loc else None
+    where = f"team_history.{field}" if field else "team_history"
+    label = f"team history {TEAM_LABELS.get(field or '', field or '')}".rstrip()
+    related = (where,) if field else ()
+    if not field:
+        if kind in ("model_type", "model_attributes_type", "dict_type"):
+            return SettingsProblem(
+                "team_history",
+                "team history: expected host, port, dbname, user and sslmode (or null for none)",
+            )
+        return SettingsProblem("team_history", f"team history: {err.get('msg', 'not valid')}")
+    if kind == "extra_forbidden":
+        if field == "password":
+            message = (
+                "team history password: it is never kept in the settings file; remove it "
+                "and type it in Settings → History (it is kept with the secrets)"
+            )
+        else:
+            message = f"{where}: not a setting etcdmon-gui knows (misspelt?)"
+        return SettingsProblem("team_history", message, related)
+    if kind == "missing" or (kind == "string_too_short" and not value):
+        return SettingsProblem("team_history", f"{label}: required", related)
+    if field == "port":
+        return SettingsProblem(
+            "team_history", f"{label}: {value!r} is not a port number (1-65535)", related
+        )
+    if field == "sslmode":
+        choices = ", ".join(m.value for m in SslMode)
+        return SettingsProblem(
+            "team_history", f"{label}: {value!r} is not one of {choices}", related
+        )
+    reason = str(err.get("msg", "not valid")).removeprefix("Value error, ")
+    return SettingsProblem("team_history", f"{label}: {reason}", related)

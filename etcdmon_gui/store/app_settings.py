@@ -15,6 +15,11 @@ the rest is reported, and the next save keeps the whole file as a ``.bad-`` copy
 rather than dropping those keys silently or refusing to save (the user asked for the
 save in the dialog; refusing would leave them no way forward short of editing the
 file).
+
+The team history's password (``AppSettings.team_history``) is never in the file: it is a
+secret of the owner ``team-history`` in the shared ``SecretStore`` (``TeamHistorySecrets``),
+written after the file, deleted when the team history is turned off, and moved with the
+profiles' and channels' secrets by "Move secrets…".
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +41,10 @@ from etcdmon_gui.model.app_settings import (
     SettingsProblem,
     settings_problems,
 )
+from etcdmon_gui.model.postgres import PgSettings
 from etcdmon_gui.store.files import atomic_write, config_dir
+from etcdmon_gui.store.secrets import SecretStore
+from etcdmon_gui.store.settings import SettingsError, SettingsStore
 from etcdmon_gui.store.yaml_nodes import compose_and_load
 
 log = logging.getLogger(__name__)
@@ -192,6 +201,82 @@ class AppSettingsStore:
         )
 
 
+#: Where the team history's password is kept in the ``SecretStore``: ``team-history/password``.
+TEAM_HISTORY_OWNER = "team-history"
+TEAM_HISTORY_PASSWORD = "password"
+
+
+@dataclass(frozen=True, slots=True)
+class TeamHistoryItem:
+    """The team history as an owner of secrets (what a move of the secrets copies)."""
+
+    settings: PgSettings
+    id: str = TEAM_HISTORY_OWNER
+    name: str = "team history"
+
+
+class TeamHistorySecrets(SettingsStore[TeamHistoryItem, AppSettings]):
+    """The team history's password in the shared ``SecretStore``, beside the settings
+    file that names the database (``file``).
+
+    The password is optional (libpq may find one in ``~/.pgpass``, or the server may
+    not ask): a blank one in the dialog keeps what is stored. The item is saved with the
+    application settings (``keep`` after the file was written), so the store's own
+    ``save`` and ``delete`` refuse; ``owners`` (for "Move secrets…") lists the team
+    history while the settings file names one. Safe from any thread: the file is only
+    read here (a new reader each time) and ``SecretStore`` has its own lock.
+    """
+
+    noun = "team history"
+    plural = "team history settings"
+
+    def __init__(self, secrets: SecretStore, file: AppSettingsStore) -> None:
+        super().__init__(secrets)
+        self.path = file.path
+
+    # -- SettingsStore ----------------------------------------------------------------
+
+    def load(self) -> AppSettings:
+        return AppSettingsStore(self.path).load()[0]
+
+    def items(self, listing: AppSettings) -> Sequence[TeamHistoryItem]:
+        team = listing.team_history
+        return [] if team is None else [TeamHistoryItem(team)]
+
+    def _write(self, old_key: str | None, item: TeamHistoryItem) -> None:
+        raise SettingsError("the team history is saved with the application settings")
+
+    def _remove(self, key: str) -> TeamHistoryItem:
+        raise SettingsError("the team history is saved with the application settings")
+
+    def owned_secrets(self, item: TeamHistoryItem) -> tuple[str, ...]:
+        return (TEAM_HISTORY_PASSWORD,)
+
+    def needed_secrets(self, item: TeamHistoryItem) -> tuple[str, ...]:
+        return ()  # optional: ~/.pgpass, PGPASSWORD or a server that asks none
+
+    def missing_secret(self, item: TeamHistoryItem, field: str) -> str:
+        return f"no {field} is stored for the team history"
+
+    # -- what the app asks ------------------------------------------------------------
+
+    def password(self) -> str | None:
+        """The stored password, if any; ``SecretStoreError`` when it cannot be read."""
+        return self.secrets.get(TEAM_HISTORY_OWNER, TEAM_HISTORY_PASSWORD)
+
+    def stored(self) -> bool:
+        """Whether a password is stored (``SecretStoreError`` when that cannot be told)."""
+        return self.password() is not None
+
+    def keep(self, settings: AppSettings, password: str | None) -> None:
+        """After ``settings`` were written: store a new ``password`` (None or "": keep the
+        stored one), or delete the stored one when no team history is set."""
+        if settings.team_history is None:
+            self.secrets.delete(TEAM_HISTORY_OWNER, TEAM_HISTORY_PASSWORD)
+        elif password:
+            self.secrets.set(TEAM_HISTORY_OWNER, TEAM_HISTORY_PASSWORD, password)
+
+
 def dump(settings: AppSettings) -> str:
     """The file's text: every setting (so each can be found and edited), the format
     version first."""
@@ -212,7 +297,9 @@ def _validate(values: dict[str, Any], report: Callable[[str | None, str], None])
         for problem in found:
             # The value refused, or (when it is a default) the one it was compared with.
             blamed = next((n for n in (problem.field, *problem.related) if n in values), None)
-            report(blamed or problem.field, problem.message)
+            # A part of a setting (team_history.host) is pointed at where it is.
+            part = next((r for r in problem.related if r.startswith(f"{blamed}.")), None)
+            report(part or blamed or problem.field, problem.message)
             if blamed is not None:
                 del values[blamed]
                 dropped = True
@@ -222,11 +309,15 @@ def _validate(values: dict[str, Any], report: Callable[[str | None, str], None])
 
 
 def _key_line(root: yaml.Node | None, key: str) -> int | None:
-    """The 1-based line of top-level ``key``'s value (or the key), if it is there."""
+    """The 1-based line of ``key``'s value (or the key), if it is there; ``a.b`` is the
+    key ``b`` of the mapping under ``a`` (or, when that is missing, ``a``)."""
     if not isinstance(root, yaml.MappingNode):
         return None
+    head, _, rest = key.partition(".")
     for k, v in root.value:
-        if getattr(k, "value", None) == key:
+        if getattr(k, "value", None) == head:
+            if rest and (inner := _key_line(v, rest)) is not None:
+                return inner
             node = v if v.start_mark.line == k.start_mark.line else k
             return int(node.start_mark.line) + 1
     return None

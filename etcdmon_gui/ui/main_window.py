@@ -827,14 +827,15 @@ class MainWindow(QMainWindow):
         )
         self.check_freshness(force=True)
 
-    def show_history_problem(self, message: str) -> None:
-        """The history file cannot be used: say so for as long as the window is open."""
-        self.history_state.setText("History off")
-        self.history_state.setToolTip(f"History off: {message}")
+    def show_history_problem(self, message: str, state: str = "History off") -> None:
+        """The history file cannot be used (or, ``state`` "Team history off", the team's
+        database): say so for as long as the window is open."""
+        self.history_state.setText(state)
+        self.history_state.setToolTip(f"{state}: {message}")
         self.history_state.setStyleSheet(f"color: {WARNING_COLOUR};")
         self.history_state.show()
         self.notification_banner.show_notification(
-            "History off", message[:1].upper() + message[1:], Severity.WARNING
+            state, message[:1].upper() + message[1:], Severity.WARNING
         )
 
     def show_failure(self, key: str, message: str) -> None:

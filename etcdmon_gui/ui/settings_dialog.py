@@ -6,6 +6,11 @@ the charts' toolbar presets. The dialog does no I/O: OK and Apply emit
 (``show_saved``, ``show_failed``). A value ``AppSettings`` refuses is shown beside its
 field (its tab comes to the front) and nothing is emitted. Cancel discards the edits.
 
+The History tab also holds the team history (``team_history_form.TeamHistoryForm``): a
+team's PostgreSQL database the history views read instead of this computer's file. Its
+password travels with ``saveRequested`` to be kept with the secrets, never in the file;
+blank keeps the stored one.
+
 The Secrets tab shows where secrets are kept and offers "Move secrets…" (the same flow
 as the profile and channel dialogs: ``form_dialog.SecretMoves``).
 """
@@ -42,6 +47,7 @@ from etcdmon_gui.ui.chart_toolbar import TIME_WINDOWS
 from etcdmon_gui.ui.field_row_widget import FieldRow
 from etcdmon_gui.ui.form_dialog import SecretMoves, field_text
 from etcdmon_gui.ui.palette import ERROR_COLOUR
+from etcdmon_gui.ui.team_history_form import TeamHistoryForm
 
 #: The tabs and the fields on each, in order.
 TABS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -63,8 +69,11 @@ NOTES = {
     "alerts show in the window instead of popups.",
     "History": "Raw samples are rolled up into one point a minute and one an hour, kept "
     "as long as set here; when the file reaches its size limit the oldest data goes "
-    "first. Changes take effect at the next start. The command-line options --keep-raw "
-    "and --history-size override them for one run.",
+    "first. With a team history, the charts' ranges, the alert history, exports, "
+    "benchmark runs and the maintenance log read the team's database (never written to); "
+    "this computer goes on keeping its own file. Changes take effect at the next start. "
+    "The command-line options --keep-raw and --history-size override the limits for one "
+    "run.",
     "Secrets": "Passwords, keys and webhook URLs of the profiles and notification "
     "channels are kept here, never in a settings file.",
 }
@@ -88,13 +97,14 @@ class SettingsDialog(SecretMoves, QDialog):
     itself (``INTERNAL_FIELDS``) are not shown and keep the values of the saved settings.
 
     Signals:
-        saveRequested(AppSettings): OK or Apply with valid, changed settings; answer
-            with ``show_saved`` or ``show_failed``.
+        saveRequested(AppSettings, str | None): OK or Apply with valid, changed
+            settings, and the team history's new password (None: keep the stored one);
+            answer with ``show_saved`` or ``show_failed``.
         moveRequested(MoveTarget): "Move secrets…" was confirmed; answer with
             ``show_moved`` or ``show_move_failed``.
     """
 
-    saveRequested = Signal(object)
+    saveRequested = Signal(object, object)
     moveRequested = Signal(object)
 
     def __init__(
@@ -110,9 +120,10 @@ class SettingsDialog(SecretMoves, QDialog):
         self._settings = settings
         self._saving = False
         self._close_when_saved = False
-        self._filling = False
+        self._filling = True  # until the first _fill: edits made while building are none
         self.rows: dict[str, FieldRow] = {}
         self._tab_of: dict[str, int] = {}
+        self.team = TeamHistoryForm(self._changed)
 
         self.tabs = QTabWidget()
         self.tabs.setObjectName("tabs")
@@ -192,6 +203,11 @@ class SettingsDialog(SecretMoves, QDialog):
         self._move_finished(info)
         self._set_status(summary)
 
+    def show_team_password(self, stored: bool, problem: str = "") -> None:
+        """Whether the team history's password is stored (``problem``: why that cannot
+        be told)."""
+        self.team.show_password_state(stored, problem)
+
     def show_move_failed(self, message: str) -> None:
         """The move failed; every secret stayed where it was. (The service's other
         failures, with no move in flight, are not this dialog's.)"""
@@ -208,6 +224,7 @@ class SettingsDialog(SecretMoves, QDialog):
         field (and the first one's tab brought to the front)."""
         values = self._settings.model_dump()
         values.update(self._form_values())
+        values["team_history"] = self.team.value()
         try:
             result = build_settings(values)
         except InvalidSettings as exc:
@@ -221,13 +238,14 @@ class SettingsDialog(SecretMoves, QDialog):
         result = self.form_result()
         if result is None:
             return False
-        if result == self._settings:
+        password = self.team.password()
+        if result == self._settings and password is None:
             self._set_main_status("Nothing changed.")
             return True
         self._saving = True
         self._set_main_status("Saving…")
         self._update_buttons()
-        self.saveRequested.emit(result)
+        self.saveRequested.emit(result, password)
         return True
 
     def restore_defaults(self) -> None:
@@ -248,7 +266,7 @@ class SettingsDialog(SecretMoves, QDialog):
         result = self.form_result()
         if result is None:
             return
-        if result == self._settings:
+        if result == self._settings and self.team.password() is None:
             super().accept()
             return
         self._close_when_saved = True
@@ -282,6 +300,9 @@ class SettingsDialog(SecretMoves, QDialog):
             form.addRow("" if row.kind == "bool" else row.title + ":", row.widget)
         lay = QVBoxLayout(page)
         lay.addLayout(form)
+        if title == "History":
+            self._tab_of["team_history"] = self.tabs.count()
+            lay.addWidget(self.team)
         lay.addStretch(1)
         lay.addWidget(_note(NOTES[title]))
         return page
@@ -342,12 +363,15 @@ class SettingsDialog(SecretMoves, QDialog):
         try:
             for name, row in self.rows.items():
                 row.set_value(getattr(settings, name))
+            self.team.set_value(settings.team_history)
         finally:
             self._filling = False
         self._update_buttons()
 
     def _dirty(self) -> bool:
         saved = self._settings.model_dump()
+        if saved["team_history"] != self.team.value() or self.team.password() is not None:
+            return True
         return any(saved[name] != value for name, value in self._form_values().items())
 
     def _changed(self, *_args: object) -> None:
@@ -363,10 +387,16 @@ class SettingsDialog(SecretMoves, QDialog):
 
     def _show_problems(self, problems: list[SettingsProblem]) -> None:
         by_field: Mapping[str, str] = {
-            p.field: p.message for p in problems if p.field is not None and p.field in self.rows
+            p.field: p.message
+            for p in problems
+            if p.field is not None and (p.field in self.rows or p.field == "team_history")
         }
         for name, row in self.rows.items():
             row.set_error(by_field.get(name))
+        # The team history's refusals name the part at fault (team_history.host).
+        self.team.set_errors(
+            {r: p.message for p in problems if p.field == "team_history" for r in p.related}
+        )
         if not problems:
             self._show_errors([])
             return

@@ -7,7 +7,9 @@ file once for the welcome page: apart from the profile service, whose answers go
 the profile dialog. ``AppSettingsHandle`` owns it from the GUI thread and re-emits its
 answers there. A failed save changes nothing on disk (the writes are atomic) and says
 why; a session that cannot be saved is only logged (it is a comfort: the next start
-offers less to reopen).
+offers less to reopen). The team history's password goes to the secret store after the
+file (``store.app_settings.TeamHistorySecrets``); whether one is stored is asked here
+too, since reading a keyring may take a while.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from etcdmon_gui.model.app_settings import AppSettings
 from etcdmon_gui.model.profile import LoadResult
+from etcdmon_gui.model.secrets import SecretStoreError
 from etcdmon_gui.model.session import LastSession
-from etcdmon_gui.store.app_settings import AppSettingsError, AppSettingsStore
+from etcdmon_gui.store.app_settings import AppSettingsError, AppSettingsStore, TeamHistorySecrets
 from etcdmon_gui.store.profiles import ProfileStore
 from etcdmon_gui.store.secrets import SecretStore
 from etcdmon_gui.store.session import SessionStore
@@ -34,20 +37,30 @@ class AppSettingsWorker(QObject):
     Signals:
         saved(AppSettings, str note): written; ``note`` says the old file (which did
             not load cleanly) was kept as a ``.bad-`` copy, or is "".
-        failed(str message): not written, and why (the file on disk is unchanged).
+        failed(str message): not written, and why (the file on disk is unchanged);
+            or, after ``saved``, why the team history's password was not.
+        teamPassword(bool stored, str problem): whether the team history's password is
+            stored (``problem``: why that cannot be told, or "").
     """
 
     saved = Signal(object, str)
     failed = Signal(str)
     profilesRead = Signal(object)
+    teamPassword = Signal(bool, str)
 
-    def __init__(self, store: AppSettingsStore, sessions: SessionStore | None = None) -> None:
+    def __init__(
+        self,
+        store: AppSettingsStore,
+        sessions: SessionStore | None = None,
+        team: TeamHistorySecrets | None = None,
+    ) -> None:
         super().__init__()
         self.store = store
         self.sessions = sessions or SessionStore()
+        self.team = team
 
-    @Slot(object)
-    def save(self, settings: AppSettings) -> None:
+    @Slot(object, object)
+    def save(self, settings: AppSettings, team_password: str | None = None) -> None:
         try:
             note = self.store.save(settings)
         except AppSettingsError as exc:
@@ -62,6 +75,28 @@ class AppSettingsWorker(QObject):
             return
         log.info("settings saved to %s", self.store.path)
         self.saved.emit(settings, note or "")
+        if self.team is None:
+            return
+        try:
+            self.team.keep(settings, team_password)
+        except SecretStoreError as exc:
+            message = f"the settings were saved, but not the team history's password: {exc}"
+            log.warning("%s", message)
+            self.failed.emit(message)
+        self.ask_team_password()
+
+    @Slot()
+    def ask_team_password(self) -> None:
+        """``teamPassword``: whether the team history's password is stored now."""
+        if self.team is None:
+            self.teamPassword.emit(False, "")
+            return
+        try:
+            stored = self.team.stored()
+        except SecretStoreError as exc:
+            self.teamPassword.emit(False, str(exc))
+            return
+        self.teamPassword.emit(stored, "")
 
     @Slot(object)
     def save_session(self, session: LastSession) -> None:
@@ -96,16 +131,19 @@ class AppSettingsHandle(ThreadOwner):
     save at exit is not lost), then ends the thread.
 
     Signals:
-        saved(AppSettings, str note), failed(str), profilesRead(LoadResult): the
-            worker's, in the GUI thread.
-        requestSave(AppSettings), requestSaveSession(LastSession), requestStop(): queued
-            into the worker's thread.
+        saved(AppSettings, str note), failed(str), profilesRead(LoadResult),
+            teamPassword(bool stored, str problem): the worker's, in the GUI thread.
+        requestSave(AppSettings, str | None team password), requestSaveSession(
+            LastSession), requestTeamPassword(), requestStop(): queued into the
+            worker's thread.
     """
 
     saved = Signal(object, str)
     failed = Signal(str)
     profilesRead = Signal(object)
-    requestSave = Signal(object)
+    teamPassword = Signal(bool, str)
+    requestSave = Signal(object, object)
+    requestTeamPassword = Signal()
     requestProfiles = Signal(object, object)
     requestSaveSession = Signal(object)
     requestStop = Signal()
@@ -116,12 +154,14 @@ class AppSettingsHandle(ThreadOwner):
         parent: QObject | None = None,
         *,
         sessions: SessionStore | None = None,
+        team: TeamHistorySecrets | None = None,
     ) -> None:
-        self.worker = AppSettingsWorker(store or AppSettingsStore(), sessions)
+        self.worker = AppSettingsWorker(store or AppSettingsStore(), sessions, team)
         super().__init__(self.worker, "app-settings", parent)
-        self.relay("saved", "failed", "profilesRead")
+        self.relay("saved", "failed", "profilesRead", "teamPassword")
         self.requestProfiles.connect(self.worker.read_profiles)
         self.requestSave.connect(self.worker.save)
+        self.requestTeamPassword.connect(self.worker.ask_team_password)
         self.requestSaveSession.connect(self.worker.save_session)
         self.requestStop.connect(self.worker.stop)
 
@@ -129,9 +169,14 @@ class AppSettingsHandle(ThreadOwner):
     def store(self) -> AppSettingsStore:
         return self.worker.store
 
-    def save(self, settings: AppSettings) -> None:
-        """Write ``settings`` in the worker's thread; ``saved`` or ``failed`` answers."""
-        self.requestSave.emit(settings)
+    def save(self, settings: AppSettings, team_password: str | None = None) -> None:
+        """Write ``settings`` in the worker's thread, then the team history's new
+        password (None: keep the stored one); ``saved`` or ``failed`` answers."""
+        self.requestSave.emit(settings, team_password)
+
+    def ask_team_password(self) -> None:
+        """Whether the team history's password is stored; ``teamPassword`` answers."""
+        self.requestTeamPassword.emit()
 
     def save_session(self, session: LastSession) -> None:
         """Write the clusters open now, for the next start, in the worker's thread."""

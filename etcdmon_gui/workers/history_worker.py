@@ -8,6 +8,14 @@ thread; the answer comes back as ``done(tag, result)`` in the GUI thread, a fail
 ``failed(tag, message)``. ``tag`` is the asker's: a view drops an answer whose tag it
 no longer waits for. When the file cannot be used, ``problem(message)`` says so once
 for the writer and once for the reader: history is off, monitoring goes on.
+
+With a ``TeamHistory`` (a team's PostgreSQL database, read-only), the jobs read that
+instead of the file, which the writer goes on filling with this computer's data. The
+team's reader is opened in the reader's thread (it reads the password from the secret
+store and connects: seconds, never on the GUI thread), once, at ``start``; when it
+cannot be (unreachable, refused, no etcdmon schema, the keyring locked), the jobs read
+the local file and ``reading`` says why. Later failures of a team reader that opened
+fail the jobs with its sentence (its pool reconnects once the server is back).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +33,10 @@ from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.model.errors import EtcdError
 from etcdmon_gui.model.history import BenchRunRecord, HistoryError, HistoryLimits
 from etcdmon_gui.model.ops import AuditRecord
+from etcdmon_gui.model.secrets import SecretStoreError
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.scrub import scrub_text
+from etcdmon_gui.store.history.db import default_path
 from etcdmon_gui.store.history.ops_log import OpsLog
 from etcdmon_gui.store.history.reader import HistoryBackend, HistoryReader
 from etcdmon_gui.store.history.writer import HistoryWriter
@@ -41,20 +52,47 @@ class JobCancelled(Exception):
     """Raised by a job whose ``progress`` said stop."""
 
 
+@dataclass(frozen=True, slots=True)
+class TeamHistory:
+    """A team's history database the views read instead of the local file.
+
+    ``where`` names it in texts (``user@host:port/dbname``, no secret); ``open`` makes
+    its reader, in the reader's thread, raising ``HistoryError`` or
+    ``SecretStoreError`` with a sentence when it cannot; ``open_s``: the longest that
+    may take (shutdown waits that much more for the thread).
+    """
+
+    where: str
+    open: Callable[[], HistoryBackend]
+    open_s: float = 10.0
+
+
 class HistoryReaderWorker(QObject):
     """Signals: done(object tag, object result), failed(object tag, str),
-    progress(object tag, int done, object total), problem(str)."""
+    progress(object tag, int done, object total), problem(str) (the local file cannot
+    be read: history off), reading(str where, str problem): once, what the jobs read
+    (the team history, or the local file) and why the team history is not read
+    ("" when it is, or none was set; ``where`` is "" when nothing can be read)."""
 
     done = Signal(object, object)
     failed = Signal(object, str)
     progress = Signal(object, int, object)
     problem = Signal(str)
+    reading = Signal(str, str)
 
-    def __init__(self, open_reader: Callable[[], HistoryBackend]) -> None:
+    def __init__(
+        self,
+        open_reader: Callable[[], HistoryBackend],
+        team: TeamHistory | None = None,
+        local: str = "",
+    ) -> None:
         super().__init__()
         self._open_reader = open_reader
+        self._team = team
+        self._local = local  # the local file, in words
         self._reader: HistoryBackend | None = None
         self._error: str | None = None
+        self._told = False
         self.cancelled: set[object] = set()
         self._lock = threading.Lock()
 
@@ -71,13 +109,50 @@ class HistoryReaderWorker(QObject):
         if self._reader is None:
             if self._error is not None:
                 raise HistoryError(self._error)
+            not_team = ""
+            if self._team is not None:
+                team, self._team = self._team, None  # tried once per run
+                try:
+                    self._reader = team.open()
+                except (HistoryError, SecretStoreError) as exc:
+                    not_team = str(exc)
+                except Exception as exc:  # a bug: reported, the local file instead
+                    report_bug(exc, "opening the team history")
+                    not_team = f"unexpected {type(exc).__name__} (see the log)"
+                if self._reader is not None:
+                    log.info("the history views read the team history %s", team.where)
+                    self._tell(f"team history {team.where} (PostgreSQL, read-only)", "")
+                    return self._reader
+                not_team = (
+                    f"the team history {team.where} cannot be read, so the history views "
+                    f"show this computer's history: {scrub_text(not_team)}"
+                )
+                log.warning("%s", not_team)
             try:
                 self._reader = self._open_reader()
             except HistoryError as exc:
                 self._error = str(exc)
+                self._tell("", not_team)
                 self.problem.emit(self._error)
                 raise
+            self._tell(self._local, not_team)
         return self._reader
+
+    def _tell(self, where: str, problem: str) -> None:
+        if not self._told:
+            self._told = True
+            self.reading.emit(where, problem)
+
+    @Slot()
+    def open(self) -> None:
+        """Open the reader now (at the start, with a team history: so the window can say
+        where the views read before anyone asks)."""
+        try:
+            self._backend()
+        except HistoryError:
+            pass  # said through problem
+        except Exception as exc:  # never take the thread down
+            report_bug(exc, "opening the history reader")
 
     @Slot(object, object)
     def run(self, tag: object, job: Job) -> None:
@@ -118,15 +193,21 @@ class HistoryReaderWorker(QObject):
 class HistoryHandle(ThreadOwner):
     """GUI-side owner of the history writer and the reader thread.
 
-    Signals: done, failed, progress (relayed), problem (the writer's or the reader's,
-    in the GUI thread); requestJob(tag, job), requestStop (queued into the reader).
+    ``team``: the jobs read that database instead of the file (see the module
+    docstring); the writer writes the file all the same.
+
+    Signals: done, failed, progress, reading (relayed), problem (the writer's or the
+    reader's, in the GUI thread); requestJob(tag, job), requestOpen, requestStop
+    (queued into the reader).
     """
 
     done = Signal(object, object)
     failed = Signal(object, str)
     progress = Signal(object, int, object)
     problem = Signal(str)
+    reading = Signal(str, str)
     requestJob = Signal(object, object)
+    requestOpen = Signal()
     requestStop = Signal()
 
     def __init__(
@@ -136,22 +217,30 @@ class HistoryHandle(ThreadOwner):
         parent: QObject | None = None,
         *,
         batch_s: float = 1.0,
+        team: TeamHistory | None = None,
     ) -> None:
-        self.worker = HistoryReaderWorker(lambda: HistoryReader(path, limits=limits))
+        local = str(path or default_path())
+        self.worker = HistoryReaderWorker(
+            lambda: HistoryReader(path, limits=limits), team=team, local=local
+        )
         super().__init__(self.worker, "history", parent)
         # problem is emitted from the writer's thread: queued into the GUI thread.
         self.path = path
+        self.team = team
         self.writer = HistoryWriter(
             path, limits=limits, problems=self.problem.emit, batch_s=batch_s
         )
-        self.relay("done", "failed", "progress", "problem")
+        self.relay("done", "failed", "progress", "problem", "reading")
         self.requestJob.connect(self.worker.run)
+        self.requestOpen.connect(self.worker.open)
         self.requestStop.connect(self.worker.stop)
         self._tags = 0
 
     def start(self) -> None:
         self.writer.start()
         super().start()
+        if self.team is not None:
+            self.requestOpen.emit()  # where the views read is known before they ask
 
     def add_snapshot(self, snapshot: ClusterSnapshot, name: str) -> None:
         self.writer.add_snapshot(snapshot, name)
@@ -185,6 +274,7 @@ class HistoryHandle(ThreadOwner):
         self.requestStop.emit()
 
     def shutdown(self, timeout_s: float = 5.0) -> bool:
-        ended = super().shutdown(timeout_s)
+        # A team reader being opened cannot be interrupted: wait for its deadline too.
+        ended = super().shutdown(timeout_s + (self.team.open_s if self.team else 0.0))
         self.writer.close(timeout_s)
         return ended

@@ -129,7 +129,7 @@ def test_saved_settings_are_in_force_at_once(
         interval_s=17, chart_window_s=3600, popup_burst_limit=7, mute_minutes=5, theme="dark"
     )
     with qtbot.waitSignal(app.desktop.store.saved, timeout=5000):
-        dialog.saveRequested.emit(wanted)
+        dialog.saveRequested.emit(wanted, None)
     assert AppSettingsStore(tmp_path / "settings.yaml").load() == (wanted, None)
     assert app.interval_s == 17
     assert app.chart_window_s == 3600
@@ -142,7 +142,7 @@ def test_saved_settings_are_in_force_at_once(
     qtbot.waitUntil(lambda: app.window.interval.value() == 17, timeout=5000)
     app.disconnect_cluster(handle.key)
     with qtbot.waitSignal(app.desktop.store.saved, timeout=5000):
-        dialog.saveRequested.emit(AppSettings())
+        dialog.saveRequested.emit(AppSettings(), None)
     assert qapp.palette().window().color().lightness() > 100  # the platform's again
 
 
@@ -204,7 +204,7 @@ def test_a_crash_in_a_slot_shows_its_report_and_the_app_goes_on(
         assert "a bug in a slot" in report.text
         # Still running: the settings dialog opens and saves.
         with qtbot.waitSignal(app.desktop.store.saved, timeout=5000):
-            app.desktop.show_settings().saveRequested.emit(AppSettings(interval_s=9))
+            app.desktop.show_settings().saveRequested.emit(AppSettings(interval_s=9), None)
     finally:
         crash.uninstall()
 

@@ -133,7 +133,7 @@ def test_edits_round_trip_to_save_requested(dialog: SettingsDialog, qtbot: QtBot
             "history_size_mib": 100,
         }
     )
-    assert blocker.args == [wanted]
+    assert blocker.args == [wanted, None]  # no team history password typed
     assert wanted.tray_notice_shown  # the internal field keeps its saved value
     assert dialog.status.text() == "Saving…"
     assert not dialog.buttons.button(B.Ok).isEnabled()  # one save at a time
@@ -200,7 +200,7 @@ def test_restore_defaults_then_apply(dialog: SettingsDialog, qtbot: QtBot) -> No
     assert dialog.settings() == CHOSEN  # nothing saved yet
     with qtbot.waitSignal(dialog.saveRequested, timeout=1_000) as blocker:
         dialog.buttons.button(B.Apply).click()
-    assert blocker.args == [AppSettings(tray_notice_shown=True)]
+    assert blocker.args == [AppSettings(tray_notice_shown=True), None]
 
 
 def test_cancel_discards_the_edits(dialog: SettingsDialog, qtbot: QtBot) -> None:

@@ -19,9 +19,20 @@ from etcdmon_gui.model.app_settings import (
     build_settings,
 )
 from etcdmon_gui.model.history import HistoryLimits
+from etcdmon_gui.model.postgres import PgSettings, SslMode
+from etcdmon_gui.model.secrets import BackendInfo, SecretEdits
 from etcdmon_gui.store import app_settings as mod
-from etcdmon_gui.store.app_settings import AppSettingsError, AppSettingsStore
+from etcdmon_gui.store.app_settings import (
+    TEAM_HISTORY_OWNER,
+    TEAM_HISTORY_PASSWORD,
+    AppSettingsError,
+    AppSettingsStore,
+    TeamHistoryItem,
+    TeamHistorySecrets,
+)
 from etcdmon_gui.store.history.db import limits
+from etcdmon_gui.store.secrets import MemoryKeyring, SecretStore
+from etcdmon_gui.store.settings import SettingsError
 from etcdmon_gui.ui import tray
 from etcdmon_gui.ui.chart_toolbar import TIME_WINDOWS
 from etcdmon_gui.workers import monitor_worker
@@ -349,3 +360,113 @@ def test_the_default_path_is_in_the_config_folder(
 ) -> None:
     monkeypatch.setattr(mod, "config_dir", lambda: tmp_path)
     assert AppSettingsStore().path == tmp_path / "settings.yaml"
+
+
+# -- the team history ----------------------------------------------------------------------
+
+TEAM = PgSettings(host="db.example.org", dbname="team", sslmode=SslMode.VERIFY_FULL)
+
+
+@pytest.mark.parametrize(
+    ("team", "related", "message"),
+    [
+        ({"host": ""}, "team_history.host", "team history host: required"),
+        ({"port": 5432}, "team_history.host", "team history host: required"),
+        (
+            {"host": "db", "port": 70000},
+            "team_history.port",
+            "team history port: 70000 is not a port number (1-65535)",
+        ),
+        (
+            {"host": "db", "sslmode": "maybe"},
+            "team_history.sslmode",
+            "team history TLS mode: 'maybe' is not one of disable, prefer, require, verify-full",
+        ),
+        (
+            {"host": " db"},
+            "team_history.host",
+            "team history host: no leading or trailing spaces",
+        ),
+        (
+            {"host": "db", "password": "s3cret"},
+            "team_history.password",
+            "team history password: it is never kept in the settings file; remove it and "
+            "type it in Settings → History (it is kept with the secrets)",
+        ),
+    ],
+)
+def test_each_team_history_refusal_names_the_part_at_fault(
+    team: dict[str, Any], related: str, message: str
+) -> None:
+    with pytest.raises(InvalidSettings) as caught:
+        build_settings({"team_history": team})
+    [problem] = caught.value.problems
+    assert (problem.field, problem.related) == ("team_history", (related,))
+    assert problem.message == message
+    assert "s3cret" not in str(caught.value)
+
+
+def test_the_team_history_round_trips_without_a_password(
+    store: AppSettingsStore, path: Path
+) -> None:
+    assert AppSettings().team_history is None
+    chosen = AppSettings(theme="dark", team_history=TEAM)
+    store.save(chosen)
+    assert store.load() == (chosen, None)
+    assert yaml.safe_load(path.read_text())["team_history"] == {
+        "host": "db.example.org",
+        "port": 5432,
+        "dbname": "team",
+        "user": "etcdmon",
+        "sslmode": "verify-full",
+        "sslrootcert": None,
+    }
+
+
+def test_a_password_written_into_the_file_is_refused_and_only_the_team_history_dropped(
+    store: AppSettingsStore, path: Path
+) -> None:
+    path.parent.mkdir()
+    path.write_text(
+        "theme: dark\nteam_history:\n  host: db.example.org\n  password: s3cret\nmute_minutes: 5\n"
+    )
+    settings, problem = store.load()
+    assert settings == AppSettings(theme="dark", mute_minutes=5)
+    assert problem is not None
+    assert problem.splitlines()[0] == (
+        f"{path}, line 4: team history password: it is never kept in the settings file; "
+        "remove it and type it in Settings → History (it is kept with the secrets)"
+    )
+    assert "s3cret" not in problem
+
+
+def test_the_team_history_password_lives_in_the_secret_store_and_moves_with_it(
+    store: AppSettingsStore,
+) -> None:
+    secrets = SecretStore.memory()
+    team = TeamHistorySecrets(secrets, store)
+    assert team.password() is None and not team.stored()
+    assert team.owners() == []  # no team history named: nothing to move
+
+    settings = AppSettings(team_history=TEAM)
+    store.save(settings)
+    team.keep(settings, "s3cret")
+    assert team.password() == "s3cret" and team.stored()
+    assert secrets.get(TEAM_HISTORY_OWNER, TEAM_HISTORY_PASSWORD) == "s3cret"
+    team.keep(settings, None)  # nothing typed: the stored one stays
+    team.keep(settings, "")
+    assert team.password() == "s3cret"
+    assert team.owners() == [(TEAM_HISTORY_OWNER, (TEAM_HISTORY_PASSWORD,))]
+
+    # "Move secrets…" copies what owners() lists, then switches the shared store.
+    elsewhere = SecretStore(MemoryKeyring(), BackendInfo("elsewhere", True, True, kind="keyring"))
+    assert secrets.move_to(elsewhere, team.owners) == (1, [])
+    assert team.password() == "s3cret" and secrets.info.name == "elsewhere"
+
+    off = AppSettings()
+    store.save(off)
+    team.keep(off, "ignored")  # turned off: the stored password goes
+    assert team.password() is None
+    team.keep(off, None)  # none stored: nothing to delete, no error
+    with pytest.raises(SettingsError, match="saved with the application settings"):
+        team.save(None, TeamHistoryItem(TEAM), SecretEdits({}))
