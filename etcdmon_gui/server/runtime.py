@@ -129,8 +129,11 @@ class ServerRuntime:
 
     def start(self) -> ServerRuntime:
         self.dispatcher.resume()  # what an earlier run left waiting
-        for target in self._resolved.targets:
-            self._watch(target)
+        # The clusters' first sweeps spread over one interval: sweeps that start
+        # together contend for the interpreter while parsing /metrics and run late.
+        targets = self._resolved.targets
+        for i, target in enumerate(targets):
+            self._watch(target, first_after_s=self.interval_s * i / len(targets))
         log.info(
             "watching %d cluster(s) every %g s with %d channel(s); history: %s",
             len(self._resolved.targets),
@@ -140,7 +143,9 @@ class ServerRuntime:
         )
         return self
 
-    def _watch(self, target: ClusterTarget, restore: bool = True) -> None:
+    def _watch(
+        self, target: ClusterTarget, restore: bool = True, first_after_s: float = 0.0
+    ) -> None:
         """Start watching ``target`` (its past alerts taken back first, on the alert
         thread, so its first evaluation finds them; not when it is only restarted)."""
 
@@ -162,6 +167,7 @@ class ServerRuntime:
             lambda snap: self._swept(watched, snap),
             lambda: self.interval_s,
             lambda: self.history.db_sizes(target.key, time.time() - DAY_S),
+            first_after_s,
         ).start()
 
     def _unwatch(self, watched: _Watched) -> None:

@@ -58,7 +58,9 @@ def sweep_until(
 
 
 class SweepThread:
-    """``sweep_until`` on a thread of its own for one cluster. A bug in a sweep or in
+    """``sweep_until`` on a thread of its own for one cluster, the first sweep
+    ``first_after_s`` after the start (a server spreads its clusters' sweeps over the
+    interval). A bug in a sweep or in
     ``on_snapshot`` is reported (``bugs.report_bug``) and the loop starts afresh with a
     new probe and monitor after one interval: the thread never dies of it.
     ``stop()`` sets the stop and closes the probe, so a sweep waiting on a hung member
@@ -71,8 +73,10 @@ class SweepThread:
         on_snapshot: Callable[[ClusterSnapshot], object],
         interval_s: Callable[[], float],
         seed: Callable[[], DbSizes] = lambda: (),
+        first_after_s: float = 0.0,
     ) -> None:
         self.name = name
+        self._first_after_s = first_after_s
         self.config = config
         self._on_snapshot = on_snapshot
         self._interval = interval_s
@@ -100,6 +104,7 @@ class SweepThread:
             log.warning(
                 "%s: stored DB sizes not read (%s); the forecast starts empty", self.name, exc
             )
+        self._stop.wait(self._first_after_s)
         while not self._stop.is_set():
             try:
                 sweep_until(
