@@ -9,15 +9,31 @@ import re
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import psutil
+import pytest
 
 from etcdmon_gui.etcd.sandbox import Sandbox
 from tests.support import VERSIONS, find_binary
 
 WAIT = 30.0
+T = TypeVar("T")
+
+
+def poll(what: str, probe: Callable[[], T | None], timeout: float = WAIT) -> T:
+    """``probe()`` until it gives something, or fail saying ``what`` never happened."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = probe()
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {timeout:g} s", pytrace=False)
+        time.sleep(0.05)
 
 
 class Lines:

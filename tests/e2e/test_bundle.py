@@ -3,15 +3,20 @@ and `--self-check` from the pip install: passing, and failing with its reason.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from PySide6.QtGui import QImage
 
 from etcdmon_gui import APP_ID, __version__
+from etcdmon_gui.etcd.sandbox import free_ports
+from tests.pg_support import postgres_server
+from tests.processes import poll
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "dist" / "etcdmon-gui"
@@ -109,6 +114,47 @@ def test_bundled_cli_says_why_a_cluster_is_unreachable(bundle: Path, tmp_path: P
     assert done.returncode == 3
     assert "UNREACHABLE" in done.stdout and "connection refused" in done.stdout
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.bundle
+def test_bundled_serve_answers_with_a_postgres_history(bundle: Path, tmp_path: Path) -> None:
+    """uvicorn (and click, which it needs), FastAPI and psycopg's binary are in the
+    bundle: the server starts, writes its history to PostgreSQL and says so."""
+    with contextlib.ExitStack() as stack:
+        pg = stack.enter_context(contextlib.contextmanager(postgres_server)())
+        db = pg.create_database("etcdmon_bundle")
+        secret = tmp_path / "pg-password"
+        secret.write_text(pg.password)
+        secret.chmod(0o600)
+        (port,) = free_ports(1)
+        config = tmp_path / "serve.yaml"
+        config.write_text(
+            f"port: {port}\ninterval: 1s\nsecrets: memory\nchannels: none\n"
+            "clusters: {profiles: [], endpoints: [{name: gone, endpoints: [127.0.0.1:1]}]}\n"
+            f"history: {{postgres: {{host: {db.host}, port: {db.port}, dbname: {db.dbname},"
+            f" user: {db.user}, sslmode: disable, password_file: {secret}}}}}\n"
+        )
+        log = tmp_path / "serve.log"
+        proc = subprocess.Popen(
+            [bundle / "etcdmon", "serve", "--config", config],
+            env=user_env(tmp_path),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=stack.enter_context(log.open("w")),
+        )
+        stack.callback(proc.wait, TIMEOUT)
+        stack.callback(proc.terminate)
+
+        def written() -> dict[str, object] | None:
+            assert proc.poll() is None, log.read_text()
+            try:
+                body = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+            except httpx.TransportError:
+                return None
+            return body if body["history"]["state"] == "ok" and body["last_sweep_age_s"] else None
+
+        health = poll("the bundled server's first sweep into PostgreSQL", written)
+        assert health["clusters_watched"] == 1 and db.dbname in str(health["history"])
 
 
 @pytest.mark.bundle

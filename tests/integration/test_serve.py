@@ -15,10 +15,10 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -32,13 +32,10 @@ from etcdmon_gui.reports.snapshot_json import snapshot_json
 from etcdmon_gui.server.config import load_config
 from etcdmon_gui.store.history import AlertHistory
 from tests.pki import Pki
-from tests.processes import Lines
+from tests.processes import Lines, poll
 from tests.support import find_binary, monitor_for
 
-T = TypeVar("T")
-
 TOKEN = "serve-test-token-0123456789abcdef"
-DEADLINE = 20.0
 EXAMPLE = Path(__file__).parents[2] / "packaging" / "serve" / "etcdmon-serve.example.yaml"
 RULES = """\
 schema_version: 1
@@ -52,18 +49,6 @@ rules:
     severity: info
     summary: "{cluster} holds its quorum (a test rule that always fires)"
 """
-
-
-def poll(what: str, probe: Callable[[], T | None], timeout: float = DEADLINE) -> T:
-    """``probe()`` until it gives something, or fail saying ``what`` never happened."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found is not None:
-            return found
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout:g} s", pytrace=False)
-        time.sleep(0.05)
 
 
 def env_for(home: Path) -> dict[str, str]:

@@ -16,9 +16,9 @@ import yaml
 from etcdmon_gui.etcd.sandbox import Sandbox, free_ports
 from etcdmon_gui.model.history import MetricsQuery
 from etcdmon_gui.store.history.postgres import PgHistoryReader
-from tests.integration.test_serve import close, env_for, poll, serve
+from tests.integration.test_serve import close, env_for, serve
 from tests.pg_support import PgServer, postgres_server
-from tests.processes import Lines
+from tests.processes import Lines, poll
 from tests.support import find_binary
 
 
