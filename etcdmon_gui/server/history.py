@@ -22,7 +22,7 @@ from etcdmon_gui.server.config import History, ServeConfigError
 from etcdmon_gui.store.history import AlertHistory, DeliveryQueueStore
 from etcdmon_gui.store.history.alerts import AlertStore
 from etcdmon_gui.store.history.db import default_path, limits
-from etcdmon_gui.store.history.reader import HistoryBackend, HistoryReader
+from etcdmon_gui.store.history.reader import HistoryBackend, HistoryReader, db_sizes_since
 from etcdmon_gui.store.history.writer import HistoryWriter
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,9 @@ def open_history(section: History, problems: Callable[[str], object]) -> OpenedH
         open_alerts=open_alerts,
         open_reader=lambda: HistoryReader(section.sqlite, limits=kept),
         queue=_queue(section.sqlite, problems),
-        db_sizes=lambda key, since: _db_sizes(section.sqlite, key, since),
+        db_sizes=lambda key, since: db_sizes_since(
+            lambda: HistoryReader(section.sqlite), key, since
+        ),
         where=str(path),
     )
 
@@ -97,14 +99,6 @@ def _queue(path: Path | None, problems: Callable[[str], object]) -> DeliveryQueu
             "notifications still waiting at a restart are lost"
         )
         return None
-
-
-def _db_sizes(path: Path | None, key: str, since: float) -> list[tuple[float, float, float | None]]:
-    reader = HistoryReader(path)
-    try:
-        return reader.db_size_points(key, since)
-    finally:
-        reader.close()
 
 
 def _postgres(

@@ -45,6 +45,7 @@ from etcdmon_gui.notify.dispatcher import NotificationDispatcher
 from etcdmon_gui.notify.retry import RetryPolicy
 from etcdmon_gui.server.benchmarks import BenchmarkRuns
 from etcdmon_gui.server.clusters import ClusterTarget, Resolved
+from etcdmon_gui.server.exporter import ServerMetrics
 from etcdmon_gui.server.history import OpenedHistory
 from etcdmon_gui.server.state import ClusterView
 from etcdmon_gui.services.alerting import AlertService
@@ -62,19 +63,6 @@ JOIN_S = 3.0  # how long stop waits for each sweep thread (its probe is closed f
 FLUSH_S = 5.0  # how long stop waits for the last alerts' first try
 
 
-class Metrics:
-    """The exporter's server-health hooks (``server.exporter.ServerMetrics``)."""
-
-    def sweep_done(self, cluster: str, seconds: float, error: bool) -> None:
-        pass
-
-    def delivery_failed(self, channel: str) -> None:
-        pass
-
-    def forget_cluster(self, cluster: str) -> None:
-        pass
-
-
 @dataclass(eq=False)
 class _Watched:
     target: ClusterTarget
@@ -88,10 +76,12 @@ class _Watched:
 class ServerRuntime:
     """See the module docstring. ``start()`` once, ``stop()`` at the end (safe twice)."""
 
-    def __init__(self, resolved: Resolved, history: OpenedHistory, metrics: Any = None) -> None:
+    def __init__(
+        self, resolved: Resolved, history: OpenedHistory, metrics: ServerMetrics | None = None
+    ) -> None:
         self._resolved = resolved
         self.history = history
-        self.metrics = metrics if metrics is not None else Metrics()
+        self.metrics = metrics if metrics is not None else ServerMetrics()
         self.interval_s = resolved.config.interval
         self.started_at = time.time()
         self._started_mono = time.monotonic()

@@ -43,7 +43,7 @@ RETENTION_S = 30 * 86_400
 _KEPT_STATES = (AlertState.FIRING.value, AlertState.RESOLVED.value)  # what a restart resumes
 
 
-def _alert_json(alert: Alert) -> str:
+def alert_json(alert: Alert) -> str:
     doc = dataclasses.asdict(alert)
     doc["severity"] = alert.severity.name
     doc["state"] = alert.state.value
@@ -52,7 +52,7 @@ def _alert_json(alert: Alert) -> str:
     return json.dumps(doc)
 
 
-def _alert_from_json(text: str) -> Alert:
+def alert_from_json(text: str) -> Alert:
     doc: dict[str, Any] = json.loads(text)
     doc["severity"] = Severity[doc["severity"]]
     doc["state"] = AlertState(doc["state"])
@@ -63,7 +63,36 @@ def _alert_from_json(text: str) -> Alert:
     return Alert(**doc)
 
 
-_SILENCE_COLUMNS = "id, rule, cluster, member, starts, ends, reason, created_at, cluster_name"
+SILENCE_COLUMNS = "id, rule, cluster, member, starts, ends, reason, created_at, cluster_name"
+
+
+# The rows written and read, shared with the PostgreSQL store (``postgres.alerts``,
+# ``postgres.reader``): the columns in the order of these tuples.
+
+
+def alert_event_row(e: AlertEvent) -> tuple[object, ...]:
+    """(at, kind, fingerprint, cluster, rule, severity, alert) of ``alert_events``; the
+    alert as JSON."""
+    a = e.alert
+    return (e.at, e.kind.value, a.fingerprint, a.cluster, a.rule, a.severity.name, alert_json(a))
+
+
+def alert_event_from_row(row: Sequence[Any]) -> AlertEvent:
+    """(kind, at, alert as JSON text) read back as the event."""
+    kind, at, alert = row
+    return AlertEvent(EventKind(kind), alert_from_json(alert), at)
+
+
+def state_rows(
+    alerts: Iterable[tuple[Alert, float]],
+) -> list[tuple[str, str, str, str, float, str]]:
+    """(fingerprint, cluster, rule, state, updated_at, alert) of ``alert_states`` for the
+    (alert, time) pairs a restart resumes (firing and resolved ones); the alert as JSON."""
+    return [
+        (a.fingerprint, a.cluster, a.rule, a.state.value, at, alert_json(a))
+        for a, at in alerts
+        if a.state.value in _KEPT_STATES
+    ]
 
 
 def alert_events_query(q: AlertQuery, mark: str = "?") -> tuple[str, list[Any]]:
@@ -92,7 +121,7 @@ def alert_events(db: sqlite3.Connection, q: AlertQuery) -> list[AlertEvent]:
     where, args = alert_events_query(q)
     sql = "SELECT kind, at, alert FROM alert_events" + where
     rows = db.execute(sql + " ORDER BY at DESC, id DESC LIMIT ?", (*args, q.limit))
-    return [AlertEvent(EventKind(k), _alert_from_json(a), at) for k, at, a in rows]
+    return [alert_event_from_row(row) for row in rows]
 
 
 def fill_states_from_events(db: sqlite3.Connection) -> None:
@@ -101,7 +130,7 @@ def fill_states_from_events(db: sqlite3.Connection) -> None:
         "SELECT at, alert FROM alert_events e WHERE id = ("
         " SELECT MAX(id) FROM alert_events WHERE fingerprint = e.fingerprint)"
     ).fetchall()
-    _upsert_states(db, ((_alert_from_json(text), at) for at, text in rows))
+    _upsert_states(db, ((alert_from_json(text), at) for at, text in rows))
 
 
 def _upsert_states(db: sqlite3.Connection, alerts: Iterable[tuple[Alert, float]]) -> None:
@@ -110,11 +139,7 @@ def _upsert_states(db: sqlite3.Connection, alerts: Iterable[tuple[Alert, float]]
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO UPDATE SET"
         " cluster = excluded.cluster, rule = excluded.rule, state = excluded.state,"
         " updated_at = excluded.updated_at, alert = excluded.alert",
-        [
-            (a.fingerprint, a.cluster, a.rule, a.state.value, at, _alert_json(a))
-            for a, at in alerts
-            if a.state.value in _KEPT_STATES
-        ],
+        state_rows(alerts),
     )
 
 
@@ -159,18 +184,7 @@ class AlertHistory:
             self._db.executemany(
                 "INSERT INTO alert_events (at, kind, fingerprint, cluster, rule, severity, alert)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        e.at,
-                        e.kind.value,
-                        e.alert.fingerprint,
-                        e.alert.cluster,
-                        e.alert.rule,
-                        e.alert.severity.name,
-                        _alert_json(e.alert),
-                    )
-                    for e in events
-                ],
+                [alert_event_row(e) for e in events],
             )
 
     def events(self, query: AlertQuery | None = None) -> list[AlertEvent]:
@@ -185,7 +199,7 @@ class AlertHistory:
             " ORDER BY updated_at",
             (AlertState.FIRING.value, AlertState.RESOLVED.value, self.clock() - since_s),
         )
-        return [_alert_from_json(a) for (a,) in rows]
+        return [alert_from_json(a) for (a,) in rows]
 
     # -- silences ---------------------------------------------------------------------
 
@@ -193,7 +207,7 @@ class AlertHistory:
         """Add a silence, or replace the one with its id (expiring it, say)."""
         with self._db:
             self._db.execute(
-                f"INSERT OR REPLACE INTO silences ({_SILENCE_COLUMNS})"
+                f"INSERT OR REPLACE INTO silences ({SILENCE_COLUMNS})"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 dataclasses.astuple(silence),
             )
@@ -201,7 +215,7 @@ class AlertHistory:
     def silences(self) -> list[Silence]:
         """Every silence kept, active and expired, the newest first."""
         rows = self._db.execute(
-            f"SELECT {_SILENCE_COLUMNS} FROM silences ORDER BY created_at DESC, id"
+            f"SELECT {SILENCE_COLUMNS} FROM silences ORDER BY created_at DESC, id"
         )
         return [Silence(*row) for row in rows]
 
@@ -256,7 +270,7 @@ class DeliveryQueueStore:
             e.alert.fingerprint,
             e.kind.value,
             e.at,
-            _alert_json(e.alert),
+            alert_json(e.alert),
             item.created_at,
             item.attempts,
             item.next_attempt_at,
@@ -288,7 +302,7 @@ class DeliveryQueueStore:
             QueuedDelivery(
                 queue_id=qid,
                 channel_id=channel_id,
-                event=AlertEvent(EventKind(kind), _alert_from_json(alert), at),
+                event=AlertEvent(EventKind(kind), alert_from_json(alert), at),
                 created_at=created_at,
                 attempts=attempts,
                 next_attempt_at=next_at,

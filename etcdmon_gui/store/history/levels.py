@@ -1,7 +1,8 @@
 """How a range of history is read, whatever database holds it: the level picked from the
 span and the points wanted (``plan``), the newest periods a roll-up has not reached
 made from the level below (``rows``), periods merged with numpy (``combine``), and the
-questions built on them (series, points, counts, DB sizes).
+questions built on them (series, points, counts, DB sizes); and how the roll-ups are
+carried forward (``roll_up``, on each store's own statements).
 
 A store answers a few primitive questions (``Levels``: its series, a level's rows in a
 range, counts, the oldest row, the roll-up watermarks); the SQLite file
@@ -16,10 +17,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -36,6 +37,9 @@ MINUTE_MS = 60_000
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 EMPTY = np.empty((0, 6))
+#: A minute is rolled up once it is this old (a sweep's samples are stamped with its
+#: start and written after it ends).
+ROLL_GRACE_MS = 30_000
 
 #: A chart takes a level whose period is up to this many times the step its width asks
 #: for: between half and all of its points, from roll-ups SQLite reads many times faster
@@ -60,6 +64,59 @@ def ceil_ms(ms: int, step: int) -> int:
 def source_level(level: Resolution) -> Resolution:
     """The level ``level`` is rolled up from."""
     return Resolution.RAW if level is Resolution.MINUTE else Resolution.MINUTE
+
+
+def roll_up(
+    now_ms: int,
+    span_ms: int,
+    *,
+    done: Callable[[Resolution], int | None],
+    roll: Callable[[Resolution, int, int], int],
+    next_ts: Callable[[Resolution, int], int | None],
+    set_done: Callable[[Resolution, int], None],
+) -> bool:
+    """Carry both roll-up levels forward by at most ``span_ms`` of data each; whether
+    more is due. A stretch with nothing in it is skipped in one go. The store's part:
+    ``done`` (a level's watermark: complete before it), ``roll`` (remake a level's
+    periods in [start, end) from the level below; rows written), ``next_ts`` (the first
+    time at or after a time that a level holds anything), ``set_done``."""
+    more = False
+    for level, limit in (
+        (Resolution.MINUTE, floor_ms(now_ms - ROLL_GRACE_MS, MINUTE_MS)),
+        (Resolution.HOUR, None),
+    ):
+        start = done(level)
+        if start is None:
+            continue
+        if limit is None:  # hours follow the complete minutes
+            limit = floor_ms(done(Resolution.MINUTE) or 0, HOUR_MS)
+        if limit <= start:
+            continue
+        end = min(limit, start + span_ms)
+        if roll(level, start, end) == 0:
+            following = next_ts(source_level(level), end)
+            step = level.value * 1000
+            end = limit if following is None else max(end, min(floor_ms(following, step), limit))
+        set_done(level, end)
+        more = more or end < limit
+    return more
+
+
+def as_array(rows: Sequence[Sequence[Any]], width: int) -> np.ndarray:
+    """A database's rows of ``width`` numbers as a float array of that many columns."""
+    flat = itertools.chain.from_iterable(rows)
+    return np.fromiter(flat, dtype=np.float64, count=len(rows) * width).reshape(-1, width)
+
+
+def raw_rows(rows: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Raw samples' (ts, value) rows as (ts, n, min, avg, max, last) rows: a raw sample
+    is its own figures (two columns read, six made)."""
+    pairs = as_array(rows, 2)
+    out = np.empty((len(pairs), 6))
+    out[:, 0] = pairs[:, 0]
+    out[:, 1] = 1.0
+    out[:, 2:] = pairs[:, 1:2]
+    return out
 
 
 class Levels(Protocol):
@@ -187,6 +244,20 @@ def planned(
     return plan(q, now, limits, max_points, raw_from), ids
 
 
+def _split(
+    level: Resolution, start_ms: int, end_ms: int, done: dict[Resolution, int | None]
+) -> tuple[int, int]:
+    """Where [start, end) at ``level`` splits: the rows it keeps are in [start, edge),
+    the periods it does not hold yet (from its watermark on) are made from the level
+    below in [tail, end), whole periods as the kept rows (none: tail >= end). Raw
+    samples are all kept."""
+    if level is Resolution.RAW:
+        return end_ms, end_ms
+    edge = done[level]
+    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
+    return edge, max(edge, ceil_ms(start_ms, level.value * 1000))
+
+
 def rows(
     src: Levels,
     level: Resolution,
@@ -203,15 +274,11 @@ def rows(
     sample too."""
     if start_ms >= end_ms:
         return EMPTY
-    if level is Resolution.RAW:
-        return src.fetch(level, series, start_ms, end_ms, bucket_ms)
-    step = level.value * 1000
-    edge = done[level]
-    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
+    edge, tail_start = _split(level, start_ms, end_ms, done)
     kept = src.fetch(level, series, start_ms, edge, bucket_ms) if start_ms < edge else EMPTY
-    tail_start = max(edge, ceil_ms(start_ms, step))  # whole periods, as the kept rows
     if tail_start >= end_ms:
         return kept
+    step = level.value * 1000
     below = rows(src, source_level(level), series, tail_start, end_ms, 0, done)
     if not len(below):
         return kept
@@ -291,17 +358,12 @@ def _count(
     done: dict[Resolution, int | None],
 ) -> int:
     """How many rows ``rows`` gives, at most (the kept ones counted, not read)."""
-    edge = end_ms if level is Resolution.RAW else done[level]
-    edge = start_ms if edge is None else max(start_ms, min(end_ms, edge))
-    n = 0
-    if edge > start_ms:
-        n = src.count(level, series, start_ms, edge, bucket_ms)
-    if level is not Resolution.RAW:
+    edge, tail_start = _split(level, start_ms, end_ms, done)
+    n = src.count(level, series, start_ms, edge, bucket_ms) if edge > start_ms else 0
+    if tail_start < end_ms:
         step = level.value * 1000
-        tail_start = max(edge, ceil_ms(start_ms, step))
-        if tail_start < end_ms:
-            below = rows(src, source_level(level), series, tail_start, end_ms, 0, done)
-            n += len(combine(combine(below, step), bucket_ms))
+        below = rows(src, source_level(level), series, tail_start, end_ms, 0, done)
+        n += len(combine(combine(below, step), bucket_ms))
     return int(n)
 
 

@@ -31,11 +31,12 @@ Functions take the connection; the caller owns its thread and transactions.
 
 from __future__ import annotations
 
-import itertools
+import functools
 import json
 import math
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,11 +61,14 @@ from etcdmon_gui.store.history.levels import (
     EMPTY,
     HOUR_MS,
     MINUTE_MS,
+    ROLL_GRACE_MS,
     Plan,
     SeriesKey,
+    as_array,
     combine,
     pick_resolution,
     plan,
+    raw_rows,
     to_ms,
 )
 from etcdmon_gui.store.history.levels import floor_ms as _floor
@@ -75,6 +79,7 @@ __all__ = [
     "DAY_MS",
     "HOUR_MS",
     "MINUTE_MS",
+    "ROLL_GRACE_MS",
     "Plan",
     "combine",
     "pick_resolution",
@@ -82,7 +87,6 @@ __all__ = [
     "to_ms",
 ]
 
-ROLL_GRACE_MS = 30_000
 # What each level is read from (raw samples: the ``recent`` ones too, through a view).
 _TABLES = {
     Resolution.RAW: "raw_samples",
@@ -153,32 +157,62 @@ def note_cluster(
     )
 
 
+# The rows written and read, shared with the PostgreSQL store (``postgres.metrics``,
+# ``postgres.reader``): the columns in the order of these tuples.
+
+
+def member_row(r: MemberRecord) -> tuple[object, ...]:
+    """(cluster, member, name, peer_urls, client_urls, version, role, db_size,
+    first_seen, last_seen) of ``members``; the URLs as JSON lists."""
+    return (
+        r.cluster,
+        r.member,
+        r.name,
+        json.dumps(list(r.peer_urls)),
+        json.dumps(list(r.client_urls)),
+        r.version,
+        r.role.value,
+        r.db_size,
+        r.first_seen,
+        r.last_seen,
+    )
+
+
+def member_event_row(e: MemberEvent) -> tuple[object, ...]:
+    """(at, cluster, member, name, change, detail) of ``member_events``."""
+    return (e.at, e.cluster, e.member, e.name, e.change.value, e.detail)
+
+
+def bench_run_row(run: BenchRunRecord) -> tuple[object, ...]:
+    """(cluster, cluster_name, started_at, label, workload, requests_per_s, p50_ms,
+    p99_ms, errors, verdict, summary) of ``bench_runs``; the summary as JSON."""
+    return (
+        run.cluster,
+        run.cluster_name,
+        run.started_at,
+        run.label,
+        run.workload,
+        run.requests_per_s,
+        run.p50_ms,
+        run.p99_ms,
+        run.errors,
+        run.verdict,
+        json.dumps(run.summary),
+    )
+
+
 def save_members(
     db: sqlite3.Connection, records: Iterable[MemberRecord], events: Iterable[MemberEvent]
 ) -> None:
     db.executemany(
         "INSERT OR REPLACE INTO members (cluster, member, name, peer_urls, client_urls,"
         " version, role, db_size, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                r.cluster,
-                r.member,
-                r.name,
-                json.dumps(list(r.peer_urls)),
-                json.dumps(list(r.client_urls)),
-                r.version,
-                r.role.value,
-                r.db_size,
-                r.first_seen,
-                r.last_seen,
-            )
-            for r in records
-        ],
+        [member_row(r) for r in records],
     )
     db.executemany(
         "INSERT INTO member_events (at, cluster, member, name, change, detail)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        [(e.at, e.cluster, e.member, e.name, e.change.value, e.detail) for e in events],
+        [member_event_row(e) for e in events],
     )
 
 
@@ -187,19 +221,7 @@ def save_bench_run(db: sqlite3.Connection, run: BenchRunRecord) -> int:
         "INSERT INTO bench_runs (cluster, cluster_name, started_at, label, workload,"
         " requests_per_s, p50_ms, p99_ms, errors, verdict, summary)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            run.cluster,
-            run.cluster_name,
-            run.started_at,
-            run.label,
-            run.workload,
-            run.requests_per_s,
-            run.p50_ms,
-            run.p99_ms,
-            run.errors,
-            run.verdict,
-            json.dumps(run.summary),
-        ),
+        bench_run_row(run),
     )
     return int(cur.lastrowid or 0)
 
@@ -274,11 +296,6 @@ def _merged_sql(level: Resolution, bucket_ms: int, *, every_series: bool = False
     )
 
 
-def _array(rows: list[tuple[float, ...]], width: int) -> np.ndarray:
-    flat = itertools.chain.from_iterable(rows)
-    return np.fromiter(flat, dtype=np.float64, count=len(rows) * width).reshape(-1, width)
-
-
 def _fetch(
     db: sqlite3.Connection,
     level: Resolution,
@@ -293,22 +310,17 @@ def _fetch(
         return EMPTY
     if bucket_ms > 0:
         rows = db.execute(_merged_sql(level, bucket_ms), (series, start_ms, end_ms)).fetchall()
-        return _array(rows, 6)
-    if level is Resolution.RAW:  # two columns read, six made: a raw sample is its own figures
+        return as_array(rows, 6)
+    if level is Resolution.RAW:
         sql = (
             "SELECT ts, value FROM raw_samples WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
         )
-        pairs = _array(db.execute(sql, (series, start_ms, end_ms)).fetchall(), 2)
-        out = np.empty((len(pairs), 6))
-        out[:, 0] = pairs[:, 0]
-        out[:, 1] = 1.0
-        out[:, 2:] = pairs[:, 1:2]
-        return out
+        return raw_rows(db.execute(sql, (series, start_ms, end_ms)).fetchall())
     sql = (
         f"SELECT ts, n, min, avg, max, last FROM {_TABLES[level]}"
         " WHERE series = ? AND ts >= ? AND ts < ? ORDER BY ts"
     )
-    return _array(db.execute(sql, (series, start_ms, end_ms)).fetchall(), 6)
+    return as_array(db.execute(sql, (series, start_ms, end_ms)).fetchall(), 6)
 
 
 def _roll(db: sqlite3.Connection, level: Resolution, start_ms: int, end_ms: int) -> int:
@@ -339,28 +351,16 @@ def _next_ts(db: sqlite3.Connection, level: Resolution, from_ms: int) -> int | N
 
 
 def roll_up(db: sqlite3.Connection, now_ms: int, span_ms: int = HOUR_MS) -> bool:
-    """Carry both roll-up levels forward by at most ``span_ms`` of data each; whether
-    more is due. A stretch with nothing in it is skipped in one go."""
-    more = False
-    for level, limit in (
-        (Resolution.MINUTE, _floor(now_ms - ROLL_GRACE_MS, MINUTE_MS)),
-        (Resolution.HOUR, None),
-    ):
-        done = _done(db, level)
-        if done is None:
-            continue
-        if limit is None:  # hours follow the complete minutes
-            limit = _floor(_done(db, Resolution.MINUTE) or 0, HOUR_MS)
-        if limit <= done:
-            continue
-        end = min(limit, done + span_ms)
-        if _roll(db, level, done, end) == 0:
-            following = _next_ts(db, _source(level), end)
-            step = level.value * 1000
-            end = limit if following is None else max(end, min(_floor(following, step), limit))
-        _set_done(db, level, end)
-        more = more or end < limit
-    return more
+    """``levels.roll_up`` of the history file: both levels carried forward by at most
+    ``span_ms`` of data each; whether more is due."""
+    return levels.roll_up(
+        now_ms,
+        span_ms,
+        done=functools.partial(_done, db),
+        roll=functools.partial(_roll, db),
+        next_ts=functools.partial(_next_ts, db),
+        set_done=functools.partial(_set_done, db),
+    )
 
 
 # -- retention and the size limit --------------------------------------------------------
@@ -529,7 +529,8 @@ def clusters(db: sqlite3.Connection) -> list[ClusterRecord]:
     return [ClusterRecord(*row) for row in rows]
 
 
-def _member(row: Sequence[object]) -> MemberRecord:
+def member_from_row(row: Sequence[object]) -> MemberRecord:
+    """A ``member_row`` read back (the URLs as JSON text)."""
     cluster, member, name, peers, clients, version, role, db_size, first, last = row
     return MemberRecord(
         cluster=str(cluster),
@@ -554,47 +555,72 @@ def members(db: sqlite3.Connection, cluster: str | None = None) -> list[MemberRe
     if cluster is not None:
         sql += " WHERE cluster = ?"
         args = (cluster,)
-    return [_member(row) for row in db.execute(sql + " ORDER BY cluster, name, member", args)]
+    return [
+        member_from_row(row) for row in db.execute(sql + " ORDER BY cluster, name, member", args)
+    ]
 
 
 def known_members(db: sqlite3.Connection, cluster: str) -> dict[str, MemberRecord]:
     return {m.member: m for m in members(db, cluster)}
 
 
-def member_events(
-    db: sqlite3.Connection, cluster: str | None, since: float = -math.inf, until: float = math.inf
-) -> list[MemberEvent]:
+def member_events_query(
+    cluster: str | None, since: float, until: float, mark: str = "?"
+) -> tuple[str, list[object]]:
+    """The SELECT of the member events of ``cluster`` (of every cluster: None) in
+    [since, until], oldest first, and its arguments; ``mark`` is the driver's
+    placeholder (``?`` for sqlite3, ``%s`` for psycopg). Rows: ``member_event_from_row``."""
     sql = (
         "SELECT at, cluster, member, name, change, detail FROM member_events"
-        " WHERE at >= ? AND at <= ?"
+        f" WHERE at >= {mark} AND at <= {mark}"
     )
     args: list[object] = [since, until]
     if cluster is not None:
-        sql += " AND cluster = ?"
+        sql += f" AND cluster = {mark}"
         args.append(cluster)
-    rows = db.execute(sql + " ORDER BY at, id", args)
-    return [
-        MemberEvent(at, c, m, name, MemberChange(change), detail)
-        for at, c, m, name, change, detail in rows
-    ]
+    return sql + " ORDER BY at, id", args
+
+
+def member_event_from_row(row: Sequence[Any]) -> MemberEvent:
+    at, cluster, member, name, change, detail = row
+    return MemberEvent(at, cluster, member, name, MemberChange(change), detail)
+
+
+def member_events(
+    db: sqlite3.Connection, cluster: str | None, since: float = -math.inf, until: float = math.inf
+) -> list[MemberEvent]:
+    sql, args = member_events_query(cluster, since, until)
+    return [member_event_from_row(row) for row in db.execute(sql, args)]
+
+
+def bench_runs_query(
+    cluster: str | None, limit: int, mark: str = "?", summary: str = "summary"
+) -> tuple[str, list[object]]:
+    """The SELECT of the newest ``limit`` benchmark runs (of ``cluster``, of every
+    cluster: None), the newest first, and its arguments; ``mark`` is the driver's
+    placeholder, ``summary`` how the summary column is read (as JSON text). Rows:
+    ``bench_run_from_row``."""
+    sql = (
+        "SELECT id, cluster, cluster_name, started_at, label, workload, requests_per_s,"
+        f" p50_ms, p99_ms, errors, verdict, {summary} FROM bench_runs"
+    )
+    args: list[object] = []
+    if cluster is not None:
+        sql += f" WHERE cluster = {mark}"
+        args.append(cluster)
+    return sql + f" ORDER BY started_at DESC, id DESC LIMIT {mark}", [*args, limit]
+
+
+def bench_run_from_row(row: Sequence[Any]) -> BenchRunRecord:
+    i, cluster, name, at, label, workload, rps, p50, p99, errors, verdict, doc = row
+    return BenchRunRecord(
+        int(i), cluster, name, at, label, workload, rps, p50, p99, errors, verdict, json.loads(doc)
+    )
 
 
 def bench_runs(
     db: sqlite3.Connection, cluster: str | None = None, limit: int = 1000
 ) -> list[BenchRunRecord]:
     """Benchmark runs, the newest first."""
-    sql = (
-        "SELECT id, cluster, cluster_name, started_at, label, workload, requests_per_s,"
-        " p50_ms, p99_ms, errors, verdict, summary FROM bench_runs"
-    )
-    args: list[object] = []
-    if cluster is not None:
-        sql += " WHERE cluster = ?"
-        args.append(cluster)
-    rows = db.execute(sql + " ORDER BY started_at DESC, id DESC LIMIT ?", (*args, limit))
-    return [
-        BenchRunRecord(
-            i, c, name, at, label, workload, rps, p50, p99, errors, verdict, json.loads(doc)
-        )
-        for i, c, name, at, label, workload, rps, p50, p99, errors, verdict, doc in rows
-    ]
+    sql, args = bench_runs_query(cluster, limit)
+    return [bench_run_from_row(row) for row in db.execute(sql, args)]

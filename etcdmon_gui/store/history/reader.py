@@ -114,21 +114,29 @@ class HistoryReader:
         self._db.close()
 
 
-def recent_db_sizes(
-    path: Path | None, cluster: str, span_s: float = 86_400.0
+def db_sizes_since(
+    open_reader: Callable[[], HistoryBackend], cluster: str, since: float
 ) -> list[tuple[float, float, float | None]]:
-    """The last ``span_s`` of ``cluster``'s DB size (per minute: time, largest member's
-    size, quota) to seed its quota forecast at start; empty, and logged, when the
-    history cannot be read (the forecast then starts from nothing)."""
+    """``cluster``'s DB size since ``since`` (per minute: time, largest member's size,
+    quota) to seed its quota forecast at start, read by a reader ``open_reader`` opens
+    (and this closes); empty, and logged, when the history cannot be read (the
+    forecast then starts from nothing)."""
     try:
-        reader = HistoryReader(path)
+        reader = open_reader()
     except HistoryError as exc:
         log.warning("quota forecast starts without history: %s", exc)
         return []
     try:
-        return reader.db_size_points(cluster, time.time() - span_s)
+        return reader.db_size_points(cluster, since)
     except HistoryError as exc:
         log.warning("quota forecast starts without history: %s", exc)
         return []
     finally:
         reader.close()
+
+
+def recent_db_sizes(
+    path: Path | None, cluster: str, span_s: float = 86_400.0
+) -> list[tuple[float, float, float | None]]:
+    """``db_sizes_since`` of the last ``span_s``, from the history file at ``path``."""
+    return db_sizes_since(lambda: HistoryReader(path), cluster, time.time() - span_s)

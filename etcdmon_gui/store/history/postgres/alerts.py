@@ -23,11 +23,11 @@ import psycopg
 from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, Silence
 from etcdmon_gui.model.history import AlertQuery, HistoryError
 from etcdmon_gui.store.history.alerts import (
-    _KEPT_STATES,
-    _SILENCE_COLUMNS,
     RETENTION_S,
-    _alert_from_json,
-    _alert_json,
+    SILENCE_COLUMNS,
+    alert_event_row,
+    alert_from_json,
+    state_rows,
 )
 from etcdmon_gui.store.history.postgres import reader, schema
 from etcdmon_gui.store.history.postgres.connect import (
@@ -133,11 +133,7 @@ class PgAlertHistory:
             raise
 
     def _upsert_states(self, conn: schema.Conn, alerts: Iterable[tuple[Alert, float]]) -> None:
-        rows = [
-            (a.fingerprint, a.cluster, a.rule, a.state.value, at, _alert_json(a))
-            for a, at in alerts
-            if a.state.value in _KEPT_STATES
-        ]
+        rows = state_rows(alerts)
         rows.sort(key=lambda r: r[0])  # key order: two services never deadlock
         with conn.cursor() as cur:
             cur.executemany(
@@ -167,18 +163,7 @@ class PgAlertHistory:
                 cur.executemany(
                     "INSERT INTO alert_events (at, kind, fingerprint, cluster, rule, severity,"
                     " alert) VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)",
-                    [
-                        (
-                            e.at,
-                            e.kind.value,
-                            e.alert.fingerprint,
-                            e.alert.cluster,
-                            e.alert.rule,
-                            e.alert.severity.name,
-                            _alert_json(e.alert),
-                        )
-                        for e in events
-                    ],
+                    [alert_event_row(e) for e in events],
                 )
 
     def events(self, query: AlertQuery | None = None) -> list[AlertEvent]:
@@ -195,15 +180,15 @@ class PgAlertHistory:
                 " updated_at >= %s) ORDER BY updated_at",
                 (AlertState.FIRING.value, AlertState.RESOLVED.value, self.clock() - since_s),
             ).fetchall()
-        return [_alert_from_json(a) for (a,) in rows]
+        return [alert_from_json(a) for (a,) in rows]
 
     def save_silence(self, silence: Silence) -> None:
         """Add a silence, or replace the one with its id (expiring it, say)."""
-        columns = _SILENCE_COLUMNS.split(", ")
+        columns = SILENCE_COLUMNS.split(", ")
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
         with self._session() as conn:
             conn.execute(
-                f"INSERT INTO silences ({_SILENCE_COLUMNS}) VALUES"
+                f"INSERT INTO silences ({SILENCE_COLUMNS}) VALUES"
                 f" ({', '.join(['%s'] * len(columns))}) ON CONFLICT (id) DO UPDATE SET {updates}",
                 dataclasses.astuple(silence),
             )
@@ -212,7 +197,7 @@ class PgAlertHistory:
         """Every silence kept, active and expired, the newest first."""
         with self._session(transaction=False) as conn:
             rows = conn.execute(
-                f'SELECT {_SILENCE_COLUMNS} FROM silences ORDER BY created_at DESC, id COLLATE "C"'
+                f'SELECT {SILENCE_COLUMNS} FROM silences ORDER BY created_at DESC, id COLLATE "C"'
             ).fetchall()
         return [Silence(*row) for row in rows]
 

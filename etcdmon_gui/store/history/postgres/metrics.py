@@ -12,11 +12,9 @@ Functions take the connection (autocommit); the caller opens the transactions.
 
 from __future__ import annotations
 
-import itertools
-import json
+import functools
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 import numpy as np
 
@@ -26,17 +24,24 @@ from etcdmon_gui.model.history import (
     MemberRecord,
     Resolution,
 )
+from etcdmon_gui.store.history import levels
 from etcdmon_gui.store.history.levels import (
     EMPTY,
     HOUR_MS,
     MINUTE_MS,
     SeriesKey,
+    as_array,
     floor_ms,
+    raw_rows,
     source_level,
+)
+from etcdmon_gui.store.history.metrics import (
+    bench_run_row,
+    member_event_row,
+    member_row,
 )
 from etcdmon_gui.store.history.postgres.schema import Conn
 
-ROLL_GRACE_MS = 30_000
 TABLES = {Resolution.RAW: "samples", Resolution.MINUTE: "rollup_1m", Resolution.HOUR: "rollup_1h"}
 
 # What a level's rows merge into (n, min, avg, max, last), as in the SQLite store.
@@ -132,26 +137,12 @@ def save_members(
             " version = excluded.version, role = excluded.role, db_size = excluded.db_size,"
             " first_seen = least(members.first_seen, excluded.first_seen),"
             " last_seen = excluded.last_seen",
-            [
-                (
-                    r.cluster,
-                    r.member,
-                    r.name,
-                    json.dumps(list(r.peer_urls)),
-                    json.dumps(list(r.client_urls)),
-                    r.version,
-                    r.role.value,
-                    r.db_size,
-                    r.first_seen,
-                    r.last_seen,
-                )
-                for r in rows
-            ],
+            [member_row(r) for r in rows],
         )
         cur.executemany(
             "INSERT INTO member_events (at, cluster, member, name, change, detail)"
             " VALUES (%s, %s, %s, %s, %s, %s)",
-            [(e.at, e.cluster, e.member, e.name, e.change.value, e.detail) for e in events],
+            [member_event_row(e) for e in events],
         )
 
 
@@ -160,19 +151,7 @@ def save_bench_run(conn: Conn, run: BenchRunRecord) -> int:
         "INSERT INTO bench_runs (cluster, cluster_name, started_at, label, workload,"
         " requests_per_s, p50_ms, p99_ms, errors, verdict, summary)"
         " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) RETURNING id",
-        (
-            run.cluster,
-            run.cluster_name,
-            run.started_at,
-            run.label,
-            run.workload,
-            run.requests_per_s,
-            run.p50_ms,
-            run.p99_ms,
-            run.errors,
-            run.verdict,
-            json.dumps(run.summary),
-        ),
+        bench_run_row(run),
     ).fetchone()
     return int(row[0]) if row else 0
 
@@ -239,38 +218,25 @@ def _next_ts(conn: Conn, level: Resolution, from_ms: int) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
+def _set_done(conn: Conn, level: Resolution, until_ms: int) -> None:
+    conn.execute("UPDATE rollup_done SET until_ms = %s WHERE step_s = %s", (until_ms, level.value))
+
+
 def roll_up(conn: Conn, now_ms: int, span_ms: int = HOUR_MS) -> bool:
-    """Carry both roll-up levels forward by at most ``span_ms`` of data each (as the
-    SQLite store's ``roll_up``); whether more is due. The caller holds the maintenance
-    lock and the transaction."""
-    more = False
-    for level, limit in (
-        (Resolution.MINUTE, floor_ms(now_ms - ROLL_GRACE_MS, MINUTE_MS)),
-        (Resolution.HOUR, None),
-    ):
-        start = done(conn, level)
-        if start is None:
-            continue
-        if limit is None:  # hours follow the complete minutes
-            limit = floor_ms(done(conn, Resolution.MINUTE) or 0, HOUR_MS)
-        if limit <= start:
-            continue
-        end = min(limit, start + span_ms)
-        if roll(conn, level, start, end) == 0:
-            following = _next_ts(conn, source_level(level), end)
-            step = level.value * 1000
-            end = limit if following is None else max(end, min(floor_ms(following, step), limit))
-        conn.execute("UPDATE rollup_done SET until_ms = %s WHERE step_s = %s", (end, level.value))
-        more = more or end < limit
-    return more
+    """``levels.roll_up`` (as the SQLite store's) in this database: both levels carried
+    forward by at most ``span_ms`` of data each; whether more is due. The caller holds
+    the maintenance lock and the transaction."""
+    return levels.roll_up(
+        now_ms,
+        span_ms,
+        done=functools.partial(done, conn),
+        roll=functools.partial(roll, conn),
+        next_ts=functools.partial(_next_ts, conn),
+        set_done=functools.partial(_set_done, conn),
+    )
 
 
 # -- reading -------------------------------------------------------------------------------
-
-
-def _array(rows: Sequence[Sequence[Any]], width: int) -> np.ndarray:
-    flat = itertools.chain.from_iterable(rows)
-    return np.fromiter(flat, dtype=np.float64, count=len(rows) * width).reshape(-1, width)
 
 
 class PgLevels:
@@ -307,19 +273,14 @@ class PgLevels:
                     f" AS k FROM {table} WHERE {where}) r GROUP BY k ORDER BY k",
                     args,
                 )
-                return _array(cur.fetchall(), 6)
-            if level is Resolution.RAW:  # a raw sample is its own figures
+                return as_array(cur.fetchall(), 6)
+            if level is Resolution.RAW:
                 cur.execute(f"SELECT ts, value FROM {table} WHERE {where} ORDER BY ts", args)
-                pairs = _array(cur.fetchall(), 2)
-                out = np.empty((len(pairs), 6))
-                out[:, 0] = pairs[:, 0]
-                out[:, 1] = 1.0
-                out[:, 2:] = pairs[:, 1:2]
-                return out
+                return raw_rows(cur.fetchall())
             cur.execute(
                 f"SELECT ts, n, min, avg, max, last FROM {table} WHERE {where} ORDER BY ts", args
             )
-            return _array(cur.fetchall(), 6)
+            return as_array(cur.fetchall(), 6)
 
     def count(
         self, level: Resolution, series: int, start_ms: int, end_ms: int, bucket_ms: int

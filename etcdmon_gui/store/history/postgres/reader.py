@@ -9,29 +9,26 @@ database without the schema is a ``HistoryError`` saying so.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from etcdmon_gui.model.alerts import AlertEvent, EventKind
+from etcdmon_gui.model.alerts import AlertEvent
 from etcdmon_gui.model.history import (
     AlertQuery,
     BenchRunRecord,
     ClusterRecord,
     HistoryLimits,
-    MemberChange,
     MemberEvent,
     MemberRecord,
     MetricsQuery,
     Series,
 )
 from etcdmon_gui.model.ops import AuditRecord
-from etcdmon_gui.store.history import levels, ops_log
-from etcdmon_gui.store.history.alerts import _alert_from_json, alert_events_query
-from etcdmon_gui.store.history.metrics import _member
+from etcdmon_gui.store.history import levels, metrics, ops_log
+from etcdmon_gui.store.history.alerts import alert_event_from_row, alert_events_query
 from etcdmon_gui.store.history.postgres import schema
 from etcdmon_gui.store.history.postgres.connect import (
     CONNECT_TIMEOUT_S,
@@ -59,7 +56,7 @@ def members(conn: schema.Conn, cluster: str | None = None) -> list[MemberRecord]
         sql += " WHERE cluster = %s"
         args = (cluster,)
     sql += ' ORDER BY cluster COLLATE "C", name COLLATE "C", member COLLATE "C"'
-    return [_member(row) for row in conn.execute(sql, args).fetchall()]
+    return [metrics.member_from_row(row) for row in conn.execute(sql, args).fetchall()]
 
 
 def known_members(conn: schema.Conn, cluster: str) -> dict[str, MemberRecord]:
@@ -73,7 +70,7 @@ def alert_events(conn: schema.Conn, q: AlertQuery) -> list[AlertEvent]:
         f"SELECT kind, at, alert::text FROM alert_events{where} ORDER BY at DESC, id DESC LIMIT %s",
         (*args, q.limit),
     ).fetchall()
-    return [AlertEvent(EventKind(k), _alert_from_json(a), at) for k, at, a in rows]
+    return [alert_event_from_row(row) for row in rows]
 
 
 class PgHistoryReader:
@@ -126,12 +123,15 @@ class PgHistoryReader:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             return fn(conn)
 
+    def _rows(self, sql: str, args: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        """The rows of one query, in a question of its own."""
+        rows: list[tuple[Any, ...]] = self._run(lambda c: c.execute(sql, args).fetchall())
+        return rows
+
     def clusters(self) -> list[ClusterRecord]:
-        rows = self._run(
-            lambda c: c.execute(
-                "SELECT key, name, cluster_id, first_seen, last_seen FROM clusters"
-                ' ORDER BY name COLLATE "C", key COLLATE "C"'
-            ).fetchall()
+        rows = self._rows(
+            "SELECT key, name, cluster_id, first_seen, last_seen FROM clusters"
+            ' ORDER BY name COLLATE "C", key COLLATE "C"'
         )
         return [ClusterRecord(*row) for row in rows]
 
@@ -168,41 +168,13 @@ class PgHistoryReader:
     def member_events(
         self, cluster: str | None, since: float = -math.inf, until: float = math.inf
     ) -> list[MemberEvent]:
-        sql = (
-            "SELECT at, cluster, member, name, change, detail FROM member_events"
-            " WHERE at >= %s AND at <= %s"
-        )
-        args: list[object] = [since, until]
-        if cluster is not None:
-            sql += " AND cluster = %s"
-            args.append(cluster)
-        rows = self._run(lambda c: c.execute(sql + " ORDER BY at, id", args).fetchall())
-        return [
-            MemberEvent(at, cl, m, name, MemberChange(change), detail)
-            for at, cl, m, name, change, detail in rows
-        ]
+        sql, args = metrics.member_events_query(cluster, since, until, "%s")
+        return [metrics.member_event_from_row(row) for row in self._rows(sql, args)]
 
     def bench_runs(self, cluster: str | None = None, limit: int = 1000) -> list[BenchRunRecord]:
         """Benchmark runs, the newest first."""
-        sql = (
-            "SELECT id, cluster, cluster_name, started_at, label, workload, requests_per_s,"
-            " p50_ms, p99_ms, errors, verdict, summary::text FROM bench_runs"
-        )
-        args: list[object] = []
-        if cluster is not None:
-            sql += " WHERE cluster = %s"
-            args.append(cluster)
-        rows = self._run(
-            lambda c: c.execute(
-                sql + " ORDER BY started_at DESC, id DESC LIMIT %s", (*args, limit)
-            ).fetchall()
-        )
-        return [
-            BenchRunRecord(
-                int(i), cl, name, at, label, workload, rps, p50, p99, errors, verdict, json.loads(s)
-            )
-            for i, cl, name, at, label, workload, rps, p50, p99, errors, verdict, s in rows
-        ]
+        sql, args = metrics.bench_runs_query(cluster, limit, "%s", summary="summary::text")
+        return [metrics.bench_run_from_row(row) for row in self._rows(sql, args)]
 
     def ops_log(self, cluster: str | None = None, limit: int = 1000) -> list[AuditRecord]:
         """Maintenance runs (the audit log), the newest first."""
@@ -214,11 +186,7 @@ class PgHistoryReader:
         if cluster is not None:
             sql += " WHERE cluster = %s"
             args.append(cluster)
-        rows = self._run(
-            lambda c: c.execute(
-                sql + " ORDER BY at DESC, id DESC LIMIT %s", (*args, limit)
-            ).fetchall()
-        )
+        rows = self._rows(sql + " ORDER BY at DESC, id DESC LIMIT %s", [*args, limit])
         return [rec for row in rows if (rec := ops_log.from_row(row)) is not None]
 
     def db_size_points(self, cluster: str, since: float) -> list[tuple[float, float, float | None]]:

@@ -13,7 +13,6 @@ writer turns history off, the alert history is None (alerts are not kept).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,9 +21,8 @@ from etcdmon_gui.store.history.postgres.alerts import PgAlertHistory
 from etcdmon_gui.store.history.postgres.connect import PgTarget, settings_of
 from etcdmon_gui.store.history.postgres.reader import PgHistoryReader
 from etcdmon_gui.store.history.postgres.writer import PgHistoryWriter
+from etcdmon_gui.store.history.reader import db_sizes_since
 from etcdmon_gui.store.history.writer import Keep
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,17 +57,6 @@ def open_server_history(
         return PgHistoryReader(target, password, limits=limits, pool_size=2)
 
     def db_sizes(key: str, since: float) -> list[tuple[float, float, float | None]]:
-        try:
-            reader = open_reader()
-        except HistoryError as exc:
-            log.warning("quota forecast starts without history: %s", exc)
-            return []
-        try:
-            return reader.db_size_points(key, since)
-        except HistoryError as exc:
-            log.warning("quota forecast starts without history: %s", exc)
-            return []
-        finally:
-            reader.close()
+        return db_sizes_since(open_reader, key, since)
 
     return ServerHistory(writer, alerts, open_reader, db_sizes, settings.where)
