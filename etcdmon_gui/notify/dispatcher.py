@@ -49,9 +49,9 @@ durable queue, the delivery log or the records; a failing one is logged once (a
 WARNING) until one succeeds again (INFO). A FIRING/REPEAT taken back by ``resume()``
 is re-sent too. The engine says which alerts fire: an acknowledged or silenced firing
 alert is still re-sent. After each evaluation ``firing`` hands the dispatcher the
-cluster's firing alerts: re-sends of the others end (an alert resolved while silenced
-sends no RESOLVED), and firing alerts restored after a restart are re-sent again
-before the receiver lets them lapse.
+cluster's firing alerts: re-sends of the others end with one best-effort RESOLVED (an
+alert resolved while silenced has no RESOLVED event of its own), and firing alerts
+restored after a restart are re-sent again before the receiver lets them lapse.
 
 Subscribers are called on a worker thread; a Qt caller relays them through a signal.
 """
@@ -73,7 +73,7 @@ from dataclasses import dataclass, field, replace
 
 from etcdmon_gui.bugs import report_bug
 from etcdmon_gui.formatting import fmt_elapsed, fmt_stamp
-from etcdmon_gui.model.alerts import Alert, AlertEvent, EventKind
+from etcdmon_gui.model.alerts import Alert, AlertEvent, AlertState, EventKind
 from etcdmon_gui.model.delivery import (
     AttemptOutcome,
     DeliveryAttempt,
@@ -113,6 +113,7 @@ class _Resend:
     channel: Channel
     event: AlertEvent
     failing: bool = False  # its last re-send failed (said once)
+    final: bool = False  # a RESOLVED the engine never sent (silenced): sent once
 
     @property
     def key(self) -> tuple[str, str]:
@@ -853,16 +854,25 @@ class NotificationDispatcher:
         self, cluster: str, alerts: Sequence[Alert], channel_ids: Iterable[str] | None = None
     ) -> None:
         """``cluster``'s firing alerts now, as its alert engine says after each
-        evaluation: re-sends of its alerts no longer among them end (one resolved while
-        silenced sends no RESOLVED), and a firing alert no re-send knows of (restored
-        after a restart) starts being re-sent, unless it is silenced."""
+        evaluation: re-sends of its alerts no longer among them end with one RESOLVED
+        (an alert resolved while silenced has no RESOLVED event, and the receiver would
+        show it firing until it lapses), and a firing alert no re-send knows of
+        (restored after a restart) starts being re-sent, unless it is silenced."""
         now = time.time()
         current = {a.fingerprint for a in alerts}
         with self._cv:
             for key, entry in list(self._resends.items()):
                 alert = entry.event.alert
-                if alert.cluster == cluster and alert.fingerprint not in current:
-                    del self._resends[key]
+                if entry.final or alert.cluster != cluster or alert.fingerprint in current:
+                    continue
+                # Stopped firing without a RESOLVED (it was silenced): the receiver
+                # still shows it firing until it lapses, so it is told once.
+                ended = replace(alert, state=AlertState.RESOLVED, since=now, resolved_at=now)
+                last = _Resend(entry.channel, AlertEvent(EventKind.RESOLVED, ended, now))
+                last.final = True
+                self._resends[key] = last
+                heapq.heappush(self._heap, (time.monotonic(), next(self._seq), last))
+                self._cv.notify()
             for _, channel in self._plan(channel_ids):
                 if channel is None or not channel.resend_s:
                     continue
@@ -896,8 +906,11 @@ class NotificationDispatcher:
         interval = entry.channel.resend_s
         if self._resends.get(key) is not entry or not interval:
             return None  # resolved, replaced by a newer event, or its channel changed
-        heapq.heappush(self._heap, (now + interval, next(self._seq), entry))
+        if not entry.final:
+            heapq.heappush(self._heap, (now + interval, next(self._seq), entry))
         if self._lanes.get(key):
+            if entry.final:  # after the delivery waiting in the lane, not instead of it
+                heapq.heappush(self._heap, (now + 1.0, next(self._seq), entry))
             return None  # a delivery of this alert waits or is being tried: it says as much
         record = self._new_record(
             entry.event, entry.channel.id, entry.channel, False, numbered=False
@@ -942,6 +955,8 @@ class NotificationDispatcher:
         with self._cv:
             job.done = True
             job.running = False
+            if entry.final and self._resends.get(entry.key) is entry:
+                del self._resends[entry.key]
             self._release(job)
 
     # -- reading the log ------------------------------------------------------------

@@ -227,8 +227,11 @@ def test_firing_starts_re_sending_restored_alerts_and_ends_what_no_longer_fires(
     assert am.count("muted") == 0  # silenced before anyone was told: nothing to keep up
     d.firing("profile:abc", [restored, clock_alert])  # "silenced-later" resolved, silenced
     d.firing("profile:other", [])  # another cluster's evaluation ends none of these
+    am.wait_until(lambda: am.count("silenced-later", EventKind.RESOLVED) == 1)
     after, clock = am.count("silenced-later"), am.count("clock")
     am.wait_until(lambda: am.count("clock") >= clock + 3)
-    assert am.count("silenced-later") == after
+    assert am.count("silenced-later") == after  # its one RESOLVED came first
+    [ended] = [e for e in am.sent if e.kind is EventKind.RESOLVED]
+    assert ended.alert.fingerprint == "silenced-later" and ended.alert.resolved_at
     assert am.count("restored") >= 4
     assert len(d.records()) == 2  # re-sends are not deliveries
