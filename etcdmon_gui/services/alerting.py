@@ -240,13 +240,8 @@ class AlertService:
     def _publish(
         self, events: list[AlertEvent], changes: list[Alert], channels: list[str] | None
     ) -> None:
-        """Keep the transitions and changed states, send the transitions out."""
-        if self.history is not None:
-            try:
-                self.history.record(events)
-                self.history.save_states(changes)
-            except Exception as exc:
-                log.error("could not record alert history: %s", exc)
+        """Send the transitions out, then keep them and the changed states (a history
+        database that is slow to answer never delays a notification)."""
         for sink in self._sinks:
             for event in events:
                 try:
@@ -254,6 +249,12 @@ class AlertService:
                 except Exception as exc:
                     log.exception("alert sink failed")
                     report_bug(exc, "an alert sink", logged=True)
+        if self.history is not None:
+            try:
+                self.history.record(events)
+                self.history.save_states(changes)
+            except Exception as exc:
+                log.error("could not record alert history: %s", exc)
 
     def _all_engines(self) -> Iterable[AlertEngine]:
         return [*self._engines.values(), *self._waiting.values()]

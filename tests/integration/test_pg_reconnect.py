@@ -23,11 +23,17 @@ from etcdmon_gui.model.alerts import AlertEvent, AlertState, EventKind
 from etcdmon_gui.model.history import HistoryError, MetricsQuery
 from etcdmon_gui.model.postgres import PgSettings
 from etcdmon_gui.monitor.history_signals import snapshot_samples
-from etcdmon_gui.store.history.postgres import PgAlertHistory, PgHistoryReader, PgHistoryWriter
+from etcdmon_gui.store.history.postgres import (
+    PgAlertHistory,
+    PgHistoryReader,
+    PgHistoryWriter,
+    PgUnavailable,
+)
 from etcdmon_gui.store.history.writer import Keep
 from tests.builders import chart_member, chart_snapshot
 from tests.integration.test_pg_history import alert
 from tests.pg_support import PgServer, postgres_server
+from tests.processes import poll
 
 FAST = Keep(min_s=0.05, max_s=0.2)  # reconnect at once in a test
 ROLE_PASSWORD = "r3connect-Pa55-for-etcdmon"
@@ -106,6 +112,10 @@ def test_history_before_during_and_after_a_restart_is_all_written(
             assert writer.dropped == 0 and writer.error is None
             with pytest.raises(HistoryError, match="cannot reach the PostgreSQL server"):
                 alerts.record([AlertEvent(EventKind.RESOLVED, alert(AlertState.RESOLVED, t0), t0)])
+            started = time.monotonic()  # the next calls fail at once until the next try
+            with pytest.raises(HistoryError, match="the next try is in"):
+                alerts.record([AlertEvent(EventKind.RESOLVED, alert(AlertState.RESOLVED, t0), t0)])
+            assert time.monotonic() - started < 0.5
             (problem,) = problems
             assert f"cannot reach the PostgreSQL server at {settings.address}" in problem
             assert "kept in memory" in problem
@@ -121,15 +131,32 @@ def test_history_before_during_and_after_a_restart_is_all_written(
             MetricsQuery(KEY, t0 - 1, t0 + 60, members=(MEMBER,), signals=("db_size_bytes",))
         )
         assert db_size.last.tolist() == [(i + 1) * 1e6 for i in range(30)]
-        # The alert history's next call reconnects.
+        # The alert history's first call after its next try's time reconnects.
         later = t0 + 20
-        alerts.record([AlertEvent(EventKind.RESOLVED, alert(AlertState.RESOLVED, later), later)])
+        back(
+            lambda: alerts.record(
+                [AlertEvent(EventKind.RESOLVED, alert(AlertState.RESOLVED, later), later)]
+            )
+        )
         assert [e.at for e in alerts.events()] == [later, t0]
     finally:
         writer.close()
         reader.close()
         alerts.close()
     assert writer.error is None
+
+
+def back(call: Callable[[], object]) -> None:
+    """``call`` once the alert history tries the server again (a few seconds at most)."""
+
+    def tried() -> bool | None:
+        try:
+            call()
+        except PgUnavailable:
+            return None
+        return True
+
+    poll("the alert history reconnecting", tried, timeout=10)
 
 
 def test_a_writer_started_while_the_server_is_down_waits_for_it(pg: PgServer) -> None:
@@ -145,7 +172,9 @@ def test_a_writer_started_while_the_server_is_down_waits_for_it(pg: PgServer) ->
         add(writer, t0, range(5))
     try:
         assert writer.flush(timeout=15) and not writer.retrying
-        alerts.record([AlertEvent(EventKind.FIRING, alert(AlertState.FIRING, t0), t0)])
+        back(
+            lambda: alerts.record([AlertEvent(EventKind.FIRING, alert(AlertState.FIRING, t0), t0)])
+        )
         assert [e.at for e in alerts.events()] == [t0]
         reader = PgHistoryReader(settings, pg.password, read_only=True)
         try:

@@ -8,6 +8,8 @@ A server that restarts, fails over or is unreachable for a while costs the calls
 meanwhile (``PgUnavailable``: the service logs them and goes on), never the alert
 history: each call checks the connection first and makes a new one when it is gone,
 and a server down when this opens is connected to at the first call that finds it up.
+While it is away, calls fail at once until the next try (1 s, doubling up to 30 s), so
+the service's thread waits out a connect timeout once per try, not once per call.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from etcdmon_gui.store.history.postgres.connect import (
 )
 
 log = logging.getLogger(__name__)
+
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 30.0
 
 
 def _alive(conn: schema.Conn) -> bool:
@@ -76,10 +81,15 @@ class PgAlertHistory:
         self._statement_timeout_s = statement_timeout_s
         self._conn: schema.Conn | None = None
         self._migrated = False
+        # While the server is away, calls fail at once until the next try (monotonic),
+        # rather than each waiting out a connect timeout on the service's thread.
+        self._next_try = 0.0
+        self._wait_s = RETRY_FIRST_S
         try:
             self._connection()
         except PgUnavailable as exc:
             log.warning("alert history: %s; it connects at its next use", exc)
+            self._away()
 
     def _connection(self) -> schema.Conn:
         """The connection, checked: one lost since the last call (a restart) is made
@@ -119,7 +129,17 @@ class PgAlertHistory:
         """A live connection for one call (in a transaction); psycopg's failures as
         ``HistoryError``; a connection lost on the way dropped (the next call makes
         another)."""
-        conn = self._connection()
+        if self._conn is None and time.monotonic() < self._next_try:
+            raise PgUnavailable(
+                f"the alert history in PostgreSQL {self.settings.where} is unreachable; "
+                f"the next try is in {self._next_try - time.monotonic():.0f} s",
+                path=self.settings.where,
+            )
+        try:
+            conn = self._connection()
+        except PgUnavailable:
+            self._away()
+            raise
         try:
             with translated(self.settings, self._password):
                 if transaction:
@@ -130,7 +150,15 @@ class PgAlertHistory:
         except HistoryError as exc:
             if isinstance(exc, PgUnavailable) or conn.closed:
                 self._drop()
+                self._away()
             raise
+        self._wait_s = RETRY_FIRST_S
+
+    def _away(self) -> None:
+        """The server did not answer: calls fail at once until the next try, waits
+        doubling up to RETRY_MAX_S."""
+        self._next_try = time.monotonic() + self._wait_s
+        self._wait_s = min(self._wait_s * 2, RETRY_MAX_S)
 
     def _upsert_states(self, conn: schema.Conn, alerts: Iterable[tuple[Alert, float]]) -> None:
         rows = state_rows(alerts)
