@@ -195,8 +195,17 @@ def roll(conn: Conn, level: Resolution, start_ms: int, end_ms: int) -> int:
 
 def reroll_late(conn: Conn, times_ms: Iterable[int]) -> None:
     """Samples older than a roll-up's watermark (a batch that came late): roll their
-    minutes, and hours, again."""
-    minutes_done, hours_done = done(conn, Resolution.MINUTE), done(conn, Resolution.HOUR)
+    minutes, and hours, again. The watermarks are read FOR SHARE: a roll-up by another
+    writer (which locks them FOR UPDATE before it reads any sample) either committed
+    first, and its new watermark is what this batch compares with, or waits for this
+    batch's commit and then sees its samples; either way no late sample is missed."""
+    marks: dict[int, int] = dict(
+        conn.execute(
+            "SELECT step_s, until_ms FROM rollup_done ORDER BY step_s FOR SHARE"
+        ).fetchall()
+    )
+    minutes_done = marks.get(Resolution.MINUTE.value)
+    hours_done = marks.get(Resolution.HOUR.value)
     if minutes_done is None:
         return
     late = sorted({floor_ms(t, MINUTE_MS) for t in times_ms if t < minutes_done})
@@ -225,7 +234,9 @@ def _set_done(conn: Conn, level: Resolution, until_ms: int) -> None:
 def roll_up(conn: Conn, now_ms: int, span_ms: int = HOUR_MS) -> bool:
     """``levels.roll_up`` (as the SQLite store's) in this database: both levels carried
     forward by at most ``span_ms`` of data each; whether more is due. The caller holds
-    the maintenance lock and the transaction."""
+    the maintenance lock and the transaction; the watermarks are locked first (see
+    ``reroll_late``)."""
+    conn.execute("SELECT until_ms FROM rollup_done ORDER BY step_s FOR UPDATE")
     return levels.roll_up(
         now_ms,
         span_ms,
