@@ -31,11 +31,12 @@ import uvicorn
 from etcdmon_gui.cli.common import EXIT_OK, EXIT_USAGE, USAGE_CODE, add_command
 from etcdmon_gui.connection_args import UsageError, add_store_options
 from etcdmon_gui.server.api import Auth, create_app
-from etcdmon_gui.server.clusters import Resolved, resolve
+from etcdmon_gui.server.clusters import Resolved, postgres_tls_warning, resolve
 from etcdmon_gui.server.config import (
     DEFAULT_PORT,
     ServeConfig,
     ServeConfigError,
+    is_loopback,
     load_config,
 )
 from etcdmon_gui.server.exporter import Exporter, ServerMetrics
@@ -135,7 +136,9 @@ def _check_tls(config: ServeConfig) -> None:
 
 
 class Reloader:
-    """SIGHUP -> a byte in a pipe -> a reload on this thread."""
+    """SIGHUP -> a byte in a pipe -> a reload on this thread. ``install`` takes SIGHUP
+    (from then on a signal is kept, not fatal); ``run`` starts the thread, once the
+    runtime has started, so a SIGHUP before that is applied after it, never alongside."""
 
     def __init__(
         self,
@@ -145,14 +148,17 @@ class Reloader:
         auth: Auth,
     ) -> None:
         self.args, self.config, self.runtime, self.auth = args, config, runtime, auth
+        self.bound_host = config.host  # what uvicorn listens on until the next start
         self._read, self._write = os.pipe()
         os.set_blocking(self._write, False)
         self._thread = threading.Thread(target=self._run, name="serve-reload", daemon=True)
 
     def install(self) -> Reloader:
-        self._thread.start()
         signal.signal(signal.SIGHUP, self._on_signal)
         return self
+
+    def run(self) -> None:
+        self._thread.start()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         with contextlib.suppress(OSError):  # full: a reload is already coming
@@ -184,12 +190,22 @@ class Reloader:
             return
         for note in resolved.notes:
             log.warning("%s", note)
+        if resolved.token is None and not is_loopback(self.bound_host):
+            log.error(
+                "the new configuration names no token_file, but this server listens on %s "
+                "(beyond this machine) until it restarts, and would refuse every request; "
+                "the configuration in force stays: give token_file again",
+                self.bound_host,
+            )
+            return
         later = [f for f in RESTART_ONLY if getattr(config, f) != getattr(self.config, f)]
         if later:
             log.warning("changed %s: takes effect at the next start", ", ".join(later))
+        summary = self.runtime.reload(resolved)
+        if summary is None:  # stopping: the runtime said so
+            return
         self.auth.token = resolved.token
         set_level(config.log_level.upper())
-        summary = self.runtime.reload(resolved)
         self.config = config
         log.info("configuration reloaded: %s", summary)
 
@@ -198,7 +214,8 @@ class Reloader:
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
         with contextlib.suppress(OSError):
             os.write(self._write, b"\0")
-        self._thread.join(2.0)
+        if self._thread.is_alive():  # a reload in flight: runtime.stop waits for it
+            self._thread.join(2.0)
         for fd in (self._read, self._write):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -220,6 +237,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     for note in resolved.notes:
         log.warning("%s", note)
+    if (warning := postgres_tls_warning(config.history.postgres)) is not None:
+        log.warning("%s", warning)
     if not config.loopback and not config.tls:
         log.warning(
             "listening on %s without TLS: the bearer token and every answer cross the network "
@@ -263,6 +282,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     code = EXIT_OK
     try:
         runtime.start()
+        reloader.run()  # after start: a SIGHUP before it waited in the pipe
         scheme = "https" if config.tls else "http"
         log.info("serving on %s://%s:%d", scheme, config.host, config.port)
         try:

@@ -14,7 +14,14 @@ Security: a bearer token (compared with ``hmac.compare_digest``) on every reques
 when the server listens beyond loopback (except ``GET /health``, which then answers
 only its status, uptime and last sweep's age), and on every state-changing request
 (ack, silences, benchmark) always. Errors are RFC 7807 ``application/problem+json``; an
-internal error is logged and answered without its traceback.
+internal error is logged and answered without its traceback. Expected failures are
+503s with one warning line: the history cannot be read (the ``HistoryError``'s
+sentence), the alert thread did not answer in time (``Retry-After``; ``POST /silences``
+takes a client-given ``id``, so a retry never adds a second silence).
+
+A cluster whose sweeps stalled is still answered from its last snapshot, marked
+``"stale": true`` with ``last_sweep_age_s``; ``/health`` then says "degraded" (200), or
+"stalled" (503) when every cluster's sweeps stalled.
 """
 
 from __future__ import annotations
@@ -28,10 +35,10 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -42,7 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from etcdmon_gui import __version__
 from etcdmon_gui.model.alerts import Alert, AlertEvent, Silence
 from etcdmon_gui.model.bench import DEFAULT_PREFIX, BenchSpec, Workload
-from etcdmon_gui.model.history import AlertQuery, MetricsQuery, Series
+from etcdmon_gui.model.history import AlertQuery, HistoryError, MetricsQuery, Series
 from etcdmon_gui.model.snapshot import ClusterSnapshot
 from etcdmon_gui.monitor.alert_rules import parse_duration
 from etcdmon_gui.monitor.history_signals import signal as signal_def
@@ -52,14 +59,21 @@ from etcdmon_gui.server.benchmarks import BenchRefused
 from etcdmon_gui.server.clusters import ClusterTarget
 from etcdmon_gui.server.runtime import ServerRuntime
 from etcdmon_gui.server.state import ClusterView
+from etcdmon_gui.store.history.reader import HistoryBackend
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PROBLEM = "application/problem+json"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_POINTS = 10_000
 MAX_SPAN_S = 400 * 86_400.0
 DEFAULT_SPAN_S = 3600.0
+RETRY_AFTER_S = 5  # the alert thread was busy: when to ask again
+HEALTHY = frozenset({"ok", "degraded"})  # /health's statuses answered with 200
+SILENCE_ID = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"
+CURSOR_KEYS = frozenset({"from", "until", "skip"})
 
 
 class Auth:
@@ -93,7 +107,12 @@ class Auth:
                 request,
                 403,
                 "Token required",
-                "this call changes the server's state, which needs a bearer token, and none "
+                (
+                    "this call changes the server's state"
+                    if request.method in MUTATING
+                    else "reading this server from beyond its own machine"
+                )
+                + ", which needs a bearer token, and none "
                 "is configured: start etcdmon serve with --token-file FILE (or token_file "
                 "in its configuration) and send Authorization: Bearer <token>",
             )
@@ -115,10 +134,18 @@ class Auth:
 class Problem(Exception):
     """An RFC 7807 answer from a handler."""
 
-    def __init__(self, status: int, detail: str, title: str | None = None, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        title: str | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
         self.status, self.detail = status, detail
         self.title = title or HTTPStatus(status).phrase
+        self.headers = headers
         self.extra = extra
 
 
@@ -260,15 +287,26 @@ def _encode_cursor(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
 
 
+def _number(value: Any, none: bool = False) -> bool:
+    """A finite JSON number (not a boolean), or null when ``none``."""
+    if value is None:
+        return none
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _decode_cursor(text: str) -> dict[str, Any]:
+    """The cursor's keys, each checked (exactly ``CURSOR_KEYS``): ``Problem`` 400 for
+    anything this server did not give."""
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         if (
             not isinstance(data, dict)
-            or not isinstance(data.get("until"), int | float)
-            or not isinstance(data.get("skip"), int)
+            or set(data) != CURSOR_KEYS
+            or not _number(data["until"])
+            or not _number(data["from"], none=True)
+            or not isinstance(data["skip"], int)
+            or isinstance(data["skip"], bool)
             or data["skip"] < 0
-            or not isinstance(data.get("from"), int | float | None)
         ):
             raise ValueError(data)
         return data
@@ -286,6 +324,13 @@ class SilenceRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    id: str | None = Field(
+        None,
+        pattern=SILENCE_ID,
+        description="the client's id for this silence (letters, digits, _ . : -; up to 64): "
+        "a retry with the same id answers the silence already added (200) instead of adding "
+        "a second one; none: the server makes one",
+    )
     rule: str | None = Field(None, description="rule name (none: any rule)")
     member: str | None = Field(None, description="member name (none: any member)")
     starts: str | None = Field(None, description="RFC 3339 or UNIX seconds (default: now)")
@@ -371,7 +416,7 @@ def create_app(
 
     @app.exception_handler(Problem)
     async def on_problem(request: Request, exc: Problem) -> Response:
-        return problem(request, exc.status, exc.title, exc.detail, **exc.extra)
+        return problem(request, exc.status, exc.title, exc.detail, exc.headers, **exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -409,12 +454,17 @@ def create_app(
 
     # -- the server itself -------------------------------------------------------------
 
-    @app.get("/health", tags=["server"], summary="The server itself: 503 when no sweep goes on")
+    @app.get(
+        "/health",
+        tags=["server"],
+        summary="The server itself: ok; degraded when some clusters' sweeps stalled; "
+        "503 when no sweep goes on",
+    )
     async def health(request: Request) -> Response:
         body = runtime.health()
         if not auth.trusted(request):  # no cluster names or versions without the token
             body = {k: body[k] for k in ("status", "uptime_s", "last_sweep_age_s")}
-        return SafeJSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+        return SafeJSONResponse(body, status_code=200 if body["status"] in HEALTHY else 503)
 
     @app.get("/metrics", tags=["server"], summary="Prometheus text format")
     def metrics() -> Response:
@@ -434,6 +484,7 @@ def create_app(
                     "cluster_id": None if snap is None else hex_id(snap.cluster_id),
                     "verdict": None if snap is None else snap.verdict.name.lower(),
                     "taken_at": None if snap is None else snap.taken_at,
+                    **_freshness(v),
                     "alerts_firing": sum(a.state.value == "firing" for a in v.alerts),
                     "href": f"/api/v1/clusters/{v.name}",
                 }
@@ -465,32 +516,39 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
     router = APIRouter()
 
     def view_of(target: ClusterTarget) -> ClusterView:
-        view = runtime.view(target.key)
+        """The cluster's view as ``clusters()`` stamps it now (stale or not)."""
+        view = _find(runtime.clusters(), target.key)
         if view is None:
             raise Problem(404, f"cluster {target.name!r} is no longer watched")
         return view
 
-    def snapshot_of(target: ClusterTarget) -> ClusterSnapshot:
-        snap = view_of(target).snapshot
+    def snapshot_of(target: ClusterTarget) -> tuple[ClusterSnapshot, dict[str, Any]]:
+        """The latest snapshot and its freshness (``stale``, ``last_sweep_age_s``) for
+        the body: a stale snapshot is still answered, said to be stale."""
+        view = view_of(target)
+        snap = view.snapshot
         if snap is None:
             raise Problem(
                 503,
                 f"no sweep of {target.name!r} has finished yet; ask again in a few seconds",
                 "No data yet",
+                stale=view.stale,
             )
-        return snap
+        return snap, _freshness(view)
 
     Target = Depends(dep)
 
     @router.get("/cluster/status", summary="The latest sweep: etcdmon status --json")
     async def status(target: ClusterTarget = Target) -> dict[str, Any]:
-        body = snapshot_json(snapshot_of(target))
+        snap, fresh = snapshot_of(target)
+        body = snapshot_json(snap)
         body["name"] = target.name
+        body.update(fresh)
         return body
 
     @router.get("/cluster/leader", summary="The elected leader")
     async def leader(target: ClusterTarget = Target) -> dict[str, Any]:
-        snap = snapshot_of(target)
+        snap, fresh = snapshot_of(target)
         lead = snap.leader
         return {
             "leader_id": hex_id(snap.leader_id),
@@ -498,16 +556,21 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
             "leader_changes": snap.leader_changes,
             "leader_changes_seen_total": snap.leader_changes_seen_total,
             "taken_at": snap.taken_at,
+            **fresh,
         }
 
     @router.get("/cluster/members", summary="Every member, as in etcdmon status --json")
     async def members(target: ClusterTarget = Target) -> dict[str, Any]:
-        snap = snapshot_of(target)
-        return {"members": [member_json(m) for m in snap.members], "taken_at": snap.taken_at}
+        snap, fresh = snapshot_of(target)
+        return {
+            "members": [member_json(m) for m in snap.members],
+            "taken_at": snap.taken_at,
+            **fresh,
+        }
 
     @router.get("/metrics/current", summary="Every signal the history keeps, as of now")
     async def current(target: ClusterTarget = Target) -> dict[str, Any]:
-        snap = snapshot_of(target)
+        snap, fresh = snapshot_of(target)
         names = {m.id_hex: m.name for m in snap.members}
         per: dict[str, dict[str, float]] = {m.id_hex: {} for m in snap.members}
         cluster: dict[str, float] = {}
@@ -519,11 +582,12 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
                 {"id": mid, "name": names.get(mid), "signals": sig} for mid, sig in per.items()
             ],
             "cluster": cluster,
+            **fresh,
         }
 
     @router.get("/metrics/latency", summary="P50/P95/P99 per signal and member (seconds)")
     async def latency(target: ClusterTarget = Target) -> dict[str, Any]:
-        snap = snapshot_of(target)
+        snap, fresh = snapshot_of(target)
         out = []
         for m in snap.members:
             mm = m.metrics
@@ -538,7 +602,7 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
                     "window_s": mm.window_s if mm else None,
                 }
             )
-        return {"members": out, "taken_at": snap.taken_at}
+        return {"members": out, "taken_at": snap.taken_at, **fresh}
 
     @router.get("/metrics/history", summary="A signal over time, from the history")
     async def history(
@@ -576,7 +640,7 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
             members=members,
             step_s=step_s,
         )
-        found = await asyncio.wrap_future(runtime.read_history(lambda r: r.series(q, MAX_POINTS)))
+        found = await _read_history(runtime, lambda r: r.series(q, MAX_POINTS))
         return {
             "cluster": target.name,
             "from": since,
@@ -588,7 +652,7 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
     async def alerts(target: ClusterTarget = Target) -> dict[str, Any]:
         view = view_of(target)
         seen = view.snapshot.taken_at if view.snapshot is not None else None
-        return {"alerts": [alert_json(a, seen) for a in view.alerts]}
+        return {"alerts": [alert_json(a, seen) for a in view.alerts], **_freshness(view)}
 
     @router.get("/alerts/history", summary="Alert transitions, newest first, by pages")
     async def alert_history(
@@ -606,9 +670,7 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
             until = parse_time(end, "to") if end is not None else time.time()
             skip = 0
         q = AlertQuery(cluster=target.key, since=since, until=until, limit=skip + limit + 1)
-        events: list[AlertEvent] = await asyncio.wrap_future(
-            runtime.read_history(lambda r: r.alert_events(q))
-        )
+        events: list[AlertEvent] = await _read_history(runtime, lambda r: r.alert_events(q))
         rest = events[skip:]
         page = rest[:limit]
         next_cursor = None
@@ -625,7 +687,7 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
 
     @router.post("/alerts/{fingerprint}/ack", summary="Acknowledge an active alert")
     async def ack(fingerprint: str, target: ClusterTarget = Target) -> dict[str, Any]:
-        alert = await asyncio.to_thread(runtime.acknowledge, target.key, fingerprint)
+        alert = await _on_alert_thread(runtime.acknowledge, target.key, fingerprint)
         if alert is None:
             raise Problem(404, f"no active alert {fingerprint!r} in cluster {target.name!r}")
         log.info("alert %s (%s) acknowledged through the API", fingerprint, alert.rule)
@@ -633,12 +695,31 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
 
     @router.get("/silences", summary="This cluster's silences (and those of every cluster)")
     async def silences(target: ClusterTarget = Target) -> dict[str, Any]:
-        found = await asyncio.to_thread(runtime.silences, target.key)
+        found = await _on_alert_thread(runtime.silences, target.key, change=False)
         return {"silences": [silence_json(s) for s in found]}
 
     @router.post("/silences", status_code=201, summary="Silence this cluster's alerts")
-    async def add_silence(body: SilenceRequest, target: ClusterTarget = Target) -> dict[str, Any]:
+    async def add_silence(
+        body: SilenceRequest, response: Response, target: ClusterTarget = Target
+    ) -> dict[str, Any]:
         now = time.time()
+        if body.id is not None:  # a retry of one already added answers it, unchanged
+            every = await _on_alert_thread(runtime.silences, None, change=False)
+            same = next((s for s in every if s.id == body.id), None)
+            if same is not None:
+                if (same.cluster, same.rule, same.member, same.reason) != (
+                    target.key,
+                    body.rule,
+                    body.member,
+                    body.reason,
+                ):
+                    raise Problem(
+                        409,
+                        f"silence {body.id!r} exists with other matchers or another cluster; "
+                        "give a new id for a new silence",
+                    )
+                response.status_code = 200
+                return silence_json(same, now)
         starts = parse_time(body.starts, "starts") if body.starts is not None else now
         if (body.ends is None) == (body.duration is None):
             raise Problem(400, "give ends or duration (e.g. 2h), one of them")
@@ -652,7 +733,7 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
         if ends <= max(starts, now):
             raise Problem(400, "the silence would end before it starts or in the past")
         silence = Silence(
-            id=uuid.uuid4().hex,
+            id=body.id or uuid.uuid4().hex,
             rule=body.rule,
             cluster=target.key,
             member=body.member,
@@ -662,13 +743,13 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
             created_at=now,
             cluster_name=target.name,
         )
-        await asyncio.to_thread(runtime.add_silence, silence)
+        await _on_alert_thread(runtime.add_silence, silence)
         log.info("silence %s added through the API for %s", silence.id, target.name)
         return silence_json(silence, now)
 
     @router.delete("/silences/{silence_id}", summary="End a silence now")
     async def expire(silence_id: str, target: ClusterTarget = Target) -> dict[str, Any]:
-        ended = await asyncio.to_thread(runtime.expire_silence, target.key, silence_id)
+        ended = await _on_alert_thread(runtime.expire_silence, target.key, silence_id)
         if ended is None:
             raise Problem(404, f"no silence {silence_id!r} of cluster {target.name!r}")
         log.info("silence %s expired through the API", silence_id)
@@ -697,6 +778,44 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
         return found
 
     return router
+
+
+def _freshness(view: ClusterView) -> dict[str, Any]:
+    """Whether the view's snapshot is the present: its sweeps stalled, and how long ago
+    the latest one ended."""
+    return {"stale": view.stale, "last_sweep_age_s": view.last_sweep_age_s}
+
+
+def _find(views: Sequence[ClusterView], key: str) -> ClusterView | None:
+    return next((v for v in views if v.key == key), None)
+
+
+async def _read_history(runtime: ServerRuntime, job: Callable[[HistoryBackend], T]) -> T:
+    """``job`` on the runtime's history reader; a ``HistoryError`` (the database is
+    away, the file unreadable) is a 503 with its sentence and one warning line."""
+    try:
+        return await asyncio.wrap_future(runtime.read_history(job))
+    except HistoryError as exc:
+        log.warning("the history cannot be read: %s", exc)
+        raise Problem(503, str(exc), "History unavailable") from None
+
+
+async def _on_alert_thread(call: Callable[..., T], *args: Any, change: bool = True) -> T:
+    """``call(*args)`` in the threadpool (it waits for the runtime's alert thread); a
+    timeout there is a 503 with ``Retry-After``: the job is still queued."""
+    try:
+        return await asyncio.to_thread(call, *args)
+    except TimeoutError:  # concurrent.futures' timeout: the alert thread is busy
+        log.warning("the alert thread did not answer in time (%s)", call.__name__)
+        detail = (
+            "the server is busy; the change may still be applied: ask again in a few "
+            "seconds (a silence given the same id is not added twice)"
+            if change
+            else "the server is busy; ask again in a few seconds"
+        )
+        raise Problem(
+            503, detail, "Server busy", headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from None
 
 
 def _member_id(runtime: ServerRuntime, target: ClusterTarget, member: str) -> str:

@@ -10,8 +10,6 @@ Raises ``ServeConfigError`` saying what and how to fix it; never puts a secret i
 from __future__ import annotations
 
 import logging
-import os
-import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,21 +17,26 @@ from typing import Any
 
 from etcdmon_gui.model.connection import ConnectionConfig, TLSConfig, parse_endpoints
 from etcdmon_gui.model.errors import ConfigError, EtcdError
+from etcdmon_gui.model.postgres import SslMode
 from etcdmon_gui.model.safety import needs_confirmation
 from etcdmon_gui.monitor.alert_rules import RulesError, load_rules
 from etcdmon_gui.notify.base import ChannelBase
-from etcdmon_gui.scrub import remember_secret
-from etcdmon_gui.server.config import EndpointsCluster, ServeConfig, ServeConfigError
+from etcdmon_gui.server.config import (
+    EndpointsCluster,
+    Postgres,
+    ServeConfig,
+    ServeConfigError,
+    is_loopback,
+)
 from etcdmon_gui.services.watching import copy_secrets
 from etcdmon_gui.store.channels import ChannelStore, ChannelStoreError
 from etcdmon_gui.store.files import read_file
 from etcdmon_gui.store.profiles import ProfileStore, ProfileStoreError, user_rules_path
 from etcdmon_gui.store.profiles import connection_config as profile_connection_config
+from etcdmon_gui.store.secret_file import SecretFileError, group_may_read, read_secret_file
 from etcdmon_gui.store.secrets import SecretStore, SecretStoreError
 
 log = logging.getLogger(__name__)
-
-MAX_TOKEN_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -65,31 +68,25 @@ class Resolved:
 
 
 def read_token(path: Path) -> str:
-    """The bearer token in ``path``: one line, refused if others may read it (a token
-    anyone on the machine can read guards nothing; ``chmod 600`` it)."""
+    """The bearer token in ``path``, by ``store.secret_file``'s rule (the first line; a
+    file others may read guards nothing: refused, ``chmod 600`` it), at least 16
+    characters without spaces."""
     try:
-        info = path.stat()
-        if info.st_mode & (stat.S_IROTH | stat.S_IWOTH):
-            raise ServeConfigError(
-                f"token file {path}: readable or writable by every user on this machine, so "
-                f"it guards nothing; make it private: chmod 600 {path}"
+        text = read_secret_file(path, "token file")
+    except SecretFileError as exc:
+        raise ServeConfigError(
+            f"{exc}"
+            + (
+                f"; e.g. `head -c 32 /dev/urandom | base64 > {path} && chmod 600 {path}`"
+                if "no such file" in str(exc)
+                else ""
             )
-        if info.st_size > MAX_TOKEN_BYTES:
-            raise ServeConfigError(f"token file {path}: too large for a token (one line)")
-        text = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        raise ServeConfigError(
-            f"token file {path}: no such file; create one, e.g. `head -c 32 /dev/urandom | "
-            f"base64 > {path} && chmod 600 {path}`"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ServeConfigError(f"token file {path}: cannot be read ({reason})") from None
-    if not text or "\n" in text or len(text) < 16:
+    if len(text) < 16 or any(c.isspace() for c in text):
         raise ServeConfigError(
-            f"token file {path}: expected one line of at least 16 characters, the token"
+            f"token file {path}: expected one line of at least 16 characters without "
+            "spaces, the token"
         )
-    remember_secret(text)  # kept out of every log line from now
     return text
 
 
@@ -129,13 +126,9 @@ def _endpoints_target(entry: EndpointsCluster) -> ClusterTarget:
     password = None
     if entry.password_file is not None:
         try:
-            password = entry.password_file.read_text(encoding="utf-8").strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            raise ConfigError(
-                f"cannot read password file {entry.password_file}: {reason}"
-            ) from None
-        remember_secret(password)
+            password = read_secret_file(entry.password_file, "password file")
+        except SecretFileError as exc:
+            raise ConfigError(str(exc)) from None
     config = ConnectionConfig(
         parse_endpoints(text),
         tls=tls,
@@ -225,12 +218,13 @@ def resolve(config: ServeConfig) -> Resolved:
             raise ServeConfigError(f"rules for {t.name!r}: {exc}") from None
     channels, session = _channels(config, secrets, notes)
     token = read_token(config.token_file) if config.token_file is not None else None
-    if config.token_file is not None:
-        mode = config.token_file.stat().st_mode
-        if mode & stat.S_IRGRP:
-            notes.append(f"token file {config.token_file}: its group may read it (chmod 600?)")
-    if (note := history_note(config)) is not None:
-        notes.append(note)
+    pg = config.history.postgres
+    if pg is not None and pg.password_file is not None:
+        try:  # read again when the history opens (at start): checked here at each reload
+            read_secret_file(pg.password_file, "PostgreSQL password file")
+        except SecretFileError as exc:
+            raise ServeConfigError(f"history.postgres: {exc}") from None
+    notes.extend(secret_file_notes(config))
     return Resolved(config, targets, channels, session, rules_path, token, notes)
 
 
@@ -270,15 +264,46 @@ def _channels(
     return usable, session
 
 
-def history_note(config: ServeConfig) -> str | None:
-    """A PostgreSQL password file others may read is worth a warning."""
+def secret_file_notes(config: ServeConfig) -> list[str]:
+    """The secret files (token, etcd and PostgreSQL passwords) their group may read:
+    worth a warning (others reading them is refused)."""
+    files = [("token file", config.token_file)]
+    files += [
+        (f"cluster {e.name!r}: password file", e.password_file) for e in config.clusters.endpoints
+    ]
     pg = config.history.postgres
-    if pg is None or pg.password_file is None:
+    files.append(("PostgreSQL password file", None if pg is None else pg.password_file))
+    return [
+        f"{what} {path}: its group may read it (chmod 600?)"
+        for what, path in files
+        if path is not None and group_may_read(path)
+    ]
+
+
+def postgres_tls_warning(pg: Postgres | None) -> str | None:
+    """A PostgreSQL history reached over the network without ``sslmode: verify-full``:
+    nothing checks who answers, which then gets the password. None when loopback, a
+    unix socket or verified. A ``dsn`` is read as libpq would (``PGHOST``, ``PGSSLMODE``)."""
+    if pg is None:
         return None
-    try:
-        mode = os.stat(pg.password_file).st_mode
-    except OSError:
+    if pg.dsn is not None:
+        # Imported here: psycopg is loaded only by a server that uses PostgreSQL.
+        from etcdmon_gui.model.history import HistoryError
+        from etcdmon_gui.store.history.postgres.connect import settings_of
+
+        try:
+            settings = settings_of(pg.dsn)
+        except HistoryError:
+            return None  # refused with its reason when the history opens
+        host, sslmode = settings.host, settings.sslmode
+    else:
+        host, sslmode = pg.host or "", pg.sslmode
+    host = host.split(",")[0].strip()
+    if sslmode is SslMode.VERIFY_FULL or not host or host.startswith("/") or is_loopback(host):
         return None
-    if mode & (stat.S_IROTH | stat.S_IRGRP):
-        return f"PostgreSQL password file {pg.password_file}: others may read it (chmod 600)"
-    return None
+    return (
+        f"history.postgres: the database at {host} is reached with sslmode {sslmode.value}, "
+        "which does not check who answers: the password may go to whoever does (a spoofed "
+        "address, a man in the middle); set sslmode: verify-full and sslrootcert: the CA "
+        "file that signed the server's certificate"
+    )

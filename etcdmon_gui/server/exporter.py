@@ -17,6 +17,11 @@ a version that does not export it, no TLS, no quota forecast yet) is absent, nev
 ``FAMILIES`` lists every family the state collector may export and ``exported_names``
 every sample name, so the Grafana dashboard's test can check it names nothing else.
 
+A cluster whose sweeps stalled (``ClusterView.stale``: no sweep ended within the
+runtime's stall limit, e.g. a hung sweep thread) exports ``etcdmon_cluster_stale`` 1,
+its info, last sweep's time and age and its alerts, and none of its state families:
+its last snapshot is no longer the present, and absent means unknown.
+
 ``etcdmon_cluster_verdict`` maps ``model.snapshot.Verdict``: 0 healthy, 1 degraded,
 2 critical, 3 unreachable.
 """
@@ -89,6 +94,15 @@ FAMILIES: Final[dict[str, Family]] = {
     ),
     "etcdmon_cluster_last_sweep_timestamp_seconds": Family(
         "UNIX time the latest sweep of the cluster started.", _CLUSTER
+    ),
+    "etcdmon_cluster_last_sweep_age_seconds": Family(
+        "Seconds since the latest sweep of the cluster ended; absent before the first.",
+        _CLUSTER,
+    ),
+    "etcdmon_cluster_stale": Family(
+        "1 when the cluster's sweeps stalled (none ended for 3 intervals + 2 deadlines "
+        "+ 5 s): its state families are then absent, its last snapshot being old; else 0.",
+        _CLUSTER,
     ),
     "etcdmon_cluster_verdict": Family(
         "Overall verdict: 0 healthy, 1 degraded, 2 critical, 3 unreachable.", _CLUSTER
@@ -342,12 +356,16 @@ def _cluster(out: _Families, view: ClusterView) -> None:
     name, snap = view.name, view.snapshot
     cluster_id = "" if snap is None or snap.cluster_id is None else f"{snap.cluster_id:x}"
     out.add("etcdmon_cluster_info", (name, cluster_id), 1)
+    c = (name,)
+    out.add("etcdmon_cluster_stale", c, _flag(view.stale))
+    out.add("etcdmon_cluster_last_sweep_age_seconds", c, view.last_sweep_age_s)
     for alert in view.alerts:
         _alert(out, name, alert)
     if snap is None:  # not swept yet: nothing is known
         return
-    c = (name,)
     out.add("etcdmon_cluster_last_sweep_timestamp_seconds", c, snap.taken_at)
+    if view.stale:  # the last snapshot is not the present: its state is unknown
+        return
     out.add("etcdmon_cluster_verdict", c, int(snap.verdict))
     out.add("etcdmon_cluster_healthy", c, _flag(snap.verdict == Verdict.HEALTHY))
     out.add("etcdmon_cluster_leader_changes_observed", c, snap.leader_changes)

@@ -25,6 +25,7 @@ try, as ``watch`` does.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import logging
 import threading
 import time
@@ -61,6 +62,7 @@ ACTIVE = (AlertState.PENDING, AlertState.FIRING)
 DAY_S = 86_400.0
 JOIN_S = 3.0  # how long stop waits for each sweep thread (its probe is closed first)
 FLUSH_S = 5.0  # how long stop waits for the last alerts' first try
+RELOAD_WAIT_S = 10.0  # how long stop waits for a reload in flight (it joins within JOIN_S)
 
 
 @dataclass(eq=False)
@@ -89,6 +91,10 @@ class ServerRuntime:
         self._watched: dict[str, _Watched] = {}  # by key, in the configuration's order
         self._views: dict[str, ClusterView] = {}
         self._stopped = False
+        # start, reload and stop one at a time: stop sets _stopped (under _lock), then
+        # waits here for a reload in flight; _watch refuses once _stopped is set.
+        self._life = threading.Lock()
+        self._started = False
         self._alert_thread = concurrent.futures.ThreadPoolExecutor(1, "serve-alerts")
         self._reader_thread = concurrent.futures.ThreadPoolExecutor(1, "serve-history")
         self._reader: HistoryBackend | None = None
@@ -118,39 +124,40 @@ class ServerRuntime:
     # -- life ------------------------------------------------------------------------
 
     def start(self) -> ServerRuntime:
-        self.dispatcher.resume()  # what an earlier run left waiting
-        # The clusters' first sweeps spread over one interval: sweeps that start
-        # together contend for the interpreter while parsing /metrics and run late.
-        targets = self._resolved.targets
-        for i, target in enumerate(targets):
-            self._watch(target, first_after_s=self.interval_s * i / len(targets))
-        log.info(
-            "watching %d cluster(s) every %g s with %d channel(s); history: %s",
-            len(self._resolved.targets),
-            self.interval_s,
-            len(self._resolved.channels),
-            self.history.where,
-        )
+        with self._life:
+            with self._lock:
+                if self._started or self._stopped:
+                    return self
+                self._started = True
+            self.dispatcher.resume()  # what an earlier run left waiting
+            # The clusters' first sweeps spread over one interval: sweeps that start
+            # together contend for the interpreter while parsing /metrics and run late.
+            targets = self._resolved.targets
+            for i, target in enumerate(targets):
+                self._watch(target, first_after_s=self.interval_s * i / len(targets))
+            log.info(
+                "watching %d cluster(s) every %g s with %d channel(s); history: %s",
+                len(self._resolved.targets),
+                self.interval_s,
+                len(self._resolved.channels),
+                self.history.where,
+            )
         return self
 
     def _watch(
         self, target: ClusterTarget, restore: bool = True, first_after_s: float = 0.0
-    ) -> None:
+    ) -> bool:
         """Start watching ``target`` (its past alerts taken back first, on the alert
-        thread, so its first evaluation finds them; not when it is only restarted)."""
+        thread, so its first evaluation finds them; not when it is only restarted).
+        Refused (False) once stopping, or when its key is watched already: one sweep
+        thread per cluster, each snapshot written once."""
 
         def take_back() -> None:
             self.alerting.set_cluster(target.key, target.name, target.overrides, target.channels)
             if restore:
                 self.alerting.restore(only=target.key)
 
-        self._alert(take_back)
         watched = _Watched(target)
-        with self._lock:
-            self._watched[target.key] = watched
-            self._views[target.key] = ClusterView(
-                target.name, target.key, None, (), target.production
-            )
         watched.sweeper = SweepThread(
             target.name,
             target.config,
@@ -158,7 +165,20 @@ class ServerRuntime:
             lambda: self.interval_s,
             lambda: self.history.db_sizes(target.key, time.time() - DAY_S),
             first_after_s,
-        ).start()
+        )
+        with self._lock:  # stop sets _stopped under it: nothing starts after that
+            if self._stopped:
+                return False
+            if target.key in self._watched:
+                log.warning("%s (%s) is watched already", target.name, target.key)
+                return False
+            self._alert(take_back)  # before its first sweep: the alert thread is up
+            self._watched[target.key] = watched
+            self._views[target.key] = ClusterView(
+                target.name, target.key, None, (), target.production
+            )
+            watched.sweeper.start()
+        return True
 
     def _unwatch(self, watched: _Watched) -> None:
         """Stop its sweeps; its alerts are let go on the alert thread."""
@@ -167,17 +187,30 @@ class ServerRuntime:
             if self._watched.get(key) is watched:
                 del self._watched[key]
                 self._views.pop(key, None)
+            if not self._stopped:  # else the alert thread is (being) shut down
+                self._alert(lambda: self.alerting.forget_cluster(key))
         if watched.sweeper is not None:
             watched.sweeper.stop()
-        self._alert(lambda: self.alerting.forget_cluster(key))
         self.metrics.forget_cluster(watched.target.name)
 
     def stop(self) -> None:
-        """Stop everything, promptly (safe twice)."""
+        """Stop everything, promptly (safe twice). A reload in flight is waited for (at
+        most ``RELOAD_WAIT_S``); a later one applies nothing."""
         with self._lock:
             if self._stopped:
                 return
             self._stopped = True
+        held = self._life.acquire(timeout=RELOAD_WAIT_S)
+        if not held:
+            log.warning("a reload still runs after %g s; stopping all the same", RELOAD_WAIT_S)
+        try:
+            self._stop_all()
+        finally:
+            if held:
+                self._life.release()
+
+    def _stop_all(self) -> None:
+        with self._lock:
             watched = list(self._watched.values())
         for w in watched:
             if w.sweeper is not None:
@@ -328,9 +361,17 @@ class ServerRuntime:
     # -- what readers ask ---------------------------------------------------------------
 
     def clusters(self) -> Sequence[ClusterView]:
-        """``ServerState``: the published views, in the configuration's order."""
+        """``ServerState``: the published views, in the configuration's order, each
+        stamped now with its last sweep's age and whether its sweeps stalled."""
+        now = time.monotonic()
         with self._lock:
-            return [self._views[k] for k in self._watched if k in self._views]
+            out = []
+            for k, w in self._watched.items():
+                view = self._views.get(k)
+                if view is not None:
+                    age, stalled = self._sweep_age(w, now)
+                    out.append(dataclasses.replace(view, stale=stalled, last_sweep_age_s=age))
+            return out
 
     def targets(self) -> list[ClusterTarget]:
         with self._lock:
@@ -348,29 +389,47 @@ class ServerRuntime:
         """How long without a finished sweep means the sweeps of ``target`` stalled."""
         return 3 * self.interval_s + 2 * target.config.timeout_s + 5.0
 
+    def _sweep_age(self, w: _Watched, now: float) -> tuple[float | None, bool]:
+        """Seconds since ``w``'s latest sweep ended (None before one) and whether its
+        sweeps stalled (counted from its start before the first); under ``_lock``."""
+        age = now - (w.last_done if w.last_done is not None else w.started)
+        return (
+            None if w.last_done is None else round(age, 3),
+            age > self.stall_after(w.target),
+        )
+
     def health(self) -> dict[str, Any]:
+        """The server itself. status: "ok" (every cluster sweeps), "degraded" (some
+        clusters' sweeps stalled), "stalled" (all of them), "no cluster watched"."""
         now = time.monotonic()
         clusters = []
         with self._lock:
             for w in self._watched.values():
-                age = now - (w.last_done if w.last_done is not None else w.started)
+                age, stalled = self._sweep_age(w, now)
                 clusters.append(
                     {
                         "name": w.target.name,
-                        "last_sweep_age_s": None if w.last_done is None else round(age, 3),
-                        "stalled": age > self.stall_after(w.target),
+                        "last_sweep_age_s": age,
+                        "stalled": stalled,
                         "sweeps": w.sweeps,
                         "sweep_errors": w.errors,
                     }
                 )
         ages = [c["last_sweep_age_s"] for c in clusters if c["last_sweep_age_s"] is not None]
-        ok = any(not c["stalled"] for c in clusters)
+        n_stalled = sum(1 for c in clusters if c["stalled"])
+        if not clusters:
+            status = "no cluster watched"
+        elif n_stalled == 0:
+            status = "ok"
+        else:
+            status = "stalled" if n_stalled == len(clusters) else "degraded"
         return {
-            "status": "ok" if ok else ("stalled" if clusters else "no cluster watched"),
+            "status": status,
             "version": __version__,
             "started_at": self.started_at,
             "uptime_s": round(now - self._started_mono, 3),
             "clusters_watched": len(clusters),
+            "clusters_stalled": n_stalled,
             "last_sweep_age_s": min(ages) if ages else None,
             "interval_s": self.interval_s,
             "clusters": clusters,
@@ -399,13 +458,24 @@ class ServerRuntime:
                 if value is not None:
                     self._session.set(channel.id, name, value)
 
-    def reload(self, resolved: Resolved) -> str:
+    def reload(self, resolved: Resolved) -> str | None:
         """Apply a new configuration (already resolved: it is valid); what changed, in
-        words. Listening address, TLS and the history need a restart."""
-        with self._lock:
-            if self._stopped:
-                return "stopping: nothing applied"
-            old = {k: w for k, w in self._watched.items()}
+        words. Listening address, TLS and the history need a restart. None (and said in
+        the log) before ``start`` or once stopping: nothing is applied."""
+        with self._life:
+            with self._lock:
+                refused = None
+                if self._stopped:
+                    refused = "the server is stopping"
+                elif not self._started:
+                    refused = "the server has not started yet"
+                old = {k: w for k, w in self._watched.items()}
+            if refused is not None:
+                log.warning("%s: the new configuration is not applied", refused)
+                return None
+            return self._reload(resolved, old)
+
+    def _reload(self, resolved: Resolved, old: dict[str, _Watched]) -> str:
         wanted = {t.key: t for t in resolved.targets}
         removed = [w for k, w in old.items() if k not in wanted or wanted[k] != w.target]
         added = [t for k, t in wanted.items() if k not in old or old[k].target != t]
@@ -422,7 +492,9 @@ class ServerRuntime:
         self.dispatcher.set_channels(resolved.channels)
         self.interval_s = resolved.config.interval
         self.benchmarks.allow_production = resolved.config.allow_production_benchmarks
-        self._alert(lambda: self.alerting.set_rules_path(resolved.rules_path))
+        with self._lock:
+            if not self._stopped:  # stop waited RELOAD_WAIT_S in vain: it goes on alone
+                self._alert(lambda: self.alerting.set_rules_path(resolved.rules_path))
         for t in added:
             self._watch(t, restore=t.key not in changed)
         with self._lock:  # the configuration's order
@@ -430,9 +502,10 @@ class ServerRuntime:
                 t.key: self._watched[t.key] for t in resolved.targets if t.key in self._watched
             }
         self._resolved = resolved
+        deadline = time.monotonic() + JOIN_S  # all stopped at once: they end together
         for w in removed:
             if w.sweeper is not None:
-                w.sweeper.join(JOIN_S)
+                w.sweeper.join(max(0.0, deadline - time.monotonic()))
 
         def names(items: list[str]) -> str:
             return ", ".join(sorted(items)) or "none"

@@ -20,6 +20,10 @@ class ClusterView:
     snapshot: ClusterSnapshot | None  # the latest sweep; None before the first
     alerts: tuple[Alert, ...]  # active: pending and firing (silenced, acknowledged too)
     production: bool = False  # the profile is tagged production
+    # The runtime's verdict at read time: no sweep has ended within its stall limit
+    # (a hung sweep thread), so ``snapshot`` is the last one known, not the present.
+    stale: bool = False
+    last_sweep_age_s: float | None = None  # since the latest sweep ended; None before one
 
 
 class ServerState(Protocol):

@@ -2,8 +2,10 @@
 REST endpoint, the token rules, problem+json, SIGHUP reloads, SIGTERM, JSON logs.
 
 One sandbox and one server for the module (1 s sweeps); the tests that change the
-server (reloads, SIGTERM) come last, in file order. A few short-lived servers check
-what is refused at start-up.
+server (reloads) come last, in file order. The server's SIGTERM is checked in the
+module fixture's teardown (clean exit, every log line JSON), so any test or ``-k``
+selection runs against a live server. A few short-lived servers check what is
+refused at start-up.
 """
 
 from __future__ import annotations
@@ -156,8 +158,26 @@ def server(cluster: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     try:
         poll("a first healthy sweep of the cluster", swept)
         yield srv
+        stops_cleanly_and_logs_json(srv)
     finally:
         close(proc)
+
+
+def stops_cleanly_and_logs_json(server: Server) -> None:
+    """SIGTERM: exit 0 within 8 s, every log line JSON, no token, no unexpected ERROR."""
+    assert server.proc.poll() is None, f"serve exited early: {server.log.lines[-20:]}"
+    started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    assert server.proc.wait(10) == 0
+    assert time.monotonic() - started < 8
+    server.log.wait_for('"message": "stopped"', timeout=5)  # the runtime's last line
+    lines = server.json_lines()
+    assert {"time", "level", "logger", "thread", "message", "exception"} <= set(lines[0])
+    assert any(x["logger"] == "uvicorn.access" for x in lines)
+    assert all(x["time"].endswith("Z") for x in lines)
+    assert not any(TOKEN in json.dumps(x) for x in lines)
+    errors = [x for x in lines if x["level"] == "ERROR" and "in force stays" not in x["message"]]
+    assert not errors
 
 
 # -- the server itself --------------------------------------------------------------------
@@ -168,12 +188,14 @@ def test_health_and_cluster_list(server: Server) -> None:
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok" and body["clusters_watched"] == 1
+    assert body["clusters_stalled"] == 0 and body["clusters"][0]["stalled"] is False
     assert body["last_sweep_age_s"] < 5 and body["uptime_s"] > 0 and body["version"]
     assert body["history"]["state"] == "ok" and body["history"]["error"] is None
     clusters = server.get("/api/v1/clusters").json()["clusters"]
-    assert [(c["name"], c["verdict"], c["production"]) for c in clusters] == [
-        ("main", "healthy", False)
+    assert [(c["name"], c["verdict"], c["production"], c["stale"]) for c in clusters] == [
+        ("main", "healthy", False, False)
     ]
+    assert 0 <= clusters[0]["last_sweep_age_s"] < 5
     assert server.get("/openapi.json").json()["paths"]["/api/v1/clusters/{name}/cluster/status"]
 
 
@@ -181,6 +203,8 @@ def test_prometheus_metrics_page(server: Server) -> None:
     r = server.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     assert 'etcdmon_cluster_quorum{cluster="main"} 1.0' in r.text
+    assert 'etcdmon_cluster_stale{cluster="main"} 0.0' in r.text
+    assert 'etcdmon_cluster_last_sweep_age_seconds{cluster="main"}' in r.text
     assert "etcdmon_sweep_duration_seconds_bucket" in r.text
 
 
@@ -192,7 +216,8 @@ def test_status_is_the_status_json_model(server: Server) -> None:
     with probe:
         expected = snapshot_json(monitor.sweep())
     body = server.get("/api/v1/clusters/main/cluster/status").json()
-    assert set(body) == {*expected, "name"}
+    assert set(body) == {*expected, "name", "stale", "last_sweep_age_s"}
+    assert body["stale"] is False and body["last_sweep_age_s"] < 5
     assert body["verdict"] == "healthy" and body["voters"] == 3 and body["has_quorum"]
     assert body["cluster_id"] == expected["cluster_id"]
     assert {m["id"] for m in body["members"]} == {m["id"] for m in expected["members"]}
@@ -285,18 +310,20 @@ def test_active_alerts_and_acknowledge(server: Server) -> None:
 
 def test_silences(server: Server) -> None:
     alert = firing(server)
-    body = {"rule": "testQuorumHeld", "duration": "1h", "reason": "a test"}
+    body = {"id": "serve-test-1", "rule": "testQuorumHeld", "duration": "1h", "reason": "a test"}
     assert server.call("POST", "/api/v1/silences", token=None, json=body).status_code == 401
     r = server.call("POST", "/api/v1/clusters/main/silences", json=body)
     assert r.status_code == 201, r.text
     silence = r.json()
+    retried = server.call("POST", "/api/v1/clusters/main/silences", json=body)
+    assert retried.status_code == 200 and retried.json()["id"] == silence["id"] == body["id"]
     assert silence["active"] and silence["cluster"] == "main" and silence["rule"] == body["rule"]
     poll(
         "the alert muted by the silence",
         lambda: True if firing(server)["silenced_by"] == silence["id"] else None,
     )
     listed = server.get("/api/v1/clusters/main/silences").json()["silences"]
-    assert silence["id"] in {s["id"] for s in listed}
+    assert [s["id"] for s in listed].count(silence["id"]) == 1
     ended = server.call("DELETE", f"/api/v1/clusters/main/silences/{silence['id']}")
     assert ended.status_code == 200 and ended.json()["expired"]
     assert server.call("DELETE", "/api/v1/silences/nope").status_code == 404
@@ -402,7 +429,7 @@ def test_problems_for_bad_requests(server: Server) -> None:
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
 
 
-# -- reloads and the end ---------------------------------------------------------------------
+# -- reloads ---------------------------------------------------------------------------------
 
 
 def names(server: Server) -> list[str]:
@@ -451,21 +478,6 @@ def test_sighup_adds_and_removes_a_cluster(server: Server) -> None:
     hup_and_wait(server, "removed: second")
     assert names(server) == ["main"]
     assert server.get("/api/v1/clusters/second/alerts").status_code == 404
-
-
-def test_sigterm_stops_cleanly_and_every_log_line_is_json(server: Server) -> None:
-    started = time.monotonic()
-    server.proc.send_signal(signal.SIGTERM)
-    assert server.proc.wait(10) == 0
-    assert time.monotonic() - started < 8
-    server.log.wait_for('"message": "stopped"', timeout=5)  # the runtime's last line
-    lines = server.json_lines()
-    assert {"time", "level", "logger", "thread", "message", "exception"} <= set(lines[0])
-    assert any(x["logger"] == "uvicorn.access" for x in lines)
-    assert all(x["time"].endswith("Z") for x in lines)
-    assert not any(TOKEN in json.dumps(x) for x in lines)
-    errors = [x for x in lines if x["level"] == "ERROR" and "in force stays" not in x["message"]]
-    assert not errors
 
 
 # -- what is refused at start-up -----------------------------------------------------------
@@ -534,3 +546,49 @@ def test_https_without_a_token_refuses_changes(tmp_path: Path) -> None:
 def test_the_example_configuration_is_valid() -> None:
     config = load_config(EXAMPLE)
     assert config.port == 9479 and config.host == "127.0.0.1" and config.interval == 5
+
+
+def test_a_reload_that_drops_the_token_beyond_loopback_is_refused(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o600)
+    (port,) = free_ports(1)
+    common = (
+        f"port: {port}\nsecrets: memory\nchannels: none\nlog_format: json\n"
+        f"history: {{sqlite: {tmp_path / 'h.sqlite'}}}\n"
+        "clusters: {profiles: [], endpoints: [{name: closed, endpoints: '127.0.0.1:1'}]}\n"
+    )
+    config = tmp_path / "serve.yaml"
+    config.write_text(common + "host: 0.0.0.0\ntoken_file: token\n")
+    proc = serve("--config", str(config), env=env_for(tmp_path))
+    log = Lines(proc.stderr)
+    base = f"http://127.0.0.1:{port}"
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    try:
+
+        def up() -> httpx.Response | None:
+            assert proc.poll() is None, log.lines
+            try:
+                return httpx.get(base + "/api/v1/clusters", headers=auth, timeout=5)
+            except httpx.TransportError:
+                return None
+
+        assert poll("the server answering", up).status_code == 200
+        # the new file drops the token and moves to loopback, which applies at a restart only
+        config.write_text(common + "host: 127.0.0.1\n")
+        before = len(log.lines)
+        proc.send_signal(signal.SIGHUP)
+        poll(
+            "the reload refused",
+            lambda: True if any("in force stays" in x for x in log.lines[before:]) else None,
+        )
+        refusal = next(json.loads(x) for x in log.lines[before:] if "in force stays" in x)
+        assert refusal["level"] == "ERROR" and "0.0.0.0" in refusal["message"]
+        assert "token_file" in refusal["message"]
+        assert httpx.get(base + "/api/v1/clusters", headers=auth, timeout=5).status_code == 200
+        assert httpx.get(base + "/api/v1/clusters", timeout=5).status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        close(proc)
+    assert not any(TOKEN in line for line in log.lines)

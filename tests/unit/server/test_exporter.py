@@ -173,6 +173,44 @@ def test_a_cluster_not_swept_yet_is_listed_without_values() -> None:
     assert "etcdmon_cluster_verdict" not in page
     assert "etcdmon_cluster_quorum" not in page
     assert "etcdmon_member_reachable" not in page
+    assert page["etcdmon_cluster_stale"] == {lbl(cluster="new"): 0}
+    assert "etcdmon_cluster_last_sweep_age_seconds" not in page
+
+
+def test_a_stale_cluster_exports_no_state_only_its_staleness_and_alerts() -> None:
+    """Sweeps that stalled (a hung sweep thread) must not keep the last healthy state
+    alive: absent means unknown. The other cluster, still swept, keeps its state."""
+    firing = (alert("etcdMembersDown", AlertState.FIRING, "etcd-3", Severity.CRITICAL),)
+    stale = ClusterView("prod", "k1", chart_snapshot(T), firing, stale=True, last_sweep_age_s=61.5)
+    fresh = ClusterView("dr", "k2", chart_snapshot(T, key="b"), (), last_sweep_age_s=0.25)
+    page = scrape(State([stale, fresh]))
+
+    prod, dr = lbl(cluster="prod"), lbl(cluster="dr")
+    assert page["etcdmon_cluster_stale"] == {prod: 1, dr: 0}
+    assert page["etcdmon_cluster_last_sweep_age_seconds"] == {prod: 61.5, dr: 0.25}
+    assert page["etcdmon_cluster_last_sweep_timestamp_seconds"] == {prod: T, dr: T}
+    assert lbl(cluster="prod", cluster_id="1") in page["etcdmon_cluster_info"]
+    assert page["etcdmon_alert_firing"] == {
+        lbl(rule="etcdMembersDown", cluster="prod", member="etcd-3", severity="critical"): 1
+    }
+    state_families = [
+        n
+        for n in FAMILIES
+        if n.startswith(("etcdmon_cluster_", "etcdmon_member_"))
+        and n
+        not in (
+            "etcdmon_cluster_info",
+            "etcdmon_cluster_stale",
+            "etcdmon_cluster_last_sweep_age_seconds",
+            "etcdmon_cluster_last_sweep_timestamp_seconds",
+        )
+    ]
+    for family in state_families:
+        for sample in FAMILIES[family].sample_names(family):
+            assert not [k for k in page.get(sample, {}) if ("cluster", "prod") in k], sample
+    assert page["etcdmon_cluster_healthy"] == {dr: 1}
+    assert page["etcdmon_cluster_quorum"] == {dr: 1}
+    assert len(page["etcdmon_member_reachable"]) == 3  # dr's members only
 
 
 def test_firing_and_pending_alerts_with_their_labels_resolved_ones_not() -> None:
@@ -267,7 +305,8 @@ def test_every_family_is_exported_somewhere_and_nothing_else_is() -> None:
     metrics = ServerMetrics()
     metrics.sweep_done("prod", 0.1, error=False)
     metrics.delivery_failed("pager")
-    page = scrape(State([ClusterView("prod", "k", snapshot, alerts)]), metrics)
+    view = ClusterView("prod", "k", snapshot, alerts, last_sweep_age_s=0.5)
+    page = scrape(State([view]), metrics)
 
     assert set(page) <= exported_names()
     for name, family in FAMILIES.items():

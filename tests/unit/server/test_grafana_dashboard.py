@@ -31,8 +31,9 @@ def test_the_cluster_variable_reads_an_exported_metric_and_the_datasource_is_an_
     assert [i["name"] for i in board["__inputs"]] == ["DS_PROMETHEUS"]
     (variable,) = board["templating"]["list"]
     assert variable["name"] == "cluster"
-    assert variable["query"]["query"] == "label_values(etcdmon_cluster_quorum, cluster)"
-    assert "etcdmon_cluster_quorum" in exported_names()
+    # cluster_info: every watched cluster has it, a stale one too (its quorum is absent)
+    assert variable["query"]["query"] == "label_values(etcdmon_cluster_info, cluster)"
+    assert "etcdmon_cluster_info" in exported_names()
     for panel in dashboard_panels():
         if panel["type"] != "row":
             assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
@@ -57,5 +58,7 @@ def test_the_dashboard_shows_what_the_issue_asks_for() -> None:
         "etcdmon_sweep_duration_seconds_bucket",
         "etcdmon_sweep_errors_total",
         "etcdmon_deliveries_failed_total",
+        "etcdmon_cluster_stale",
+        "etcdmon_cluster_last_sweep_age_seconds",
     }
     assert wanted <= shown, wanted - shown

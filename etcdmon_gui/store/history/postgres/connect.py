@@ -31,6 +31,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from etcdmon_gui.model.history import HistoryError
 from etcdmon_gui.model.postgres import PgSettings, SslMode
 from etcdmon_gui.scrub import remember_secret, scrub, scrub_text
+from etcdmon_gui.store.secret_file import SecretFileError, read_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -54,17 +55,12 @@ class PgUnavailable(HistoryError):
 
 
 def read_password_file(path: Path) -> str:
-    """The password kept in ``path`` (its first line); ``HistoryError`` saying why not."""
+    """The password kept in ``path``, by ``store.secret_file``'s rule (its first line; a
+    file others may read, or an empty one, is refused); ``HistoryError`` saying why not."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise HistoryError(
-            f"the PostgreSQL password file {path} cannot be read ({exc.strerror or exc}): "
-            "check that it exists and that this user may read it"
-        ) from exc
-    password = text.splitlines()[0] if text else ""
-    remember_secret(password)
-    return password
+        return read_secret_file(path, "the PostgreSQL password file")
+    except SecretFileError as exc:
+        raise HistoryError(str(exc)) from None
 
 
 #: What names a PostgreSQL history: settings (a YAML config, the settings dialog), or a
