@@ -19,7 +19,9 @@ blocking on the network. ``reload`` applies a new configuration: clusters added 
 removed ones stop and their alerts are let go (``forget_cluster``: firing alerts
 resolve, "no longer watched"), changed ones restart; rules, channels, the token and
 the interval apply at once. ``stop`` ends everything; the last alerts get their first
-try, as ``watch`` does.
+try, as ``watch`` does. One lock serialises ``start``, ``reload`` and ``stop``: a
+reload before the start or while stopping applies nothing, and stop waits (bounded)
+for a reload in flight. ``clusters()`` marks a cluster stale when its sweeps stalled.
 """
 
 from __future__ import annotations
