@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -41,8 +42,10 @@ from etcdmon_gui.store.history.postgres import (
     PgAlertHistory,
     PgHistoryReader,
     PgHistoryWriter,
+    metrics,
     open_server_history,
 )
+from etcdmon_gui.store.history.postgres.connect import connect as pg_connect
 from etcdmon_gui.store.history.reader import HistoryBackend, HistoryReader
 from etcdmon_gui.store.history.writer import HistoryWriter
 from tests.builders import Clock, chart_member, chart_snapshot
@@ -498,3 +501,56 @@ def test_the_alert_history_round_trip_matches_sqlites(pg: PgServer, tmp_path: Pa
     finally:
         for store in stores:
             store.close()
+
+
+def test_two_batches_re_rolling_one_late_minute_both_count(pg: PgServer) -> None:
+    """Two servers flush late samples of the same minute at once: the second re-roll
+    waits for the first batch's commit and counts both (in parallel, its upsert would
+    overwrite the first with a count missing the other's sample)."""
+    settings = new_db(pg)
+    clock = Clock()
+    clock.t = T0
+    writer = PgHistoryWriter(
+        settings, pg.password, clock=clock, batch_s=0.02, maintain_every_s=0.05
+    )
+    writer.start()
+    try:
+        for i in range(180):
+            writer.add_snapshot(chart_snapshot(T0 + i, [chart_member(0, 1)]), "a")
+        assert writer.flush()
+        clock.t = T0 + 3600  # the minutes roll up past the late minute
+        until(lambda: watermark(pg, settings, 60) > round(T0 * 1000) + 120_000)
+    finally:
+        writer.close()
+    with pg.admin(settings.dbname) as admin:
+        series = admin.execute("SELECT min(id) FROM series").fetchone()
+    assert series is not None
+    late_ms = round(T0 * 1000) + 60_500  # in the second minute, long rolled up
+    minute = late_ms // 60_000 * 60_000
+
+    def batch(ts: int) -> psycopg.Connection[tuple[object, ...]]:
+        conn = pg_connect(settings, pg.password)
+        conn.execute("BEGIN")
+        metrics.copy_samples(conn, [(series[0], ts, 7.0)])
+        return conn
+
+    first = batch(late_ms)
+    metrics.reroll_late(first, [late_ms])  # holds the re-roll turn, not committed
+    second = batch(late_ms + 1)
+    rolled = threading.Thread(target=metrics.reroll_late, args=(second, [late_ms + 1]))
+    rolled.start()
+    rolled.join(0.5)
+    assert rolled.is_alive()  # waits for the first batch's turn
+    first.execute("COMMIT")
+    rolled.join(10)
+    assert not rolled.is_alive()
+    second.execute("COMMIT")
+    for conn in (first, second):
+        conn.close()
+    with pg.admin(settings.dbname) as admin:
+        row = admin.execute(
+            "SELECT n FROM rollup_1m WHERE series = %s AND ts = %s", (series[0], minute)
+        ).fetchone()
+    assert row is not None
+    n = row[0]
+    assert n == 60 + 2  # a sample a second, and both late ones

@@ -40,7 +40,7 @@ from etcdmon_gui.store.history.metrics import (
     member_event_row,
     member_row,
 )
-from etcdmon_gui.store.history.postgres.schema import Conn
+from etcdmon_gui.store.history.postgres.schema import LOCK_CLASS, LOCK_REROLL, Conn
 
 TABLES = {Resolution.RAW: "samples", Resolution.MINUTE: "rollup_1m", Resolution.HOUR: "rollup_1h"}
 
@@ -198,7 +198,10 @@ def reroll_late(conn: Conn, times_ms: Iterable[int]) -> None:
     minutes, and hours, again. The watermarks are read FOR SHARE: a roll-up by another
     writer (which locks them FOR UPDATE before it reads any sample) either committed
     first, and its new watermark is what this batch compares with, or waits for this
-    batch's commit and then sees its samples; either way no late sample is missed."""
+    batch's commit and then sees its samples; either way no late sample is missed.
+    Two batches re-rolling take turns (a transaction-scoped advisory lock): each roll's
+    statements then see the other's committed samples, where in parallel the second
+    upsert would overwrite the first with figures missing its samples."""
     marks: dict[int, int] = dict(
         conn.execute(
             "SELECT step_s, until_ms FROM rollup_done ORDER BY step_s FOR SHARE"
@@ -209,6 +212,8 @@ def reroll_late(conn: Conn, times_ms: Iterable[int]) -> None:
     if minutes_done is None:
         return
     late = sorted({floor_ms(t, MINUTE_MS) for t in times_ms if t < minutes_done})
+    if late:
+        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_CLASS, LOCK_REROLL))
     for minute in late:
         roll(conn, Resolution.MINUTE, minute, minute + MINUTE_MS)
     if hours_done is not None:

@@ -54,6 +54,7 @@ LOCK_CLASS = 0x45544344
 LOCK_MIGRATE = 1
 LOCK_PARTITIONS = 2
 LOCK_MAINTAIN = 3
+LOCK_REROLL = 4  # batches re-rolling late minutes take turns (transaction-scoped)
 
 #: The tables kept per day, partitioned (or hypertables).
 TIME_TABLES = ("samples", "rollup_1m", "rollup_1h")
