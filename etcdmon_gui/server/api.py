@@ -68,6 +68,7 @@ T = TypeVar("T")
 PROBLEM = "application/problem+json"
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_POINTS = 10_000
+MAX_SKIP = 1_000_000  # events a cursor may skip within one timestamp (this server gives few)
 MAX_SPAN_S = 400 * 86_400.0
 DEFAULT_SPAN_S = 3600.0
 RETRY_AFTER_S = 5  # the alert thread was busy: when to ask again
@@ -306,7 +307,7 @@ def _decode_cursor(text: str) -> dict[str, Any]:
             or not _number(data["from"], none=True)
             or not isinstance(data["skip"], int)
             or isinstance(data["skip"], bool)
-            or data["skip"] < 0
+            or not 0 <= data["skip"] <= MAX_SKIP
         ):
             raise ValueError(data)
         return data
@@ -706,6 +707,11 @@ def _router(runtime: ServerRuntime, dep: Callable[..., ClusterTarget]) -> APIRou
         if body.id is not None:  # a retry of one already added answers it, unchanged
             every = await _on_alert_thread(runtime.silences, None, change=False)
             same = next((s for s in every if s.id == body.id), None)
+            if same is not None and same.ends <= now:
+                raise Problem(
+                    409,
+                    f"silence {body.id!r} has ended; give a new id for a new silence",
+                )
             if same is not None:
                 if (same.cluster, same.rule, same.member, same.reason) != (
                     target.key,

@@ -83,6 +83,9 @@ class Client:
     def post(self, path: str, **kw: Any) -> httpx.Response:
         return self.request("POST", path, headers={"Authorization": f"Bearer {TOKEN}"}, **kw)
 
+    def delete(self, path: str) -> httpx.Response:
+        return self.request("DELETE", path, headers={"Authorization": f"Bearer {TOKEN}"})
+
 
 def start_runtime(home: Path, history: Path, names: tuple[str, ...]) -> Runtime:
     (home / "rules.yaml").write_text(RULES)
@@ -183,13 +186,16 @@ def test_stalled_sweeps_are_stale_in_the_api_metrics_and_health(
 def test_a_busy_alert_thread_is_503_and_a_retried_silence_is_added_once(
     runtime: Runtime, client: Client
 ) -> None:
-    gate = threading.Event()
-    blocker = threading.Thread(
-        target=ServerRuntime.on_alert_thread, args=(runtime, gate.wait, 30), name="test-blocker"
-    )
+    gate, busy = threading.Event(), threading.Event()
+
+    def block() -> None:
+        busy.set()
+        gate.wait(30)
+
     silence = {"id": "retry-1", "rule": "x", "duration": "1h", "reason": "maintenance"}
-    runtime.alert_wait_s = 0.2
-    blocker.start()
+    runtime.alert_wait_s = 0.5
+    runtime._alert(block)
+    assert busy.wait(10)
     try:  # the alert thread is busy with something else
         ack = client.post("/api/v1/clusters/a/alerts/0123abcd/ack")
         assert ack.status_code == 503 and ack.headers["content-type"] == "application/problem+json"
@@ -202,9 +208,8 @@ def test_a_busy_alert_thread_is_503_and_a_retried_silence_is_added_once(
             assert r.status_code == 503 and "ask again" in r.json()["detail"]
     finally:
         gate.set()
-        blocker.join(5)
-    assert not blocker.is_alive()
 
+    runtime.alert_wait_s = 2.0  # the id's lookup answers in time; the add, held, does not
     runtime.hold_add = hold = threading.Event()  # the add itself is late, and done later
     try:
         late = client.post("/api/v1/clusters/a/silences", json=silence)
@@ -228,6 +233,9 @@ def test_a_busy_alert_thread_is_503_and_a_retried_silence_is_added_once(
     assert bad_id.status_code == 422
     fresh = client.post("/api/v1/clusters/a/silences", json={**silence, "id": "retry-2"})
     assert fresh.status_code == 201 and fresh.json()["id"] == "retry-2"
+    assert client.delete("/api/v1/clusters/a/silences/retry-2").status_code == 200
+    reused = client.post("/api/v1/clusters/a/silences", json={**silence, "id": "retry-2"})
+    assert reused.status_code == 409 and "has ended" in reused.json()["detail"]
     assert client.post("/api/v1/clusters/a/alerts/0123abcd/ack").status_code == 404
 
 
@@ -244,6 +252,7 @@ def cursor(data: Any) -> str:
         {"from": None, "until": 1.0, "skip": 0, "more": 1},
         {"from": None, "until": 1.0, "skip": True},
         {"from": None, "until": 1.0, "skip": -1},
+        {"from": None, "until": 1.0, "skip": 2**63},
         {"from": "yesterday", "until": 1.0, "skip": 0},
         {"from": None, "until": float("nan"), "skip": 0},
         [1, 2, 3],
