@@ -165,14 +165,18 @@ class Reloader:
             os.write(self._write, b"h")
 
     def _run(self) -> None:
-        while True:
-            try:
-                data = os.read(self._read, 64)
-            except OSError:
-                return
-            if not data or b"\0" in data:
-                return
-            self.reload()
+        try:
+            while True:
+                try:
+                    data = os.read(self._read, 64)
+                except OSError:
+                    return
+                if not data or b"\0" in data:
+                    return
+                self.reload()
+        finally:  # closed by the one thread reading it: never a number reused meanwhile
+            with contextlib.suppress(OSError):
+                os.close(self._read)
 
     def reload(self) -> None:
         where = self.args.config or "the command line"
@@ -216,7 +220,10 @@ class Reloader:
             os.write(self._write, b"\0")
         if self._thread.is_alive():  # a reload in flight: runtime.stop waits for it
             self._thread.join(2.0)
-        for fd in (self._read, self._write):
+        if self._thread.is_alive():
+            return  # it closes its end when it ends; the write end goes with the process
+        ends = (self._write,) if self._thread.ident is not None else (self._read, self._write)
+        for fd in ends:
             with contextlib.suppress(OSError):
                 os.close(fd)
 

@@ -865,6 +865,9 @@ class NotificationDispatcher:
                 alert = entry.event.alert
                 if entry.final or alert.cluster != cluster or alert.fingerprint in current:
                     continue
+                if not entry.channel.config.wants(alert.severity, True):
+                    del self._resends[key]  # it takes no RESOLVED: the re-sends just end
+                    continue
                 # Stopped firing without a RESOLVED (it was silenced): the receiver
                 # still shows it firing until it lapses, so it is told once.
                 ended = replace(alert, state=AlertState.RESOLVED, since=now, resolved_at=now)
@@ -937,7 +940,15 @@ class NotificationDispatcher:
             report_bug(exc, f"the notification channel {job.channel.name!r}", logged=True)
             error = f"{type(exc).__name__}: {job.channel.scrub(str(exc))}"
         what = (job.channel.name, job.event.alert.fingerprint)
-        if error is None:
+        if entry.final:
+            if error is not None:
+                log.warning(
+                    "telling %r that the alert %s resolved (while silenced) failed: %s; "
+                    "the receiver lets it lapse instead",
+                    *what,
+                    error,
+                )
+        elif error is None:
             if entry.failing:
                 log.info("re-sending the firing alert to %r (%s) works again", *what)
             entry.failing = False

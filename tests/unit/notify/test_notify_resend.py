@@ -235,3 +235,18 @@ def test_firing_starts_re_sending_restored_alerts_and_ends_what_no_longer_fires(
     assert ended.alert.fingerprint == "silenced-later" and ended.alert.resolved_at
     assert am.count("restored") >= 4
     assert len(d.records()) == 2  # re-sends are not deliveries
+
+
+def test_a_channel_taking_no_resolved_gets_no_last_resolved(
+    start: Callable[..., NotificationDispatcher], event: EventFactory
+) -> None:
+    quiet = Resending(LogChannelConfig(id="q", name="quiet", send_resolved=False))
+    clock = resending("clock")
+    d = start(quiet, clock)
+    d.notify(event(fingerprint="a"), ["q"])[0].result(WAIT)
+    d.notify(event(fingerprint="c"), ["clock"])
+    quiet.wait_until(lambda: quiet.count("a") >= 2)
+    d.firing("profile:abc", [event(fingerprint="c").alert])  # "a" resolved, silenced
+    after, ticks = quiet.count("a"), clock.count("c")
+    clock.wait_until(lambda: clock.count("c") >= ticks + 3)
+    assert quiet.count("a") == after and quiet.count("a", EventKind.RESOLVED) == 0
