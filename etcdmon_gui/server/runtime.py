@@ -235,23 +235,25 @@ class ServerRuntime:
     # -- the sweeps' side ------------------------------------------------------------
 
     def _swept(self, watched: _Watched, snap: ClusterSnapshot) -> None:
-        """A sweep thread's snapshot: history, exporter, then the alert thread."""
+        """A sweep thread's snapshot: history, exporter, then the alert thread; the last
+        sweep of a thread a reload replaced goes nowhere (its successor's count)."""
         name = watched.target.name
-        self.history.writer.add_snapshot(snap, name)
         error = snap.error is not None
-        self.metrics.sweep_done(name, snap.duration_s, error)
         with self._lock:
-            watched.last_done = time.monotonic()
-            watched.sweeps += 1
-            watched.errors += error
             current = self._watched.get(watched.target.key) is watched
             if current:
+                watched.last_done = time.monotonic()
+                watched.sweeps += 1
+                watched.errors += error
                 view = self._views[watched.target.key]
                 self._views[watched.target.key] = ClusterView(
                     view.name, view.key, snap, view.alerts, view.production
                 )
-        if current:
-            self._alert(lambda: self._evaluate(watched, snap))
+        if not current:
+            return
+        self.history.writer.add_snapshot(snap, name)
+        self.metrics.sweep_done(name, snap.duration_s, error)
+        self._alert(lambda: self._evaluate(watched, snap))
 
     def _evaluate(self, watched: _Watched, snap: ClusterSnapshot) -> None:
         """On the alert thread."""

@@ -1,6 +1,6 @@
 """Files that hold one secret: ``etcdmon serve``'s bearer token, an etcd user's password,
 a PostgreSQL password. One reader, one rule for all of them: the secret is the file's
-first line without its line ending; a file every user of the machine may read or write
+first line without spaces around it; a file every user of the machine may read or write
 guards nothing and is refused (``chmod 600``), and so is an empty one.
 """
 
@@ -21,7 +21,7 @@ class SecretFileError(Exception):
 
 def read_secret_file(path: Path, what: str) -> str:
     """The secret in ``path`` (``what`` names it for messages, e.g. "token file"): its
-    first line, without the line ending. Registered with ``scrub.remember_secret``.
+    first line, without spaces around it. Registered with ``scrub.remember_secret``.
     ``SecretFileError`` when the file is missing, unreadable, readable or writable by
     every user, too large, not UTF-8, or its first line is empty."""
     try:
@@ -49,7 +49,7 @@ def read_secret_file(path: Path, what: str) -> str:
             "may read it"
         ) from None
     lines = text.splitlines()
-    secret = lines[0] if lines else ""
+    secret = lines[0].strip() if lines else ""  # spaces around it: an editor's, not its
     if not secret:
         raise SecretFileError(f"{what} {path}: its first line is empty; put the secret there")
     remember_secret(secret)  # kept out of every log line from now

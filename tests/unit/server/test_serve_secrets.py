@@ -46,8 +46,8 @@ def config_with(tmp_path: Path, **fields: object) -> dict[str, object]:
     }
 
 
-def test_one_rule_first_line_without_its_newline(tmp_path: Path) -> None:
-    assert read_secret_file(secret(tmp_path, "a", " pass word \nsecond\n"), "x") == " pass word "
+def test_one_rule_first_line_without_spaces_around_it(tmp_path: Path) -> None:
+    assert read_secret_file(secret(tmp_path, "a", " pass word \nsecond\n"), "x") == "pass word"
     assert read_secret_file(secret(tmp_path, "b", "pw\r\n"), "x") == "pw"
     assert read_secret_file(secret(tmp_path, "c", "pw"), "x") == "pw"
     for text in ("", "\n", "\npw\n"):

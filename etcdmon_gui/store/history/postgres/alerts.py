@@ -148,9 +148,11 @@ class PgAlertHistory:
                 else:
                     yield conn
         except HistoryError as exc:
-            if isinstance(exc, PgUnavailable) or conn.closed:
+            if conn.closed or conn.broken:  # the server went: wait before the next try
                 self._drop()
                 self._away()
+            elif isinstance(exc, PgUnavailable):  # busy (a deadlock, a lock timeout)
+                self._drop()
             raise
         self._wait_s = RETRY_FIRST_S
 
