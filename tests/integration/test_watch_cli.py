@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,7 +9,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +20,12 @@ from etcdmon_gui.notify.channels.log import LogChannelConfig
 from etcdmon_gui.notify.channels.webhook import WebhookChannelConfig
 from etcdmon_gui.store.channels import ChannelStore
 from etcdmon_gui.store.history.reader import HistoryReader
+from tests.alertmanager_support import WebhookReceiver
 from tests.processes import Lines, run_watch
 
 
-class Receiver(ThreadingHTTPServer):
+class Receiver(WebhookReceiver):
     """An Alertmanager-webhook receiver on loopback that keeps every JSON body."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        self.cond = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with receiver.cond:
-                    receiver.bodies.append(body)
-                    receiver.cond.notify_all()
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
 
     def wait_for(self, status: str, timeout: float = 30.0) -> dict[str, Any]:
         with self.cond:
